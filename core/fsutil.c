@@ -1,0 +1,115 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fsutil.h"
+
+static int write_all(int fd, const char *p, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int fs_write_atomic(const char *path, const void *data, size_t len, struct cerr *err)
+{
+	char tmp[4096], dir[4096];
+	int fd = -1, rc = 0;
+
+	if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path) >= sizeof tmp)
+		return cerr_set(err, COMPAT_EINVAL, "%s: path too long", path);
+	fd = mkstemp(tmp);
+	if (fd < 0)
+		return cerr_sys(err, COMPAT_EIO, "%s", path);
+	if (write_all(fd, data, len) < 0 || fchmod(fd, 0644) < 0 || fsync(fd) < 0) {
+		rc = cerr_sys(err, COMPAT_EIO, "%s", tmp);
+		goto out;
+	}
+	if (close(fd) < 0) {
+		fd = -1;
+		rc = cerr_sys(err, COMPAT_EIO, "%s", tmp);
+		goto out;
+	}
+	fd = -1;
+	if (rename(tmp, path) < 0) {
+		rc = cerr_sys(err, COMPAT_EIO, "%s", path);
+		goto out;
+	}
+	snprintf(dir, sizeof dir, "%s", path);
+	int dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		fsync(dfd);
+		close(dfd);
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	if (rc < 0)
+		unlink(tmp);
+	return rc;
+}
+
+int fs_read_file(const char *path, size_t max, char **data, size_t *len, struct cerr *err)
+{
+	int rc = 0;
+	char *buf = NULL;
+	size_t used = 0, cap = 0;
+	int fd = strcmp(path, "-") == 0 ? 0 : open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return cerr_sys(err, COMPAT_EIO, "%s", path);
+	for (;;) {
+		if (used + 1 >= cap) {
+			size_t ncap = cap ? cap * 2 : 8192;
+			if (ncap > max + 2)
+				ncap = max + 2;
+			if (used + 1 >= ncap) {
+				rc = cerr_set(err, COMPAT_ELIMIT, "%s: larger than %zu bytes", path, max);
+				goto out;
+			}
+			char *nb = realloc(buf, ncap);
+			if (!nb) {
+				rc = cerr_set(err, COMPAT_ENOMEM, "%s: out of memory", path);
+				goto out;
+			}
+			buf = nb;
+			cap = ncap;
+		}
+		ssize_t n = read(fd, buf + used, cap - used - 1);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			rc = cerr_sys(err, COMPAT_EIO, "%s", path);
+			goto out;
+		}
+		if (n == 0)
+			break;
+		used += (size_t)n;
+	}
+	if (!buf && !(buf = malloc(1))) {
+		rc = cerr_set(err, COMPAT_ENOMEM, "%s: out of memory", path);
+		goto out;
+	}
+	buf[used] = '\0';
+	*data = buf;
+	*len = used;
+	buf = NULL;
+out:
+	free(buf);
+	if (fd > 0)
+		close(fd);
+	return rc;
+}

@@ -1,0 +1,19 @@
+/* Small file-system helpers shared by core modules. */
+#ifndef COMPAT_FSUTIL_H
+#define COMPAT_FSUTIL_H
+
+#include <stddef.h>
+
+#include "err.h"
+
+/* Write len bytes to path atomically: a temp file in the same directory,
+ * fsync, rename, fsync of the directory. On failure the old file (if any)
+ * is untouched and no temp file is left. Returns 0, COMPAT_EIO. */
+int fs_write_atomic(const char *path, const void *data, size_t len, struct cerr *err);
+
+/* Read a whole file into a malloc'd, NUL-terminated buffer (caller frees).
+ * Fails with COMPAT_ELIMIT when it is larger than max bytes.
+ * Returns 0, COMPAT_EIO, COMPAT_ELIMIT, COMPAT_ENOMEM. */
+int fs_read_file(const char *path, size_t max, char **data, size_t *len, struct cerr *err);
+
+#endif

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Runs every test: unit binaries, integration scripts, a short fuzz run.
+# Each prints TAP-like lines: "ok - NAME", "not ok - NAME", "skip - NAME: reason".
+# This script counts them and ends with "N passed, N failed, N skipped".
+# Env: BUILD (object dir of the unit binaries), FUZZ_SECONDS (0 = no fuzz run),
+#      TESTS (a regex: run only the unit/integration files whose name matches).
+set -u
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build/gcc}
+FUZZ_SECONDS=${FUZZ_SECONDS:-5}
+export COMPAT_ROOT=$PWD COMPAT_BIN=$PWD/bin BUILD
+passed=0 failed=0 skipped=0
+failures=()
+log=$(mktemp -d /tmp/compat-tests.XXXXXX)
+
+tally() { # name, file with output
+	local name=$1 out=$2 line
+	while IFS= read -r line; do
+		case $line in
+		"ok - "*) passed=$((passed + 1)) ;;
+		"not ok - "*) failed=$((failed + 1)); failures+=("$name: ${line#not ok - }") ;;
+		"skip - "*) skipped=$((skipped + 1)) ;;
+		esac
+	done < "$out"
+}
+
+run_one() { # name, command...
+	local name=$1; shift
+	local out=$log/$(echo "$name" | tr '/' '_').out
+	echo "== $name"
+	"$@" > "$out" 2>&1
+	local rc=$?
+	grep -E '^(ok|not ok|skip|#) ' "$out" | sed 's/^/   /' | grep -vE '^   ok - ' || true
+	tally "$name" "$out"
+	if [ $rc -ne 0 ] && ! grep -q '^not ok - ' "$out"; then
+		failed=$((failed + 1)); failures+=("$name: exited $rc without a failing test")
+		tail -20 "$out" | sed 's/^/   | /'
+	fi
+}
+
+sel=${TESTS:-.}
+for t in "$BUILD"/tests/test_*; do
+	[ -x "$t" ] || continue
+	echo "$t" | grep -qE "$sel" || continue
+	run_one "unit/$(basename "$t")" "$t"
+done
+for t in tests/integration/*.sh; do
+	echo "$t" | grep -qE "$sel" || continue
+	run_one "integration/$(basename "$t" .sh)" bash "$t"
+done
+if [ "$FUZZ_SECONDS" != 0 ] && [ -z "${TESTS:-}" ] && ls tests/fuzz/fuzz_*.c > /dev/null 2>&1; then
+	if command -v clang > /dev/null; then
+		if make -s fuzz-build > "$log/fuzz-build.out" 2>&1; then
+			run_one fuzz env FUZZ_SECONDS="$FUZZ_SECONDS" bash tests/fuzz/run.sh build/fuzz/fuzz_*
+		else
+			failed=$((failed + 1)); failures+=("fuzz: build failed (see $log/fuzz-build.out)")
+			tail -20 "$log/fuzz-build.out"
+		fi
+	else
+		echo "skip - fuzz: clang is not installed"; skipped=$((skipped + 1))
+	fi
+fi
+echo
+for f in "${failures[@]+"${failures[@]}"}"; do echo "FAILED: $f"; done
+echo "logs: $log"
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" = 0 ]
