@@ -1,0 +1,27 @@
+/* Describe ELF programs as an artifact (what `compat gen` prints): resolve
+ * each one's dependencies as ld.so would (resolve.h) and record the host
+ * needs, symbol versions and bound symbols of DESIGN §2. */
+#ifndef COMPAT_DESCRIBE_H
+#define COMPAT_DESCRIBE_H
+
+#include <stddef.h>
+
+#include "artifact.h"
+
+struct describe_opts {
+	const char *root;		/* NULL or "/": this host */
+	const char *library_path;	/* LD_LIBRARY_PATH to emulate, or NULL */
+	int no_symbols;			/* leave symbols.SONAME out */
+};
+
+/* Per-file problems in a directory walk are reported through this callback
+ * (path, message) and skipped; NULL to ignore them. */
+typedef void (*describe_warn_fn)(void *ctx, const char *path, const char *msg);
+
+/* Describe paths (files or directories, recursively) into *a (initialised
+ * by the caller). Returns 0; COMPAT_EINVAL/COMPAT_EIO when a named file is
+ * not a usable ELF file or no ELF file was found; COMPAT_ENOMEM. */
+int describe_paths(const char *const *paths, size_t npaths, const struct describe_opts *o,
+		   describe_warn_fn warn, void *ctx, struct artifact *a, struct cerr *err);
+
+#endif
