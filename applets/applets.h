@@ -7,6 +7,8 @@
 #define APPLET_LIST \
 	APPLET(check)   \
 	APPLET(gen)     \
+	APPLET(pull)    \
+	APPLET(push)    \
 	APPLET(serve)   \
 	APPLET(trace)
 
