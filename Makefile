@@ -28,7 +28,7 @@ OPT         ?= -O2
 CFLAGS      ?= $(OPT) -g
 WARN        := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
 BUILD_CFLAGS := -std=gnu11 $(WARN) -D_GNU_SOURCE -DCOMPAT_VERSION='"$(VERSION)"' \
-                -DPB_FIELD_32BIT -I. -Icore -Ibuild/gen $(PKG_CFLAGS)
+                -DPB_FIELD_32BIT -I. -Ibuild/gen $(PKG_CFLAGS)
 
 ifeq ($(SANITIZE),1)
   BUILD     := build/san
