@@ -1,18 +1,216 @@
-/* compat gen: not built yet (see the open issues). */
+/* compat gen: describe ELF programs as a compatibility artifact, or show
+ * how ld.so would resolve them (--list like ldd, --tree like libtree). */
+#include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "applets/applets.h"
 #include "applets/cli.h"
+#include "core/describe.h"
+#include "core/resolve.h"
+
+static const char usage_text[] =
+	"usage: compat gen [-o FILE] [--root DIR] [--library-path DIRS] [--no-symbols] PATH...\n"
+	"       compat gen --list|--tree [--root DIR] [--library-path DIRS] FILE...\n"
+	"\n"
+	"Describe what ELF programs need from a host, resolving their libraries as\n"
+	"glibc's ld.so would, without running them. A directory PATH means every\n"
+	"ELF file under it; several PATHs give one artifact (the union).\n"
+	"\n"
+	"  -o, --output FILE        write the artifact to FILE (atomically); default stdout\n"
+	"      --root DIR           resolve inside DIR, as a loader chrooted there would\n"
+	"      --library-path DIRS  emulate LD_LIBRARY_PATH=DIRS (default: the environment's)\n"
+	"      --no-symbols         leave out the symbols.SONAME attributes\n"
+	"  -l, --list               print 'soname => path' per file, as ldd does\n"
+	"  -t, --tree               print the dependency tree and why each was found there\n"
+	"      --push REF           also push the artifact to a registry (see compat push)\n"
+	"  -h, --help               this text\n"
+	"      --version            print the version\n";
+
+enum { OPT_ROOT = 256, OPT_LIBPATH, OPT_NOSYMS, OPT_VERSION, OPT_PUSH, OPT_PLAIN };
+
+static const struct option options[] = {
+	{ "output", required_argument, NULL, 'o' },
+	{ "root", required_argument, NULL, OPT_ROOT },
+	{ "library-path", required_argument, NULL, OPT_LIBPATH },
+	{ "no-symbols", no_argument, NULL, OPT_NOSYMS },
+	{ "list", no_argument, NULL, 'l' },
+	{ "tree", no_argument, NULL, 't' },
+	{ "push", required_argument, NULL, OPT_PUSH },
+	{ "plain-http", no_argument, NULL, OPT_PLAIN },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, OPT_VERSION },
+	{ NULL, 0, NULL, 0 },
+};
+
+static void print_list(const struct resolution *r, FILE *out)
+{
+	for (size_t i = 1; i < r->n; i++) {
+		const struct rs_obj *o = &r->objs[i];
+		if ((int)i == r->interp)
+			continue;
+		if (o->path && o->how == RS_PATH)
+			fprintf(out, "\t%s\n", o->path);	/* as ldd shows a name with '/' */
+		else if (o->path)
+			fprintf(out, "\t%s => %s\n", o->name, o->path);
+		else
+			fprintf(out, "\t%s => not found\n", o->name);
+	}
+	/* ld.so drops itself from the list when nothing needs it. */
+	int used = 0;
+	for (size_t i = 0; i < r->n && r->interp >= 0; i++)
+		for (size_t k = 0; r->objs[i].needs && k < r->objs[i].info->nneeded; k++)
+			used |= r->objs[i].needs[k] == r->interp;
+	if (used)
+		fprintf(out, "\t%s\n", r->objs[r->interp].path);
+}
+
+static void print_searched(const struct rs_obj *o, const char *indent, FILE *out)
+{
+	if (o->problem)
+		fprintf(out, "%s    %s\n", indent, o->problem);
+	for (size_t s = 0; s < o->nsearched; s++)
+		fprintf(out, "%s    searched %s %s\n", indent, o->searched[s].dir,
+			rs_how_name(o->searched[s].why));
+}
+
+static void print_tree_node(const struct resolution *r, int idx, char *prefix, size_t plen,
+			    unsigned char *shown, FILE *out, int colour)
+{
+	const struct rs_obj *o = &r->objs[idx];
+	if (!o->info || !o->needs)
+		return;
+	for (size_t k = 0; k < o->info->nneeded; k++) {
+		int last = k + 1 == o->info->nneeded;
+		int c = o->needs[k];
+		const struct rs_obj *d = &r->objs[c];
+		fprintf(out, "%.*s%s", (int)plen, prefix, last ? "└── " : "├── ");
+		if (!d->path) {
+			fprintf(out, "%s%s not found%s\n", colour ? "\033[1;31m" : "", o->info->needed[k],
+				colour ? "\033[0m" : "");
+			char ind[1024];
+			snprintf(ind, sizeof ind, "%.*s%s", (int)plen, prefix, last ? "    " : "│   ");
+			print_searched(d, ind, out);
+			continue;
+		}
+		fprintf(out, "%s %s %s%s\n", o->info->needed[k], d->path, rs_how_name(d->how),
+			shown[c] ? " (seen)" : "");
+		if (shown[c])
+			continue;
+		shown[c] = 1;
+		if (plen + 8 < 1024) {
+			memcpy(prefix + plen, last ? "    " : "│   ", last ? 4 : 6);
+			print_tree_node(r, c, prefix, plen + (last ? 4 : 6), shown, out, colour);
+		}
+	}
+}
+
+static int run_resolve(const char *const *paths, int n, const char *root, const char *libpath,
+		       int tree)
+{
+	struct rs_opts ro = { .root = root, .library_path = libpath };
+	struct resolver *rv;
+	struct cerr err;
+	int status = 0, colour = cli_colour(stdout);
+
+	if (resolver_new(&ro, &rv, &err) < 0)
+		return cli_error("gen", &err);
+	for (int i = 0; i < n; i++) {
+		struct resolution r;
+		if (resolver_run(rv, paths[i], &r, &err) < 0) {
+			status = cli_error("gen", &err);
+			continue;
+		}
+		if (tree) {
+			char prefix[1024];
+			unsigned char *shown = calloc(r.n ? r.n : 1, 1);
+			if (!shown) {
+				resolution_free(&r);
+				resolver_free(rv);
+				cli_die("gen", "out of memory");
+			}
+			shown[0] = 1;
+			fprintf(stdout, "%s%s\n", paths[i], r.n == 1 ? " (no dynamic dependencies)" : "");
+			print_tree_node(&r, 0, prefix, 0, shown, stdout, colour);
+			free(shown);
+		} else {
+			if (n > 1)
+				printf("%s:\n", paths[i]);
+			if (r.n == 1)
+				printf("\tno dynamic dependencies\n");
+			print_list(&r, stdout);
+		}
+		for (size_t k = 1; k < r.n; k++)
+			if (!r.objs[k].path)
+				status = status ? status : 1;
+		resolution_free(&r);
+	}
+	resolver_free(rv);
+	fflush(stdout);
+	return status;
+}
+
+static void warn_cb(void *ctx, const char *path, const char *msg)
+{
+	(void)ctx;
+	(void)path;
+	cli_warn("gen", "%s (skipped)", msg);
+}
 
 int gen_main(int argc, char **argv)
 {
-	if (argc > 1 && strcmp(argv[1], "--help") == 0) {
-		printf("usage: compat gen ... (not built yet)\n");
-		return 0;
+	const char *out = "-", *root = NULL, *push = NULL;
+	const char *libpath = getenv("LD_LIBRARY_PATH");
+	int list = 0, tree = 0, no_symbols = 0, c;
+
+	while ((c = getopt_long(argc, argv, "o:lth", options, NULL)) != -1) {
+		switch (c) {
+		case 'o': out = optarg; break;
+		case OPT_ROOT: root = optarg; break;
+		case OPT_LIBPATH: libpath = optarg; break;
+		case OPT_NOSYMS: no_symbols = 1; break;
+		case 'l': list = 1; break;
+		case 't': tree = 1; break;
+		case OPT_PUSH: push = optarg; break;
+		case OPT_PLAIN: break;
+		case 'h': fputs(usage_text, stdout); return 0;
+		case OPT_VERSION: return cli_version("gen");
+		default: fputs(usage_text, stderr); return 2;
+		}
 	}
-	if (argc > 1 && strcmp(argv[1], "--version") == 0)
-		return cli_version("gen");
-	cli_warn("gen", "this applet is not built yet");
-	return 2;
+	if (optind >= argc) {
+		fputs(usage_text, stderr);
+		return 2;
+	}
+	if (libpath && !*libpath)
+		libpath = NULL;
+	const char *const *paths = (const char *const *)argv + optind;
+	int npaths = argc - optind;
+	if (list || tree)
+		return run_resolve(paths, npaths, root, libpath, tree);
+
+	struct describe_opts o = { .root = root, .library_path = libpath, .no_symbols = no_symbols };
+	struct artifact a;
+	struct cerr err;
+	artifact_init(&a);
+	int rc = describe_paths(paths, (size_t)npaths, &o, warn_cb, NULL, &a, &err);
+	if (rc < 0) {
+		artifact_free(&a);
+		return cli_error("gen", &err);
+	}
+	size_t len;
+	char *json = artifact_to_json(&a, &len);
+	artifact_free(&a);
+	if (!json)
+		cli_die("gen", "out of memory");
+	rc = cli_write_file(out, json, len, &err);
+	free(json);
+	if (rc < 0)
+		return cli_error("gen", &err);
+	if (push) {
+		cli_warn("gen", "--push: registry support is not built into this binary yet");
+		return 3;
+	}
+	return 0;
 }

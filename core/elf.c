@@ -1,0 +1,827 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <gelf.h>
+#include <libelf.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "elf.h"
+
+
+#define MAX_VERSION_ENTRIES 4096	/* verneed/verdef entries walked per file */
+
+/* The parts of an open ELF file a reader walks. */
+struct elf_handle {
+	Elf *e;
+	int fd;
+	size_t shstrndx;
+	Elf_Scn *dynamic, *dynsym, *versym, *verneed, *verdef, *gnu_hash, *hash;
+	GElf_Shdr dynamic_sh, dynsym_sh, verneed_sh, verdef_sh;
+	Elf_Data *property;	/* .note.gnu.property / PT_GNU_PROPERTY */
+	GElf_Phdr interp;
+	int has_interp, has_dynamic;
+};
+
+struct verdef_map {
+	char **names;	/* indexed by vd_ndx; NULL where unused; owned */
+	size_t n;
+};
+
+struct elf_symtab {
+	struct elf_handle h;
+	Elf_Data *dynsym, *versym, *gnu_hash, *hash;
+	size_t dynsym_link, nsyms;
+	struct verdef_map vd;
+	void *mem;	/* owned copy for _mem */
+};
+
+static void libelf_init(void)
+{
+	static int done;
+	if (!done) {
+		elf_version(EV_CURRENT);
+		done = 1;
+	}
+}
+
+static char *dupstr(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+static int handle_scan(struct elf_handle *h, const char *name, struct cerr *err)
+{
+	GElf_Ehdr eh;
+	size_t phnum;
+
+	if (elf_kind(h->e) != ELF_K_ELF)
+		return cerr_set(err, COMPAT_EINVAL, "%s: not an ELF file", name);
+	if (!gelf_getehdr(h->e, &eh))
+		return cerr_set(err, COMPAT_EINVAL, "%s: bad ELF header: %s", name, elf_errmsg(-1));
+	if (elf_getphdrnum(h->e, &phnum) != 0)
+		return cerr_set(err, COMPAT_EINVAL, "%s: bad program headers: %s", name, elf_errmsg(-1));
+	for (size_t i = 0; i < phnum; i++) {
+		GElf_Phdr ph;
+		if (!gelf_getphdr(h->e, (int)i, &ph))
+			return cerr_set(err, COMPAT_EINVAL, "%s: bad program header %zu", name, i);
+		if (ph.p_type == PT_INTERP && !h->has_interp) {
+			h->interp = ph;
+			h->has_interp = 1;
+		} else if (ph.p_type == PT_DYNAMIC && ph.p_filesz > 0) {
+			/* A PT_DYNAMIC without file bytes (separate .debug
+			 * files) is nothing a loader can use. */
+			h->has_dynamic = 1;
+		} else if (ph.p_type == PT_GNU_PROPERTY && !h->property && ph.p_filesz < (1u << 16)) {
+			h->property = elf_getdata_rawchunk(h->e, (int64_t)ph.p_offset, ph.p_filesz,
+							   ELF_T_BYTE);
+		}
+	}
+	if (elf_getshdrstrndx(h->e, &h->shstrndx) != 0)
+		h->shstrndx = 0;
+	Elf_Scn *scn = NULL;
+	while ((scn = elf_nextscn(h->e, scn)) != NULL) {
+		GElf_Shdr sh;
+		if (!gelf_getshdr(scn, &sh))
+			return cerr_set(err, COMPAT_EINVAL, "%s: bad section header", name);
+		switch (sh.sh_type) {
+		case SHT_DYNAMIC:
+			if (!h->dynamic) {
+				h->dynamic = scn;
+				h->dynamic_sh = sh;
+			}
+			break;
+		case SHT_DYNSYM:
+			if (!h->dynsym) {
+				h->dynsym = scn;
+				h->dynsym_sh = sh;
+			}
+			break;
+		case SHT_GNU_versym: h->versym = h->versym ? h->versym : scn; break;
+		case SHT_GNU_verneed:
+			if (!h->verneed) {
+				h->verneed = scn;
+				h->verneed_sh = sh;
+			}
+			break;
+		case SHT_GNU_verdef:
+			if (!h->verdef) {
+				h->verdef = scn;
+				h->verdef_sh = sh;
+			}
+			break;
+		case SHT_GNU_HASH: h->gnu_hash = h->gnu_hash ? h->gnu_hash : scn; break;
+		case SHT_HASH: h->hash = h->hash ? h->hash : scn; break;
+		case SHT_NOTE:
+			if (!h->property && h->shstrndx) {
+				const char *sn = elf_strptr(h->e, h->shstrndx, sh.sh_name);
+				if (sn && strcmp(sn, ".note.gnu.property") == 0)
+					h->property = elf_rawdata(scn, NULL);
+			}
+			break;
+		}
+	}
+	if (h->has_dynamic && !h->dynamic)
+		return cerr_set(err, COMPAT_EINVAL,
+				"%s: dynamic object without section headers (stripped with sstrip?)", name);
+	return 0;
+}
+
+static int handle_open_fd(struct elf_handle *h, int fd, const char *name, struct cerr *err)
+{
+	struct stat st;
+	memset(h, 0, sizeof *h);
+	h->fd = fd;
+	if (fstat(fd, &st) < 0)
+		return cerr_sys(err, COMPAT_EIO, "%s", name);
+	if (!S_ISREG(st.st_mode))
+		return cerr_set(err, COMPAT_EINVAL, "%s: not a regular file", name);
+	if ((unsigned long long)st.st_size > ELF_MAX_FILE_BYTES)
+		return cerr_set(err, COMPAT_EINVAL, "%s: larger than 4 GiB", name);
+	if (st.st_size < EI_NIDENT)
+		return cerr_set(err, COMPAT_EINVAL, "%s: not an ELF file (too short)", name);
+	libelf_init();
+	h->e = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	if (!h->e)
+		return cerr_set(err, COMPAT_EINVAL, "%s: %s", name, elf_errmsg(-1));
+	return handle_scan(h, name, err);
+}
+
+static int handle_open_mem(struct elf_handle *h, void *buf, size_t len, const char *name,
+			   struct cerr *err)
+{
+	memset(h, 0, sizeof *h);
+	h->fd = -1;
+	libelf_init();
+	h->e = elf_memory(buf, len);
+	if (!h->e)
+		return cerr_set(err, COMPAT_EINVAL, "%s: %s", name, elf_errmsg(-1));
+	return handle_scan(h, name, err);
+}
+
+static void handle_close(struct elf_handle *h)
+{
+	if (h->e)
+		elf_end(h->e);
+	if (h->fd >= 0)
+		close(h->fd);
+	h->e = NULL;
+	h->fd = -1;
+}
+
+static int push_str(char ***arr, size_t *n, const char *s)
+{
+	char **na = realloc(*arr, (*n + 1) * sizeof *na);
+	if (!na)
+		return COMPAT_ENOMEM;
+	*arr = na;
+	if (!(na[*n] = strdup(s)))
+		return COMPAT_ENOMEM;
+	(*n)++;
+	return 0;
+}
+
+/* Parse GNU property notes for the x86 ISA level a program needs. */
+static uint32_t read_isa_needed(const struct elf_handle *h, int elf_class)
+{
+	const Elf_Data *d = h->property;
+	if (!d || !d->d_buf)
+		return 0;
+	const unsigned char *p = d->d_buf, *end = p + d->d_size;
+	size_t align = elf_class == ELFCLASS64 ? 8 : 4;
+	uint32_t bits = 0;
+	while (end - p >= 12) {
+		uint32_t namesz, descsz, type;
+		memcpy(&namesz, p, 4);
+		memcpy(&descsz, p + 4, 4);
+		memcpy(&type, p + 8, 4);
+		p += 12;
+		size_t nlen = (namesz + 3u) & ~3u;
+		if (namesz > (size_t)(end - p) || nlen > (size_t)(end - p))
+			break;
+		const unsigned char *desc = p + nlen;
+		if (descsz > (size_t)(end - desc))
+			break;
+		if (type == NT_GNU_PROPERTY_TYPE_0 && namesz == 4 && memcmp(p, "GNU", 4) == 0) {
+			const unsigned char *q = desc, *qend = desc + descsz;
+			while (qend - q >= 8) {
+				uint32_t pt, psz;
+				memcpy(&pt, q, 4);
+				memcpy(&psz, q + 4, 4);
+				q += 8;
+				if (psz > (size_t)(qend - q))
+					break;
+				if (pt == GNU_PROPERTY_X86_ISA_1_NEEDED && psz == 4) {
+					uint32_t v;
+					memcpy(&v, q, 4);
+					bits |= v ? v : ELF_ISA_BASELINE;
+				}
+				size_t adv = (psz + align - 1) & ~(align - 1);
+				if (adv > (size_t)(qend - q))
+					break;
+				q += adv;
+			}
+		}
+		size_t dadv = (descsz + align - 1) & ~(align - 1);
+		if (dadv > (size_t)(end - desc))
+			break;
+		p = desc + dadv;
+	}
+	return bits;
+}
+
+static int read_dynamic(struct elf_handle *h, struct elf_info *info, const char *name,
+			struct cerr *err)
+{
+	Elf_Data *d = elf_getdata(h->dynamic, NULL);
+	size_t link = h->dynamic_sh.sh_link;
+	size_t esz = gelf_fsize(h->e, ELF_T_DYN, 1, EV_CURRENT);
+	if (!d || !esz)
+		return cerr_set(err, COMPAT_EINVAL, "%s: unreadable .dynamic", name);
+	size_t n = d->d_size / esz;
+	for (size_t i = 0; i < n; i++) {
+		GElf_Dyn dyn;
+		if (!gelf_getdyn(d, (int)i, &dyn) || dyn.d_tag == DT_NULL)
+			break;
+		const char *s = NULL;
+		switch (dyn.d_tag) {
+		case DT_NEEDED: case DT_SONAME: case DT_RPATH: case DT_RUNPATH:
+			s = elf_strptr(h->e, link, dyn.d_un.d_val);
+			if (!s)
+				return cerr_set(err, COMPAT_EINVAL,
+						"%s: .dynamic entry %zu: string offset out of range", name, i);
+			break;
+		}
+		int rc = 0;
+		switch (dyn.d_tag) {
+		case DT_NEEDED: rc = push_str(&info->needed, &info->nneeded, s); break;
+		case DT_SONAME: if (!info->soname && !(info->soname = strdup(s))) rc = COMPAT_ENOMEM; break;
+		case DT_RPATH: if (!info->rpath && !(info->rpath = strdup(s))) rc = COMPAT_ENOMEM; break;
+		case DT_RUNPATH: if (!info->runpath && !(info->runpath = strdup(s))) rc = COMPAT_ENOMEM; break;
+		case DT_FLAGS_1: info->flags_1 = dyn.d_un.d_val; break;
+		}
+		if (rc < 0)
+			return cerr_set(err, rc, "%s: out of memory", name);
+	}
+	return 0;
+}
+
+/* Version needs: vn_file -> [vna_name]; also a table from vna_other index
+ * to (name, file) for the undefined-symbol pass. */
+struct vneed_index {
+	uint16_t idx;
+	const char *name, *file;	/* borrowed from info->vneeds */
+};
+
+static int read_verneed(struct elf_handle *h, struct elf_info *info, const char *name,
+			struct vneed_index **vix, size_t *nvix, struct cerr *err)
+{
+	Elf_Data *d = elf_getdata(h->verneed, NULL);
+	size_t link = h->verneed_sh.sh_link, off = 0, walked = 0;
+	if (!d)
+		return cerr_set(err, COMPAT_EINVAL, "%s: unreadable .gnu.version_r", name);
+	for (size_t i = 0; i < h->verneed_sh.sh_info; i++) {
+		GElf_Verneed vn;
+		if (!gelf_getverneed(d, (int)off, &vn))
+			return cerr_set(err, COMPAT_EINVAL, "%s: bad version need at %zu", name, off);
+		const char *file = elf_strptr(h->e, link, vn.vn_file);
+		if (!file)
+			return cerr_set(err, COMPAT_EINVAL, "%s: bad version need file name", name);
+		struct elf_vneed *nv = realloc(info->vneeds, (info->nvneeds + 1) * sizeof *nv);
+		if (!nv)
+			return cerr_set(err, COMPAT_ENOMEM, "%s: out of memory", name);
+		info->vneeds = nv;
+		struct elf_vneed *v = &nv[info->nvneeds++];
+		memset(v, 0, sizeof *v);
+		if (!(v->file = strdup(file)))
+			return cerr_set(err, COMPAT_ENOMEM, "%s: out of memory", name);
+		size_t aoff = off + vn.vn_aux;
+		for (size_t j = 0; j < vn.vn_cnt; j++) {
+			GElf_Vernaux va;
+			if (++walked > MAX_VERSION_ENTRIES || !gelf_getvernaux(d, (int)aoff, &va))
+				return cerr_set(err, COMPAT_EINVAL, "%s: bad version need entry", name);
+			const char *vname = elf_strptr(h->e, link, va.vna_name);
+			if (!vname)
+				return cerr_set(err, COMPAT_EINVAL, "%s: bad version name", name);
+			uint8_t *nw = realloc(v->weak, v->nversions + 1);
+			if (!nw)
+				return cerr_set(err, COMPAT_ENOMEM, "%s: out of memory", name);
+			v->weak = nw;
+			nw[v->nversions] = (va.vna_flags & VER_FLG_WEAK) != 0;
+			if (push_str(&v->versions, &v->nversions, vname) < 0)
+				return cerr_set(err, COMPAT_ENOMEM, "%s: out of memory", name);
+			struct vneed_index *nx = realloc(*vix, (*nvix + 1) * sizeof *nx);
+			if (!nx)
+				return cerr_set(err, COMPAT_ENOMEM, "%s: out of memory", name);
+			*vix = nx;
+			nx[*nvix].idx = va.vna_other & 0x7fff;
+			nx[*nvix].name = v->versions[v->nversions - 1];
+			nx[*nvix].file = v->file;
+			(*nvix)++;
+			if (!va.vna_next)
+				break;
+			aoff += va.vna_next;
+		}
+		if (!vn.vn_next || ++walked > MAX_VERSION_ENTRIES)
+			break;
+		off += vn.vn_next;
+	}
+	return 0;
+}
+
+/* Version definitions: fills map (index -> name) and, when info is given,
+ * info->verdefs (names except the base entry). */
+static int read_verdef(struct elf_handle *h, struct verdef_map *map, struct elf_info *info,
+		       const char *name, struct cerr *err)
+{
+	Elf_Data *d = elf_getdata(h->verdef, NULL);
+	size_t link = h->verdef_sh.sh_link, off = 0;
+	if (!d)
+		return cerr_set(err, COMPAT_EINVAL, "%s: unreadable .gnu.version_d", name);
+	for (size_t i = 0; i < h->verdef_sh.sh_info && i < MAX_VERSION_ENTRIES; i++) {
+		GElf_Verdef vd;
+		GElf_Verdaux va;
+		if (!gelf_getverdef(d, (int)off, &vd) || !gelf_getverdaux(d, (int)(off + vd.vd_aux), &va))
+			return cerr_set(err, COMPAT_EINVAL, "%s: bad version definition at %zu", name, off);
+		const char *vname = elf_strptr(h->e, link, va.vda_name);
+		if (!vname)
+			return cerr_set(err, COMPAT_EINVAL, "%s: bad version definition name", name);
+		size_t ndx = vd.vd_ndx & 0x7fff;
+		if (map) {
+			if (ndx >= map->n) {
+				char **nn = realloc(map->names, (ndx + 1) * sizeof *nn);
+				if (!nn)
+					return cerr_set(err, COMPAT_ENOMEM, "%s: out of memory", name);
+				memset(nn + map->n, 0, (ndx + 1 - map->n) * sizeof *nn);
+				map->names = nn;
+				map->n = ndx + 1;
+			}
+			if (!map->names[ndx] && !(map->names[ndx] = strdup(vname)))
+				return cerr_set(err, COMPAT_ENOMEM, "%s: out of memory", name);
+		}
+		if (info && !(vd.vd_flags & VER_FLG_BASE) &&
+		    push_str(&info->verdefs, &info->nverdefs, vname) < 0)
+			return cerr_set(err, COMPAT_ENOMEM, "%s: out of memory", name);
+		if (!vd.vd_next)
+			break;
+		off += vd.vd_next;
+	}
+	return 0;
+}
+
+static int read_undefs(struct elf_handle *h, struct elf_info *info, const struct vneed_index *vix,
+		       size_t nvix, const char *name, struct cerr *err)
+{
+	Elf_Data *syms = elf_getdata(h->dynsym, NULL);
+	Elf_Data *vers = h->versym ? elf_getdata(h->versym, NULL) : NULL;
+	size_t esz = gelf_fsize(h->e, ELF_T_SYM, 1, EV_CURRENT);
+	if (!syms || !esz)
+		return cerr_set(err, COMPAT_EINVAL, "%s: unreadable .dynsym", name);
+	size_t n = syms->d_size / esz;
+	for (size_t i = 1; i < n; i++) {
+		GElf_Sym sym;
+		if (!gelf_getsym(syms, (int)i, &sym))
+			break;
+		int bind = GELF_ST_BIND(sym.st_info);
+		if (sym.st_shndx != SHN_UNDEF || (bind != STB_GLOBAL && bind != STB_WEAK))
+			continue;
+		const char *sname = elf_strptr(h->e, h->dynsym_sh.sh_link, sym.st_name);
+		if (!sname)
+			return cerr_set(err, COMPAT_EINVAL, "%s: bad symbol name at %zu", name, i);
+		if (!*sname)
+			continue;
+		const char *ver = NULL, *file = NULL;
+		GElf_Versym vs;
+		if (vers && gelf_getversym(vers, (int)i, &vs) && (vs & 0x7fff) >= 2) {
+			for (size_t k = 0; k < nvix; k++)
+				if (vix[k].idx == (vs & 0x7fff)) {
+					ver = vix[k].name;
+					file = vix[k].file;
+					break;
+				}
+		}
+		struct elf_undef *nu = realloc(info->undefs, (info->nundefs + 1) * sizeof *nu);
+		if (!nu)
+			return cerr_set(err, COMPAT_ENOMEM, "%s: out of memory", name);
+		info->undefs = nu;
+		struct elf_undef *u = &nu[info->nundefs++];
+		u->name = strdup(sname);
+		u->version = dupstr(ver);
+		u->vfile = dupstr(file);
+		u->weak = bind == STB_WEAK;
+		if (!u->name || (ver && !u->version) || (file && !u->vfile))
+			return cerr_set(err, COMPAT_ENOMEM, "%s: out of memory", name);
+	}
+	return 0;
+}
+
+static int info_fill(struct elf_handle *h, unsigned flags, struct elf_info *info, const char *name,
+		     struct cerr *err)
+{
+	GElf_Ehdr eh;
+	struct vneed_index *vix = NULL;
+	size_t nvix = 0;
+	int rc = 0;
+
+	gelf_getehdr(h->e, &eh);
+	info->elf_class = eh.e_ident[EI_CLASS];
+	info->osabi = eh.e_ident[EI_OSABI];
+	info->machine = eh.e_machine;
+	info->type = eh.e_type;
+	info->dynamic = h->has_dynamic;
+	if (h->has_interp) {
+		Elf_Data *d = h->interp.p_filesz < 4096
+			? elf_getdata_rawchunk(h->e, (int64_t)h->interp.p_offset, h->interp.p_filesz, ELF_T_BYTE)
+			: NULL;
+		if (!d || !d->d_size || !memchr(d->d_buf, '\0', d->d_size)) {
+			rc = cerr_set(err, COMPAT_EINVAL, "%s: bad PT_INTERP", name);
+			goto out;
+		}
+		if (!(info->interp = strdup(d->d_buf))) {
+			rc = cerr_set(err, COMPAT_ENOMEM, "%s: out of memory", name);
+			goto out;
+		}
+	}
+	if (info->machine == EM_X86_64 || info->machine == EM_386)
+		info->isa_needed = read_isa_needed(h, info->elf_class);
+	if (h->dynamic && (rc = read_dynamic(h, info, name, err)) < 0)
+		goto out;
+	if (h->verneed && (rc = read_verneed(h, info, name, &vix, &nvix, err)) < 0)
+		goto out;
+	if (h->verdef && (rc = read_verdef(h, NULL, info, name, err)) < 0)
+		goto out;
+	if ((flags & ELF_READ_UNDEFS) && h->dynsym &&
+	    (rc = read_undefs(h, info, vix, nvix, name, err)) < 0)
+		goto out;
+out:
+	free(vix);
+	if (rc < 0)
+		elf_info_free(info);
+	return rc;
+}
+
+int elf_read_fd(int fd, const char *name, unsigned flags, struct elf_info *info, struct cerr *err)
+{
+	struct elf_handle h;
+	memset(info, 0, sizeof *info);
+	int rc = handle_open_fd(&h, fd, name, err);
+	if (rc == 0)
+		rc = info_fill(&h, flags, info, name, err);
+	h.fd = -1;	/* the caller's */
+	handle_close(&h);
+	return rc;
+}
+
+int elf_read(const char *path, unsigned flags, struct elf_info *info, struct cerr *err)
+{
+	memset(info, 0, sizeof *info);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return cerr_sys(err, COMPAT_EIO, "%s", path);
+	int rc = elf_read_fd(fd, path, flags, info, err);
+	close(fd);
+	return rc;
+}
+
+int elf_read_mem(const void *buf, size_t len, const char *name, unsigned flags,
+		 struct elf_info *info, struct cerr *err)
+{
+	struct elf_handle h;
+	memset(info, 0, sizeof *info);
+	/* libelf may convert in place: give it a private copy. */
+	void *copy = malloc(len ? len : 1);
+	if (!copy)
+		return cerr_set(err, COMPAT_ENOMEM, "%s: out of memory", name);
+	memcpy(copy, buf, len);
+	int rc = handle_open_mem(&h, copy, len, name, err);
+	if (rc == 0)
+		rc = info_fill(&h, flags, info, name, err);
+	handle_close(&h);
+	free(copy);
+	return rc;
+}
+
+void elf_info_free(struct elf_info *info)
+{
+	free(info->interp);
+	free(info->soname);
+	free(info->rpath);
+	free(info->runpath);
+	for (size_t i = 0; i < info->nneeded; i++)
+		free(info->needed[i]);
+	free(info->needed);
+	for (size_t i = 0; i < info->nvneeds; i++) {
+		for (size_t j = 0; j < info->vneeds[i].nversions; j++)
+			free(info->vneeds[i].versions[j]);
+		free(info->vneeds[i].versions);
+		free(info->vneeds[i].weak);
+		free(info->vneeds[i].file);
+	}
+	free(info->vneeds);
+	for (size_t i = 0; i < info->nverdefs; i++)
+		free(info->verdefs[i]);
+	free(info->verdefs);
+	for (size_t i = 0; i < info->nundefs; i++) {
+		free(info->undefs[i].name);
+		free(info->undefs[i].version);
+		free(info->undefs[i].vfile);
+	}
+	free(info->undefs);
+	memset(info, 0, sizeof *info);
+}
+
+int elf_peek(const char *path, uint8_t *elf_class, uint16_t *machine, uint16_t *type,
+	     uint8_t *osabi, struct cerr *err)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return cerr_sys(err, COMPAT_EIO, "%s", path);
+	int rc = elf_peek_fd(fd, path, elf_class, machine, type, osabi, err);
+	close(fd);
+	return rc;
+}
+
+int elf_peek_fd(int fd, const char *path, uint8_t *elf_class, uint16_t *machine, uint16_t *type,
+		uint8_t *osabi, struct cerr *err)
+{
+	unsigned char hdr[20];
+	ssize_t n = pread(fd, hdr, sizeof hdr, 0);
+	if (n < 0)
+		return cerr_sys(err, COMPAT_EIO, "%s", path);
+	if (n < (ssize_t)sizeof hdr || memcmp(hdr, ELFMAG, SELFMAG) != 0)
+		return cerr_set(err, COMPAT_EINVAL, "%s: not an ELF file", path);
+	int big = hdr[EI_DATA] == ELFDATA2MSB;
+	*elf_class = hdr[EI_CLASS];
+	*osabi = hdr[EI_OSABI];
+	*type = big ? (uint16_t)(hdr[16] << 8 | hdr[17]) : (uint16_t)(hdr[17] << 8 | hdr[16]);
+	*machine = big ? (uint16_t)(hdr[18] << 8 | hdr[19]) : (uint16_t)(hdr[19] << 8 | hdr[18]);
+	return 0;
+}
+
+/* ---- symbol lookup ---- */
+
+static int symtab_setup(struct elf_symtab *t, const char *name, struct cerr *err)
+{
+	struct elf_handle *h = &t->h;
+	if (!h->dynsym)
+		return 0;	/* nothing exported */
+	t->dynsym = elf_getdata(h->dynsym, NULL);
+	t->dynsym_link = h->dynsym_sh.sh_link;
+	size_t esz = gelf_fsize(h->e, ELF_T_SYM, 1, EV_CURRENT);
+	if (!t->dynsym || !esz)
+		return cerr_set(err, COMPAT_EINVAL, "%s: unreadable .dynsym", name);
+	t->nsyms = t->dynsym->d_size / esz;
+	t->versym = h->versym ? elf_getdata(h->versym, NULL) : NULL;
+	t->gnu_hash = h->gnu_hash ? elf_getdata(h->gnu_hash, NULL) : NULL;
+	t->hash = h->hash ? elf_getdata(h->hash, NULL) : NULL;
+	if (h->verdef)
+		return read_verdef(h, &t->vd, NULL, name, err);
+	return 0;
+}
+
+int elf_symtab_open(const char *path, struct elf_symtab **out, struct cerr *err)
+{
+	struct elf_symtab *t = calloc(1, sizeof *t);
+	if (!t)
+		return cerr_set(err, COMPAT_ENOMEM, "%s: out of memory", path);
+	t->h.fd = -1;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int rc = fd < 0 ? cerr_sys(err, COMPAT_EIO, "%s", path) : handle_open_fd(&t->h, fd, path, err);
+	if (rc == 0)
+		rc = symtab_setup(t, path, err);
+	if (rc < 0) {
+		if (fd >= 0 && t->h.fd < 0)
+			close(fd);
+		elf_symtab_close(t);
+		return rc;
+	}
+	*out = t;
+	return 0;
+}
+
+int elf_symtab_open_mem(const void *buf, size_t len, struct elf_symtab **out, struct cerr *err)
+{
+	struct elf_symtab *t = calloc(1, sizeof *t);
+	if (!t || !(t->mem = malloc(len ? len : 1))) {
+		free(t);
+		return cerr_set(err, COMPAT_ENOMEM, "out of memory");
+	}
+	memcpy(t->mem, buf, len);
+	int rc = handle_open_mem(&t->h, t->mem, len, "<memory>", err);
+	if (rc == 0)
+		rc = symtab_setup(t, "<memory>", err);
+	if (rc < 0) {
+		elf_symtab_close(t);
+		return rc;
+	}
+	*out = t;
+	return 0;
+}
+
+void elf_symtab_close(struct elf_symtab *t)
+{
+	if (!t)
+		return;
+	handle_close(&t->h);
+	for (size_t i = 0; i < t->vd.n; i++)
+		free(t->vd.names[i]);
+	free(t->vd.names);
+	free(t->mem);
+	free(t);
+}
+
+/* Does dynsym entry i match name@version as ld.so's check_match would? */
+static int sym_matches(const struct elf_symtab *t, size_t i, const char *name, const char *version)
+{
+	GElf_Sym sym;
+	if (i >= t->nsyms || !gelf_getsym(t->dynsym, (int)i, &sym))
+		return 0;
+	int type = GELF_ST_TYPE(sym.st_info), bind = GELF_ST_BIND(sym.st_info);
+	if (sym.st_shndx == SHN_UNDEF || (sym.st_value == 0 && type != STT_TLS))
+		return 0;
+	if (bind == STB_LOCAL)
+		return 0;
+	if (type != STT_NOTYPE && type != STT_OBJECT && type != STT_FUNC && type != STT_COMMON &&
+	    type != STT_TLS && type != STT_GNU_IFUNC)
+		return 0;
+	const char *sname = elf_strptr(t->h.e, t->dynsym_link, sym.st_name);
+	if (!sname || strcmp(sname, name) != 0)
+		return 0;
+	GElf_Versym vs;
+	if (!t->versym || !gelf_getversym(t->versym, (int)i, &vs))
+		return 1;
+	size_t ndx = vs & 0x7fff;
+	int hidden = (vs & 0x8000) != 0;
+	if (!version)
+		return !hidden;
+	if (ndx < 2)
+		return !hidden;
+	return ndx < t->vd.n && t->vd.names[ndx] && strcmp(t->vd.names[ndx], version) == 0;
+}
+
+static int lookup_gnu(const struct elf_symtab *t, const char *name, const char *version)
+{
+	const Elf_Data *d = t->gnu_hash;
+	const unsigned char *p = d->d_buf;
+	size_t size = d->d_size;
+	uint32_t hdr[4];
+	if (!p || size < sizeof hdr)
+		return -1;
+	memcpy(hdr, p, sizeof hdr);
+	uint32_t nbuckets = hdr[0], symoffset = hdr[1], bloom_size = hdr[2], shift = hdr[3];
+	size_t word = gelf_getclass(t->h.e) == ELFCLASS64 ? 8 : 4;
+	if (!nbuckets || !bloom_size || (uint64_t)bloom_size * word > size - 16)
+		return -1;
+	size_t buckets_off = 16 + (size_t)bloom_size * word;
+	if ((uint64_t)nbuckets * 4 > size - buckets_off)
+		return -1;
+	size_t chains_off = buckets_off + (size_t)nbuckets * 4;
+
+	uint32_t h = 5381;
+	for (const unsigned char *c = (const unsigned char *)name; *c; c++)
+		h = h * 33 + *c;
+	unsigned bits = (unsigned)word * 8;
+	uint64_t bw;
+	size_t bi = (h / bits) % bloom_size;
+	if (word == 8) {
+		memcpy(&bw, p + 16 + bi * 8, 8);
+	} else {
+		uint32_t w32;
+		memcpy(&w32, p + 16 + bi * 4, 4);
+		bw = w32;
+	}
+	uint64_t mask = (1ull << (h % bits)) | (1ull << ((h >> (shift % 32)) % bits));
+	if ((bw & mask) != mask)
+		return 0;
+	uint32_t idx;
+	memcpy(&idx, p + buckets_off + (h % nbuckets) * 4, 4);
+	if (idx == 0 || idx < symoffset)
+		return 0;
+	for (size_t guard = 0; guard < t->nsyms; guard++, idx++) {
+		size_t coff = chains_off + (size_t)(idx - symoffset) * 4;
+		if (coff + 4 > size || idx >= t->nsyms)
+			return 0;
+		uint32_t ch;
+		memcpy(&ch, p + coff, 4);
+		if ((ch | 1) == (h | 1) && sym_matches(t, idx, name, version))
+			return 1;
+		if (ch & 1)
+			return 0;
+	}
+	return 0;
+}
+
+static int lookup_sysv(const struct elf_symtab *t, const char *name, const char *version)
+{
+	const Elf_Data *d = t->hash;
+	const unsigned char *p = d->d_buf;
+	size_t size = d->d_size;
+	uint32_t nbucket, nchain;
+	if (!p || size < 8)
+		return -1;
+	memcpy(&nbucket, p, 4);
+	memcpy(&nchain, p + 4, 4);
+	if (!nbucket || (uint64_t)nbucket + nchain > (size - 8) / 4)
+		return -1;
+	uint32_t h = 0, g;
+	for (const unsigned char *c = (const unsigned char *)name; *c; c++) {
+		h = (h << 4) + *c;
+		g = h & 0xf0000000u;
+		if (g)
+			h ^= g >> 24;
+		h &= ~g;
+	}
+	uint32_t idx;
+	memcpy(&idx, p + 8 + (h % nbucket) * 4, 4);
+	for (size_t guard = 0; idx != 0 && idx < nchain && guard < nchain; guard++) {
+		if (sym_matches(t, idx, name, version))
+			return 1;
+		memcpy(&idx, p + 8 + ((size_t)nbucket + idx) * 4, 4);
+	}
+	return 0;
+}
+
+int elf_symtab_defines(const struct elf_symtab *t, const char *name, const char *version)
+{
+	if (!t->dynsym)
+		return 0;
+	int r = t->gnu_hash ? lookup_gnu(t, name, version) : -1;
+	if (r < 0 && t->hash)
+		r = lookup_sysv(t, name, version);
+	if (r < 0) {	/* no usable hash table: linear scan */
+		for (size_t i = 1; i < t->nsyms; i++)
+			if (sym_matches(t, i, name, version))
+				return 1;
+		return 0;
+	}
+	return r;
+}
+
+/* ---- names ---- */
+
+static const struct { int v; const char *name; } machines[] = {
+	{ EM_386, "i386" }, { EM_X86_64, "x86_64" }, { EM_AARCH64, "aarch64" },
+	{ EM_ARM, "arm" }, { EM_PPC64, "ppc64" }, { EM_PPC, "ppc" }, { EM_S390, "s390" },
+	{ EM_RISCV, "riscv" }, { EM_MIPS, "mips" }, { EM_SPARCV9, "sparcv9" },
+	{ EM_LOONGARCH, "loongarch" },
+};
+static const struct { int v; const char *name; } osabis[] = {
+	{ ELFOSABI_SYSV, "SYSV" }, { ELFOSABI_GNU, "GNU" }, { ELFOSABI_FREEBSD, "FreeBSD" },
+};
+
+const char *elf_class_name(int elf_class)
+{
+	return elf_class == ELFCLASS64 ? "ELF64" : elf_class == ELFCLASS32 ? "ELF32" : "ELFNONE";
+}
+
+int elf_class_from_name(const char *name)
+{
+	return strcmp(name, "ELF64") == 0 ? ELFCLASS64 : strcmp(name, "ELF32") == 0 ? ELFCLASS32 : -1;
+}
+
+const char *elf_machine_name(int machine, char *buf, size_t len)
+{
+	for (size_t i = 0; i < sizeof machines / sizeof machines[0]; i++)
+		if (machines[i].v == machine)
+			return machines[i].name;
+	snprintf(buf, len, "EM_%d", machine);
+	return buf;
+}
+
+int elf_machine_from_name(const char *name)
+{
+	for (size_t i = 0; i < sizeof machines / sizeof machines[0]; i++)
+		if (strcmp(machines[i].name, name) == 0)
+			return machines[i].v;
+	if (strncmp(name, "EM_", 3) == 0 && name[3])
+		return (int)strtol(name + 3, NULL, 10);
+	return -1;
+}
+
+const char *elf_osabi_name(int osabi, char *buf, size_t len)
+{
+	for (size_t i = 0; i < sizeof osabis / sizeof osabis[0]; i++)
+		if (osabis[i].v == osabi)
+			return osabis[i].name;
+	snprintf(buf, len, "OSABI_%d", osabi);
+	return buf;
+}
+
+int elf_osabi_from_name(const char *name)
+{
+	for (size_t i = 0; i < sizeof osabis / sizeof osabis[0]; i++)
+		if (strcmp(osabis[i].name, name) == 0)
+			return osabis[i].v;
+	if (strcmp(name, "Linux") == 0)
+		return ELFOSABI_GNU;
+	if (strncmp(name, "OSABI_", 6) == 0 && name[6])
+		return (int)strtol(name + 6, NULL, 10);
+	return -1;
+}
+
+int elf_isa_level(uint32_t isa)
+{
+	return isa & ELF_ISA_V4 ? 4 : isa & ELF_ISA_V3 ? 3 : isa & ELF_ISA_V2 ? 2 : 1;
+}

@@ -1,0 +1,117 @@
+/* ELF reading through libelf: what the loader and the verdict need to know
+ * of a program or library. Never executes or maps the file for execution;
+ * files are opened read-only and mapped PROT_READ by libelf.
+ *
+ * Dynamic information is read from the section headers (.dynamic,
+ * .dynsym, .gnu.version*, .gnu.hash/.hash, .note.gnu.property); PT_INTERP
+ * from the program headers. A dynamic object whose section headers were
+ * stripped (sstrip) is refused with COMPAT_EINVAL. */
+#ifndef COMPAT_ELF_H
+#define COMPAT_ELF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+#define ELF_MAX_FILE_BYTES (1ull << 32)	/* larger files are refused */
+
+/* x86 ISA levels as recorded in GNU_PROPERTY_X86_ISA_1_NEEDED. */
+enum elf_isa_bit {
+	ELF_ISA_BASELINE = 1u << 0,
+	ELF_ISA_V2 = 1u << 1,
+	ELF_ISA_V3 = 1u << 2,
+	ELF_ISA_V4 = 1u << 3,
+};
+
+struct elf_vneed {
+	char *file;		/* vn_file: the soname the versions come from */
+	char **versions;	/* vna_name, in file order */
+	uint8_t *weak;		/* VER_FLG_WEAK per version */
+	size_t nversions;
+};
+
+struct elf_undef {
+	char *name;
+	char *version;		/* NULL when unversioned */
+	char *vfile;		/* soname the version is needed from, or NULL */
+	int weak;		/* STB_WEAK reference */
+};
+
+struct elf_info {
+	uint8_t elf_class;	/* ELFCLASS32 / ELFCLASS64 */
+	uint8_t osabi;
+	uint16_t machine;	/* EM_* */
+	uint16_t type;		/* ET_* */
+	int dynamic;		/* has PT_DYNAMIC */
+	char *interp;		/* PT_INTERP or NULL */
+	char *soname;		/* DT_SONAME or NULL */
+	char *rpath;		/* DT_RPATH or NULL */
+	char *runpath;		/* DT_RUNPATH or NULL */
+	uint64_t flags_1;	/* DT_FLAGS_1 */
+	char **needed;		/* DT_NEEDED in order */
+	size_t nneeded;
+	struct elf_vneed *vneeds;
+	size_t nvneeds;
+	char **verdefs;		/* defined version names, excluding the base (file) entry */
+	size_t nverdefs;
+	uint32_t isa_needed;	/* elf_isa_bit set, 0 when there is no such note */
+	struct elf_undef *undefs; /* only with ELF_READ_UNDEFS */
+	size_t nundefs;
+};
+
+enum elf_read_flags {
+	ELF_READ_UNDEFS = 1,	/* also collect undefined dynamic symbols */
+};
+
+/* Read path into *info (zeroed first; elf_info_free releases it).
+ * Returns 0; COMPAT_EIO (cannot open/read: sys_errno set); COMPAT_EINVAL
+ * (not ELF, truncated or inconsistent); COMPAT_ENOMEM. */
+int elf_read(const char *path, unsigned flags, struct elf_info *info, struct cerr *err);
+
+/* As elf_read, from an open file descriptor (not closed). */
+int elf_read_fd(int fd, const char *name, unsigned flags, struct elf_info *info, struct cerr *err);
+
+/* As elf_read, from memory (fuzzing, tests). name is for messages. */
+int elf_read_mem(const void *buf, size_t len, const char *name, unsigned flags,
+		 struct elf_info *info, struct cerr *err);
+
+void elf_info_free(struct elf_info *info);
+
+/* Header fields of an open file (pread, no parsing beyond the first 20
+ * bytes). Returns 0, COMPAT_EIO, COMPAT_EINVAL (not ELF). */
+int elf_peek_fd(int fd, const char *name, uint8_t *elf_class, uint16_t *machine, uint16_t *type,
+		uint8_t *osabi, struct cerr *err);
+
+/* Cheap header check: class, machine, type, OS ABI of a file without
+ * parsing the rest. Returns 0, COMPAT_EIO, COMPAT_EINVAL (not ELF). */
+int elf_peek(const char *path, uint8_t *elf_class, uint16_t *machine, uint16_t *type,
+	     uint8_t *osabi, struct cerr *err);
+
+/* A library's dynamic symbol table, for "does it export NAME@VERSION",
+ * looked up through its own .gnu.hash (or .hash) as ld.so does. */
+struct elf_symtab;
+
+/* Open path read-only for lookups. Returns 0, COMPAT_EIO, COMPAT_EINVAL. */
+int elf_symtab_open(const char *path, struct elf_symtab **out, struct cerr *err);
+int elf_symtab_open_mem(const void *buf, size_t len, struct elf_symtab **out, struct cerr *err);
+
+/* 1 when the library defines name (with version, or any non-hidden
+ * definition when version is NULL), 0 when not. */
+int elf_symtab_defines(const struct elf_symtab *t, const char *name, const char *version);
+
+void elf_symtab_close(struct elf_symtab *t);
+
+/* Names for the artifact: "ELF64", "x86_64", "SYSV", "x86-64-v3". The
+ * returned strings are static, or written into buf for unknown values. */
+const char *elf_class_name(int elf_class);
+const char *elf_machine_name(int machine, char *buf, size_t len);
+const char *elf_osabi_name(int osabi, char *buf, size_t len);
+int elf_machine_from_name(const char *name);	/* -1 when unknown */
+int elf_class_from_name(const char *name);	/* -1 when unknown */
+int elf_osabi_from_name(const char *name);	/* -1 when unknown */
+
+/* Highest x86-64 level in isa bits: 1..4 (1 = baseline or no note). */
+int elf_isa_level(uint32_t isa_needed);
+
+#endif
