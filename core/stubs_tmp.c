@@ -1,7 +1,6 @@
 /* Temporary stubs so the tree links while the real modules are written. */
 #include <stdlib.h>
 
-#include "describe.h"
 #include "hostindex.h"
 #include "verdict.h"
 
@@ -25,8 +24,3 @@ int verdict_check(const struct host_index *idx, const struct artifact *a,
 }
 char *verdict_to_json(const struct verdict *v, size_t *len) { return NULL; }
 void verdict_free(struct verdict *v) {}
-int describe_paths(const char *const *paths, size_t npaths, const struct describe_opts *o,
-		   describe_warn_fn warn, void *ctx, struct artifact *a, struct cerr *err)
-{
-	return cerr_set(err, COMPAT_EINVAL, "describe: not implemented yet");
-}

@@ -1,0 +1,479 @@
+/* From resolved programs to the artifact of DESIGN §2.
+ *
+ * "Ours" are the programs described and the libraries that travel with
+ * them: found through a $ORIGIN-relative path, or lying inside a scanned
+ * directory. Everything else the closure pulls in is the host's. The
+ * artifact records, per host soname that one of ours needs: the symbol
+ * versions required (needed.SONAME; weak ones also in weak.SONAME) and
+ * the undefined symbols that bind to it, found by walking the global
+ * scope in load order (program, breadth-first dependencies, loader last)
+ * with each library's own hash table, as ld.so does. */
+#include <dirent.h>
+#include <errno.h>
+#include <gelf.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "describe.h"
+#include "elf.h"
+#include "resolve.h"
+#include "strmap.h"
+
+#define MAX_FILES 100000	/* ELF files described in one artifact */
+#define MAX_DEPTH 64		/* directory nesting followed */
+
+struct need {
+	struct strmap versions, weak, symbols;	/* used as sets */
+};
+
+struct describer {
+	const struct describe_opts *o;
+	struct resolver *rv;
+	struct strmap closure;		/* every name loaded: set */
+	struct strmap needs;		/* host soname -> struct need */
+	struct strmap symtabs;		/* path -> struct elf_symtab (or (void *)1: unusable) */
+	char **roots;			/* realpaths of scanned directories */
+	size_t nroots;
+	int have_arch;
+	uint32_t isa;
+	struct artifact *a;
+	describe_warn_fn warn;
+	void *ctx;
+};
+
+static int set_add(struct strmap *m, const char *s)
+{
+	return strmap_get(m, s) || strmap_put(m, s, (void *)1) == 0 ? 0 : COMPAT_ENOMEM;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The set's members, sorted, space-separated; caller frees. */
+static char *set_join(const struct strmap *m)
+{
+	const char **v = malloc((m->n ? m->n : 1) * sizeof *v);
+	size_t n = 0, len = 1;
+	if (!v)
+		return NULL;
+	for (size_t i = 0; i < m->cap; i++)
+		if (m->slots[i].key) {
+			v[n++] = m->slots[i].key;
+			len += strlen(m->slots[i].key) + 1;
+		}
+	qsort(v, n, sizeof *v, cmp_str);
+	char *out = malloc(len), *p = out;
+	if (out) {
+		*p = '\0';
+		for (size_t i = 0; i < n; i++)
+			p += sprintf(p, "%s%s", i ? " " : "", v[i]);
+	}
+	free(v);
+	return out;
+}
+
+static struct need *need_get(struct describer *d, const char *soname)
+{
+	struct need *n = strmap_get(&d->needs, soname);
+	if (!n && (n = calloc(1, sizeof *n)) && strmap_put(&d->needs, soname, n) < 0) {
+		free(n);
+		n = NULL;
+	}
+	return n;
+}
+
+static void need_free(void *p)
+{
+	struct need *n = p;
+	strmap_free(&n->versions);
+	strmap_free(&n->weak);
+	strmap_free(&n->symbols);
+	free(n);
+}
+
+static void symtab_free(void *p)
+{
+	if (p != (void *)1)
+		elf_symtab_close(p);
+}
+
+static int inside_roots(const struct describer *d, const char *path)
+{
+	char real[PATH_MAX];
+	if (!d->nroots || !realpath(path, real))
+		return 0;
+	for (size_t i = 0; i < d->nroots; i++) {
+		size_t l = strlen(d->roots[i]);
+		if (strncmp(real, d->roots[i], l) == 0 && (real[l] == '/' || real[l] == '\0'))
+			return 1;
+	}
+	return 0;
+}
+
+static const struct elf_symtab *symtab_get(struct describer *d, const char *path, int is_main)
+{
+	void *t = strmap_get(&d->symtabs, path);
+	if (t)
+		return t == (void *)1 ? NULL : t;
+	struct elf_symtab *st = NULL;
+	int fd = is_main ? -1 : resolver_open(d->rv, path);
+	/* The program is a host path; libraries are inside the root. */
+	int rc;
+	if (is_main) {
+		rc = elf_symtab_open(path, &st, NULL);
+	} else {
+		char fdpath[64];
+		snprintf(fdpath, sizeof fdpath, "/proc/self/fd/%d", fd);
+		rc = fd < 0 ? -1 : elf_symtab_open(fdpath, &st, NULL);
+		if (fd >= 0)
+			close(fd);
+	}
+	strmap_put(&d->symtabs, path, rc == 0 ? (void *)st : (void *)1);
+	return rc == 0 ? st : NULL;
+}
+
+/* Name a host object is needed as: its requested name (the loader by soname). */
+static const char *host_name(const struct resolution *r, int idx)
+{
+	const struct rs_obj *o = &r->objs[idx];
+	if (idx == r->interp && o->info && o->info->soname)
+		return o->info->soname;
+	return o->name;
+}
+
+static int describe_one(struct describer *d, const char *path, struct cerr *err)
+{
+	struct resolution r;
+	int rc = resolver_run(d->rv, path, &r, err);
+	if (rc < 0)
+		return rc;
+	const struct elf_info *mi = r.objs[0].info;
+	unsigned char *ours = calloc(r.n ? r.n : 1, 1);
+	int *scope = calloc(r.n ? r.n : 1, sizeof *scope);
+	size_t nscope = 0;
+	if (!ours || !scope) {
+		rc = cerr_set(err, COMPAT_ENOMEM, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < r.n; i++) {
+		const struct rs_obj *o = &r.objs[i];
+		ours[i] = i == 0 || (o->path && (o->via_origin || inside_roots(d, o->path)));
+		if ((int)i != r.interp && o->info)
+			scope[nscope++] = (int)i;
+	}
+	int interp_used = 0;
+	for (size_t i = 0; i < r.n; i++)
+		for (size_t k = 0; r.objs[i].needs && k < r.objs[i].info->nneeded; k++)
+			interp_used |= r.objs[i].needs[k] == r.interp && r.interp >= 0;
+	if (r.interp >= 0)
+		scope[nscope++] = r.interp;
+
+	/* Architecture from the first program described. */
+	if (!d->have_arch) {
+		char buf[32];
+		d->have_arch = 1;
+		if (artifact_set(d->a, ARTIFACT_NS "elf.class", elf_class_name(mi->elf_class)) < 0 ||
+		    artifact_set(d->a, ARTIFACT_NS "elf.machine",
+				 elf_machine_name(mi->machine, buf, sizeof buf)) < 0 ||
+		    artifact_set(d->a, ARTIFACT_NS "elf.osabi",
+				 elf_osabi_name(mi->osabi, buf, sizeof buf)) < 0)
+			goto oom;
+	}
+	if (mi->interp && !artifact_get(d->a, ARTIFACT_NS "elf.interpreter") &&
+	    artifact_set(d->a, ARTIFACT_NS "elf.interpreter", mi->interp) < 0)
+		goto oom;
+
+	for (size_t i = 0; i < r.n; i++) {
+		const struct rs_obj *o = &r.objs[i];
+		if (i > 0 && ((int)i != r.interp || interp_used) &&
+		    set_add(&d->closure, host_name(&r, (int)i)) < 0)
+			goto oom;
+		if (!ours[i] || !o->info)
+			continue;
+		if (mi->machine == EM_X86_64)
+			d->isa |= o->info->isa_needed;
+		/* Host needs by name, with the versions required from them. */
+		for (size_t k = 0; o->needs && k < o->info->nneeded; k++) {
+			int t = o->needs[k];
+			if (t >= 0 && ours[t])
+				continue;
+			if (!need_get(d, t >= 0 ? host_name(&r, t) : o->info->needed[k]))
+				goto oom;
+		}
+		for (size_t v = 0; v < o->info->nvneeds; v++) {
+			const struct elf_vneed *vn = &o->info->vneeds[v];
+			int bundled = 0;
+			for (size_t k = 0; o->needs && k < o->info->nneeded; k++)
+				if (strcmp(o->info->needed[k], vn->file) == 0 && o->needs[k] >= 0 &&
+				    ours[o->needs[k]])
+					bundled = 1;
+			if (bundled)
+				continue;
+			struct need *n = need_get(d, vn->file);
+			if (!n)
+				goto oom;
+			for (size_t j = 0; j < vn->nversions; j++)
+				if (set_add(vn->weak[j] ? &n->weak : &n->versions, vn->versions[j]) < 0)
+					goto oom;
+		}
+		if (d->o->no_symbols)
+			continue;
+		/* Bind each undefined symbol to the first definer in scope. */
+		for (size_t u = 0; u < o->info->nundefs; u++) {
+			const struct elf_undef *un = &o->info->undefs[u];
+			for (size_t s = 0; s < nscope; s++) {
+				int idx = scope[s];
+				const struct elf_symtab *t = symtab_get(d, r.objs[idx].path, idx == 0);
+				if (!t || !elf_symtab_defines(t, un->name, un->version))
+					continue;
+				if (!ours[idx]) {
+					struct need *n = need_get(d, host_name(&r, idx));
+					if (!n || set_add(&n->symbols, un->name) < 0)
+						goto oom;
+				}
+				break;
+			}
+		}
+	}
+	goto out;
+oom:
+	rc = cerr_set(err, COMPAT_ENOMEM, "out of memory");
+out:
+	free(ours);
+	free(scope);
+	resolution_free(&r);
+	/* Symbol tables are per program: libraries differ between programs
+	 * only rarely, but keeping every one open would hold a descriptor
+	 * per library of a whole tree. */
+	strmap_each(&d->symtabs, symtab_free);
+	strmap_free(&d->symtabs);
+	return rc;
+}
+
+struct file_list {
+	char **v;
+	size_t n;
+};
+
+static int list_add(struct file_list *l, const char *p)
+{
+	if (l->n >= MAX_FILES)
+		return COMPAT_ELIMIT;
+	char **nv = realloc(l->v, (l->n + 1) * sizeof *nv);
+	if (!nv)
+		return COMPAT_ENOMEM;
+	l->v = nv;
+	return (nv[l->n] = strdup(p)) ? (int)(l->n++, 0) : COMPAT_ENOMEM;
+}
+
+/* Every regular file under dir (not following symlinks), or a warning. */
+static int walk(struct describer *d, const char *dir, int depth, struct file_list *l)
+{
+	if (depth > MAX_DEPTH) {
+		if (d->warn)
+			d->warn(d->ctx, dir, "directory nesting too deep");
+		return 0;
+	}
+	DIR *dh = opendir(dir);
+	if (!dh) {
+		if (d->warn) {
+			char msg[256];
+			snprintf(msg, sizeof msg, "%s: %s", dir, strerror(errno));
+			d->warn(d->ctx, dir, msg);
+		}
+		return 0;
+	}
+	struct dirent *e;
+	int rc = 0;
+	while (rc == 0 && (e = readdir(dh)) != NULL) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		char *p;
+		if (asprintf(&p, "%s/%s", dir, e->d_name) < 0)
+			return closedir(dh), COMPAT_ENOMEM;
+		struct stat st;
+		if (lstat(p, &st) == 0) {
+			if (S_ISDIR(st.st_mode))
+				rc = walk(d, p, depth + 1, l);
+			else if (S_ISREG(st.st_mode))
+				rc = list_add(l, p);
+		}
+		free(p);
+	}
+	closedir(dh);
+	return rc;
+}
+
+static int write_attrs(struct describer *d, const char *exe_name)
+{
+	struct artifact *a = d->a;
+	char key[600];
+	if (!a->version && !(a->version = strdup(ARTIFACT_VERSION)))
+		return COMPAT_ENOMEM;
+	if (artifact_set(a, ARTIFACT_NS "executable-name", exe_name) < 0)
+		return COMPAT_ENOMEM;
+	/* library-name.N: the closure, sorted, numbered without gaps. */
+	char **names = malloc((d->closure.n ? d->closure.n : 1) * sizeof *names);
+	size_t n = 0;
+	if (!names)
+		return COMPAT_ENOMEM;
+	for (size_t i = 0; i < d->closure.cap; i++)
+		if (d->closure.slots[i].key)
+			names[n++] = d->closure.slots[i].key;
+	qsort(names, n, sizeof *names, cmp_str);
+	for (size_t i = 0; i < n; i++) {
+		snprintf(key, sizeof key, ARTIFACT_NS "library-name.%zu", i);
+		if (artifact_set(a, key, names[i]) < 0) {
+			free(names);
+			return COMPAT_ENOMEM;
+		}
+	}
+	free(names);
+	if (d->have_arch && !strcmp(artifact_get(a, ARTIFACT_NS "elf.machine"), "x86_64")) {
+		snprintf(key, sizeof key, "x86-64-v%d", elf_isa_level(d->isa));
+		if (artifact_set(a, ARTIFACT_NS "isa-level", key) < 0)
+			return COMPAT_ENOMEM;
+	}
+	for (size_t i = 0; i < d->needs.cap; i++) {
+		const char *soname = d->needs.slots[i].key;
+		const struct need *nd = d->needs.slots[i].value;
+		if (!soname || strlen(soname) > 400)
+			continue;
+		struct { const char *prefix; const struct strmap *set; int always; } parts[] = {
+			{ "needed.", &nd->versions, 1 },
+			{ "weak.", &nd->weak, 0 },
+			{ "symbols.", &nd->symbols, 0 },
+		};
+		for (size_t p = 0; p < 3; p++) {
+			if (!parts[p].always && !parts[p].set->n)
+				continue;
+			char *v = set_join(parts[p].set);
+			snprintf(key, sizeof key, ARTIFACT_NS "%s%s", parts[p].prefix, soname);
+			int rc = v ? artifact_set(a, key, v) : COMPAT_ENOMEM;
+			free(v);
+			if (rc < 0)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+static int is_candidate(const char *path)
+{
+	uint8_t cls, osabi;
+	uint16_t mach, type;
+	return elf_peek(path, &cls, &mach, &type, &osabi, NULL) == 0 &&
+	       (type == ET_EXEC || type == ET_DYN);
+}
+
+int describe_paths(const char *const *paths, size_t npaths, const struct describe_opts *o,
+		   describe_warn_fn warn, void *ctx, struct artifact *a, struct cerr *err)
+{
+	struct describer d = { .o = o, .a = a, .warn = warn, .ctx = ctx };
+	struct rs_opts ro = { .root = o->root, .library_path = o->library_path,
+			      .elf_flags = o->no_symbols ? 0 : ELF_READ_UNDEFS };
+	struct file_list files = { 0 };
+	size_t described = 0;
+	int rc = resolver_new(&ro, &d.rv, err);
+	if (rc < 0)
+		return rc;
+
+	for (size_t i = 0; i < npaths; i++) {
+		struct stat st;
+		if (stat(paths[i], &st) < 0) {
+			rc = cerr_sys(err, COMPAT_EIO, "%s", paths[i]);
+			goto out;
+		}
+		if (S_ISDIR(st.st_mode)) {
+			char real[PATH_MAX];
+			char **nr = realloc(d.roots, (d.nroots + 1) * sizeof *nr);
+			if (!nr || !realpath(paths[i], real) || !(nr[d.nroots] = strdup(real))) {
+				d.roots = nr ? nr : d.roots;
+				rc = cerr_sys(err, COMPAT_EIO, "%s", paths[i]);
+				goto out;
+			}
+			d.roots = nr;
+			d.nroots++;
+			size_t before = files.n;
+			if ((rc = walk(&d, paths[i], 0, &files)) < 0) {
+				cerr_set(err, rc, "%s: too many files", paths[i]);
+				goto out;
+			}
+			qsort(files.v + before, files.n - before, sizeof *files.v, cmp_str);
+			/* Only ELF programs and libraries count in a directory. */
+			size_t w = before;
+			for (size_t k = before; k < files.n; k++) {
+				if (is_candidate(files.v[k]))
+					files.v[w++] = files.v[k];
+				else
+					free(files.v[k]);
+			}
+			files.n = w;
+		} else if ((rc = list_add(&files, paths[i])) < 0) {
+			cerr_set(err, rc, "out of memory");
+			goto out;
+		}
+	}
+	for (size_t i = 0; i < files.n; i++) {
+		struct cerr e1;
+		rc = describe_one(&d, files.v[i], &e1);
+		if (rc == COMPAT_ENOMEM) {
+			*err = e1;
+			goto out;
+		}
+		if (rc < 0) {
+			/* A file named on the command line must be usable; bad
+			 * files found in a directory are reported and skipped. */
+			int named = 0;
+			for (size_t k = 0; k < npaths; k++)
+				named |= strcmp(paths[k], files.v[i]) == 0;
+			if (named) {
+				if (err)
+					*err = e1;
+				goto out;
+			}
+			if (warn)
+				warn(ctx, files.v[i], e1.msg);
+			rc = 0;
+			continue;
+		}
+		described++;
+	}
+	if (!described) {
+		rc = cerr_set(err, COMPAT_EINVAL, "%s: no ELF program or library found", paths[0]);
+		goto out;
+	}
+	char exe[256];
+	const char *base = strrchr(paths[0], '/');
+	snprintf(exe, sizeof exe, "%s", base && base[1] ? base + 1 : paths[0]);
+	if (!base || !base[1]) {
+		/* "dir/" or "name": strip trailing slashes, keep the last part */
+		char tmp[PATH_MAX];
+		snprintf(tmp, sizeof tmp, "%s", paths[0]);
+		size_t l = strlen(tmp);
+		while (l > 1 && tmp[l - 1] == '/')
+			tmp[--l] = '\0';
+		const char *b = strrchr(tmp, '/');
+		snprintf(exe, sizeof exe, "%s", b ? b + 1 : tmp);
+	}
+	if ((rc = write_attrs(&d, exe)) < 0)
+		cerr_set(err, rc, "out of memory");
+out:
+	for (size_t i = 0; i < files.n; i++)
+		free(files.v[i]);
+	free(files.v);
+	for (size_t i = 0; i < d.nroots; i++)
+		free(d.roots[i]);
+	free(d.roots);
+	strmap_free(&d.closure);
+	strmap_each(&d.needs, need_free);
+	strmap_free(&d.needs);
+	resolver_free(d.rv);
+	return rc;
+}
