@@ -1,18 +1,239 @@
-/* compat check: not built yet (see the open issues). */
+/* compat check: can this node run the artifact, and if not, why. Also the
+ * container entrypoint (--exec): check, then execve the command. */
+#include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "applets/applets.h"
 #include "applets/cli.h"
+#include "core/describe.h"
+#include "core/hostindex.h"
+#include "core/verdict.h"
+
+static const char usage_text[] =
+	"usage: compat check [--json] [--library-path DIRS] [--root DIR] ARTIFACT|-\n"
+	"       compat check --host ADDR [--tls-ca FILE] [--json] ARTIFACT|-\n"
+	"       compat check --exec [ARTIFACT] -- CMD [ARGS...]\n"
+	"\n"
+	"Judge an artifact (from compat gen) against this host's libraries, or ask\n"
+	"a compat server. Every finding is reported: wrong-arch, missing-interpreter,\n"
+	"missing-soname, missing-version, isa-level, undefined-symbol.\n"
+	"Exit: 0 compatible, 1 not compatible, 2 bad input, 3 server unreachable.\n"
+	"\n"
+	"      --json               machine-readable report on stdout\n"
+	"      --library-path DIRS  also search these directories first (like LD_LIBRARY_PATH)\n"
+	"      --root DIR           judge the host tree at DIR instead of /\n"
+	"      --host ADDR          ask the compat server at ADDR (host:port)\n"
+	"      --tls-ca FILE        talk TLS to the server, trusting this CA\n"
+	"      --plain-http         registry references over plain HTTP\n"
+	"      --exec               then run CMD if compatible (without ARTIFACT,\n"
+	"                           describe CMD on the spot); else explain and exit 1\n"
+	"  -h, --help               this text\n"
+	"      --version            print the version\n";
+
+enum { OPT_JSON = 256, OPT_LIBPATH, OPT_ROOT, OPT_HOST, OPT_TLSCA, OPT_PLAIN, OPT_EXEC, OPT_VERSION };
+
+static const struct option options[] = {
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "library-path", required_argument, NULL, OPT_LIBPATH },
+	{ "root", required_argument, NULL, OPT_ROOT },
+	{ "host", required_argument, NULL, OPT_HOST },
+	{ "tls-ca", required_argument, NULL, OPT_TLSCA },
+	{ "plain-http", no_argument, NULL, OPT_PLAIN },
+	{ "exec", no_argument, NULL, OPT_EXEC },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, OPT_VERSION },
+	{ NULL, 0, NULL, 0 },
+};
+
+struct check_args {
+	int json, exec;
+	const char *libpath, *root, *host, *tls_ca;
+};
+
+/* Split "a:b:c" into a NULL-terminated vector pointing into a copy. */
+static char **split_path(const char *s, size_t *n, char **copy)
+{
+	*n = 0;
+	*copy = NULL;
+	if (!s || !*s)
+		return NULL;
+	*copy = strdup(s);
+	char **v = calloc(strlen(s) / 2 + 2, sizeof *v);
+	if (!*copy || !v)
+		cli_die("check", "out of memory");
+	for (char *tok = strtok(*copy, ":"); tok; tok = strtok(NULL, ":"))
+		v[(*n)++] = tok;
+	return v;
+}
+
+static void print_human(const struct verdict *v, const char *name, FILE *out)
+{
+	int colour = cli_colour(out);
+	const char *on = colour ? (v->compatible ? "\033[1;32m" : "\033[1;31m") : "", *off = colour ? "\033[0m" : "";
+	size_t nf = 0;
+	for (size_t i = 0; i < v->nfindings; i++)
+		nf += !v->findings[i].warning;
+	if (v->compatible)
+		fprintf(out, "%scompatible%s: %s (%zu host libraries found)\n", on, off, name, v->nresolved);
+	else
+		fprintf(out, "%sNOT compatible%s: %s (%zu finding%s)\n", on, off, name, nf, nf == 1 ? "" : "s");
+	for (size_t i = 0; i < v->nfindings; i++) {
+		const struct finding *f = &v->findings[i];
+		fprintf(out, "  %s%-19s %s\n", f->warning ? "warning: " : "", f->kind, f->detail);
+	}
+	for (size_t i = 0; i < v->nresolved; i++)
+		fprintf(out, "  %s => %s\n", v->resolved[i].soname,
+			v->resolved[i].path ? v->resolved[i].path : "not found");
+}
+
+static int judge_local(const struct check_args *ca, const struct artifact *a, struct verdict *v,
+		       struct cerr *err)
+{
+	size_t nextra;
+	char *copy;
+	char **extra = split_path(ca->libpath, &nextra, &copy);
+	struct index_opts io = { .root = ca->root, .extra_dirs = (const char *const *)extra, .nextra = nextra };
+	struct host_index *idx = NULL;
+	int rc = index_build(&io, &idx, err);
+	if (rc == 0)
+		rc = verdict_check(idx, a, NULL, v, err);
+	index_free(idx);
+	free(extra);
+	free(copy);
+	return rc;
+}
+
+static int report(const struct check_args *ca, const struct verdict *v, const char *name)
+{
+	if (ca->json) {
+		size_t len;
+		char *j = verdict_to_json(v, &len);
+		if (!j)
+			cli_die("check", "out of memory");
+		printf("%s\n", j);
+		free(j);
+	} else {
+		print_human(v, name, ca->exec ? stderr : stdout);
+	}
+	fflush(stdout);
+	return v->compatible ? 0 : 1;
+}
+
+static int run_exec(const struct check_args *ca, const char *artifact_path, char **cmd)
+{
+	struct artifact a;
+	struct cerr err;
+	struct verdict v;
+	int rc;
+
+	if (artifact_path) {
+		rc = artifact_load(artifact_path, &a, &err);
+	} else {
+		/* Describe the command as execvp would find it. */
+		char *found = NULL;
+		if (strchr(cmd[0], '/')) {
+			found = strdup(cmd[0]);
+		} else {
+			const char *path = getenv("PATH");
+			char *copy = strdup(path ? path : "/usr/local/bin:/usr/bin:/bin");
+			for (char *d = strtok(copy, ":"); d && !found; d = strtok(NULL, ":")) {
+				char *p;
+				if (asprintf(&p, "%s/%s", *d ? d : ".", cmd[0]) < 0)
+					break;
+				if (access(p, X_OK) == 0)
+					found = p;
+				else
+					free(p);
+			}
+			free(copy);
+		}
+		if (!found) {
+			cli_warn("check", "%s: command not found", cmd[0]);
+			return 127;
+		}
+		const char *paths[] = { found };
+		const char *lp = getenv("LD_LIBRARY_PATH");
+		struct describe_opts o = { .library_path = lp && *lp ? lp : NULL };
+		artifact_init(&a);
+		rc = describe_paths(paths, 1, &o, NULL, NULL, &a, &err);
+		free(found);
+	}
+	if (rc < 0) {
+		artifact_free(&a);
+		return cli_error("check", &err);
+	}
+	rc = judge_local(ca, &a, &v, &err);
+	artifact_free(&a);
+	if (rc < 0)
+		return cli_error("check", &err);
+	if (!v.compatible) {
+		report(ca, &v, cmd[0]);
+		verdict_free(&v);
+		return 1;
+	}
+	verdict_free(&v);
+	execvp(cmd[0], cmd);
+	cli_warn("check", "%s: %s", cmd[0], strerror(errno));
+	return errno == ENOENT ? 127 : 126;
+}
 
 int check_main(int argc, char **argv)
 {
-	if (argc > 1 && strcmp(argv[1], "--help") == 0) {
-		printf("usage: compat check ... (not built yet)\n");
-		return 0;
+	struct check_args ca = { 0 };
+	int c;
+
+	while ((c = getopt_long(argc, argv, "+h", options, NULL)) != -1) {
+		switch (c) {
+		case OPT_JSON: ca.json = 1; break;
+		case OPT_LIBPATH: ca.libpath = optarg; break;
+		case OPT_ROOT: ca.root = optarg; break;
+		case OPT_HOST: ca.host = optarg; break;
+		case OPT_TLSCA: ca.tls_ca = optarg; break;
+		case OPT_PLAIN: break;
+		case OPT_EXEC: ca.exec = 1; break;
+		case 'h': fputs(usage_text, stdout); return 0;
+		case OPT_VERSION: return cli_version("check");
+		default: fputs(usage_text, stderr); return 2;
+		}
 	}
-	if (argc > 1 && strcmp(argv[1], "--version") == 0)
-		return cli_version("check");
-	cli_warn("check", "this applet is not built yet");
-	return 2;
+	if (ca.exec) {
+		/* [ARTIFACT] -- CMD...: getopt stops at "--" and skips it. */
+		const char *artifact = NULL;
+		int dashdash = optind > 0 && strcmp(argv[optind - 1], "--") == 0;
+		if (!dashdash && optind < argc && strcmp(argv[optind], "--") != 0)
+			artifact = argv[optind++];
+		if (optind < argc && strcmp(argv[optind], "--") == 0)
+			optind++;
+		if (optind >= argc)
+			cli_die("check", "--exec needs a command after --");
+		return run_exec(&ca, artifact, argv + optind);
+	}
+	if (optind + 1 != argc) {
+		fputs(usage_text, stderr);
+		return 2;
+	}
+	const char *src = argv[optind];
+	struct artifact a;
+	struct cerr err;
+	struct verdict v;
+	if (ca.host) {
+		cli_warn("check", "--host: the gRPC client is not built into this binary yet");
+		return 3;
+	}
+	if (artifact_load(src, &a, &err) < 0)
+		return cli_error("check", &err);
+	const char *name = artifact_get(&a, ARTIFACT_NS "executable-name");
+	int rc = judge_local(&ca, &a, &v, &err);
+	if (rc < 0) {
+		artifact_free(&a);
+		return cli_error("check", &err);
+	}
+	rc = report(&ca, &v, name ? name : src);
+	verdict_free(&v);
+	artifact_free(&a);
+	return rc;
 }

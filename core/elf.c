@@ -632,6 +632,9 @@ void elf_symtab_close(struct elf_symtab *t)
 	free(t);
 }
 
+/* Marks "any version, hidden ones too" for sym_matches. */
+static const char any_version[] = "";
+
 /* Does dynsym entry i match name@version as ld.so's check_match would? */
 static int sym_matches(const struct elf_symtab *t, size_t i, const char *name, const char *version)
 {
@@ -650,7 +653,7 @@ static int sym_matches(const struct elf_symtab *t, size_t i, const char *name, c
 	if (!sname || strcmp(sname, name) != 0)
 		return 0;
 	GElf_Versym vs;
-	if (!t->versym || !gelf_getversym(t->versym, (int)i, &vs))
+	if (version == any_version || !t->versym || !gelf_getversym(t->versym, (int)i, &vs))
 		return 1;
 	size_t ndx = vs & 0x7fff;
 	int hidden = (vs & 0x8000) != 0;
@@ -757,6 +760,11 @@ int elf_symtab_defines(const struct elf_symtab *t, const char *name, const char 
 		return 0;
 	}
 	return r;
+}
+
+int elf_symtab_exports(const struct elf_symtab *t, const char *name)
+{
+	return elf_symtab_defines(t, name, any_version);
 }
 
 /* ---- names ---- */

@@ -100,6 +100,10 @@ int elf_symtab_open_mem(const void *buf, size_t len, struct elf_symtab **out, st
  * definition when version is NULL), 0 when not. */
 int elf_symtab_defines(const struct elf_symtab *t, const char *name, const char *version);
 
+/* 1 when the library has any definition of name, whatever its version,
+ * hidden ones included (a program may have been bound to an old one). */
+int elf_symtab_exports(const struct elf_symtab *t, const char *name);
+
 void elf_symtab_close(struct elf_symtab *t);
 
 /* Names for the artifact: "ELF64", "x86_64", "SYSV", "x86-64-v3". The

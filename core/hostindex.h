@@ -24,6 +24,7 @@ struct index_opts {
 	const char *root;		/* NULL or "/" for the running host */
 	const char *const *extra_dirs;	/* searched first (--library-path) */
 	size_t nextra;
+	int no_system;			/* only the extra directories */
 };
 
 struct host_index;
@@ -36,6 +37,18 @@ int index_build(const struct index_opts *o, struct host_index **out, struct cerr
  * machine, or NULL. Borrowed from the index. */
 const struct host_lib *index_lookup_soname(const struct host_index *idx, const char *soname,
 					   int elf_class, int machine);
+
+/* Does lib define symbol (any version)? 1 yes, 0 no, -1 unreadable.
+ * Looked up in the library's own hash table from a read-only mapping,
+ * opened on first use and kept. */
+int index_lib_exports(const struct host_index *idx, const struct host_lib *lib, const char *symbol);
+
+/* Does path exist on the indexed host (inside its root)? */
+int index_path_exists(const struct host_index *idx, const char *path);
+
+/* Directories searched, in order, for messages ("/etc/ld.so.cache"
+ * included); a static list. */
+const char *const *index_search_dirs(size_t *n);
 
 /* Number of libraries indexed. */
 size_t index_count(const struct host_index *idx);
