@@ -23,6 +23,7 @@ struct elf_handle {
 	Elf_Data *property;	/* .note.gnu.property / PT_GNU_PROPERTY */
 	GElf_Phdr interp;
 	int has_interp, has_dynamic;
+	uint64_t size;		/* file size: every table must lie inside it */
 };
 
 struct verdef_map {
@@ -63,6 +64,14 @@ static int handle_scan(struct elf_handle *h, const char *name, struct cerr *err)
 		return cerr_set(err, COMPAT_EINVAL, "%s: bad ELF header: %s", name, elf_errmsg(-1));
 	if (elf_getphdrnum(h->e, &phnum) != 0)
 		return cerr_set(err, COMPAT_EINVAL, "%s: bad program headers: %s", name, elf_errmsg(-1));
+	if (eh.e_phoff > h->size || (uint64_t)phnum * eh.e_phentsize > h->size - eh.e_phoff)
+		return cerr_set(err, COMPAT_EINVAL, "%s: truncated (program headers past the end of the file)",
+				name);
+	size_t shnum = 0;
+	if (eh.e_shoff && (elf_getshdrnum(h->e, &shnum) != 0 || eh.e_shoff > h->size ||
+			   (uint64_t)shnum * eh.e_shentsize > h->size - eh.e_shoff))
+		return cerr_set(err, COMPAT_EINVAL, "%s: truncated (section headers past the end of the file)",
+				name);
 	for (size_t i = 0; i < phnum; i++) {
 		GElf_Phdr ph;
 		if (!gelf_getphdr(h->e, (int)i, &ph))
@@ -86,6 +95,9 @@ static int handle_scan(struct elf_handle *h, const char *name, struct cerr *err)
 		GElf_Shdr sh;
 		if (!gelf_getshdr(scn, &sh))
 			return cerr_set(err, COMPAT_EINVAL, "%s: bad section header", name);
+		if (sh.sh_type != SHT_NOBITS && (sh.sh_offset > h->size || sh.sh_size > h->size - sh.sh_offset))
+			return cerr_set(err, COMPAT_EINVAL, "%s: truncated (section %zu past the end of the file)",
+					name, elf_ndxscn(scn));
 		switch (sh.sh_type) {
 		case SHT_DYNAMIC:
 			if (!h->dynamic) {
@@ -143,6 +155,7 @@ static int handle_open_fd(struct elf_handle *h, int fd, const char *name, struct
 	if (st.st_size < EI_NIDENT)
 		return cerr_set(err, COMPAT_EINVAL, "%s: not an ELF file (too short)", name);
 	libelf_init();
+	h->size = (uint64_t)st.st_size;
 	h->e = elf_begin(fd, ELF_C_READ_MMAP, NULL);
 	if (!h->e)
 		return cerr_set(err, COMPAT_EINVAL, "%s: %s", name, elf_errmsg(-1));
@@ -154,6 +167,7 @@ static int handle_open_mem(struct elf_handle *h, void *buf, size_t len, const ch
 {
 	memset(h, 0, sizeof *h);
 	h->fd = -1;
+	h->size = len;
 	libelf_init();
 	h->e = elf_memory(buf, len);
 	if (!h->e)
