@@ -36,6 +36,8 @@ struct describer {
 	struct strmap closure;		/* every name loaded: set */
 	struct strmap needs;		/* host soname -> struct need */
 	struct strmap symtabs;		/* path -> struct elf_symtab (or (void *)1: unusable) */
+	struct strmap search_seen;	/* set of search-path entries */
+	char *search_path;		/* RPATH/RUNPATH directories of ours, in order */
 	char **roots;			/* realpaths of scanned directories */
 	size_t nroots;
 	int have_arch;
@@ -147,6 +149,37 @@ static const char *host_name(const struct resolution *r, int idx)
 	return o->name;
 }
 
+/* Absolute RPATH/RUNPATH directories travel with the program: the target
+ * host's loader will search them too. $ORIGIN ones are the app's own;
+ * entries with other tokens are left out (they depend on the loader). */
+static int add_search_path(struct describer *d, const char *list)
+{
+	while (list && *list) {
+		size_t n = strcspn(list, ":");
+		if (n && list[0] == '/' && !memchr(list, '$', n)) {
+			char *dir = strndup(list, n);
+			if (!dir)
+				return COMPAT_ENOMEM;
+			if (!strmap_get(&d->search_seen, dir)) {
+				char *np = NULL;
+				if (set_add(&d->search_seen, dir) < 0 ||
+				    asprintf(&np, "%s%s%s", d->search_path ? d->search_path : "",
+					     d->search_path ? ":" : "", dir) < 0) {
+					free(dir);
+					return COMPAT_ENOMEM;
+				}
+				free(d->search_path);
+				d->search_path = np;
+			}
+			free(dir);
+		}
+		list += n;
+		if (*list == ':')
+			list++;
+	}
+	return 0;
+}
+
 static int describe_one(struct describer *d, const char *path, struct cerr *err)
 {
 	struct resolution r;
@@ -198,6 +231,8 @@ static int describe_one(struct describer *d, const char *path, struct cerr *err)
 			continue;
 		if (mi->machine == EM_X86_64)
 			d->isa |= o->info->isa_needed;
+		if (add_search_path(d, o->info->rpath) < 0 || add_search_path(d, o->info->runpath) < 0)
+			goto oom;
 		/* Host needs by name, with the versions required from them. */
 		for (size_t k = 0; o->needs && k < o->info->nneeded; k++) {
 			int t = o->needs[k];
@@ -335,6 +370,8 @@ static int write_attrs(struct describer *d, const char *exe_name)
 		}
 	}
 	free(names);
+	if (d->search_path && artifact_set(a, ARTIFACT_NS "search-path", d->search_path) < 0)
+		return COMPAT_ENOMEM;
 	if (d->have_arch && !strcmp(artifact_get(a, ARTIFACT_NS "elf.machine"), "x86_64")) {
 		snprintf(key, sizeof key, "x86-64-v%d", elf_isa_level(d->isa));
 		if (artifact_set(a, ARTIFACT_NS "isa-level", key) < 0)
@@ -472,6 +509,8 @@ out:
 		free(d.roots[i]);
 	free(d.roots);
 	strmap_free(&d.closure);
+	strmap_free(&d.search_seen);
+	free(d.search_path);
 	strmap_each(&d.needs, need_free);
 	strmap_free(&d.needs);
 	resolver_free(d.rv);

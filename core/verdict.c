@@ -191,12 +191,15 @@ static int check_arch(const struct host_index *idx, const struct artifact *a, st
 }
 
 static int check_need(const struct host_index *idx, const struct host_index *extra,
-		      const struct need_view *n, int elf_class, int machine, struct verdict *v)
+		      const struct host_index *own, const struct need_view *n, int elf_class,
+		      int machine, struct verdict *v)
 {
 	const struct host_lib *lib = NULL;
 	const struct host_index *owner = idx;
 	if (extra && (lib = index_lookup_soname(extra, n->soname, elf_class, machine)))
 		owner = extra;
+	if (!lib && own && (lib = index_lookup_soname(own, n->soname, elf_class, machine)))
+		owner = own;
 	/* An artifact that names no ABI: this host's own ABI first. */
 	if (!lib && !elf_class && !machine)
 		lib = index_lookup_soname(idx, n->soname, HOST_CLASS, HOST_MACHINE);
@@ -209,8 +212,9 @@ static int check_need(const struct host_index *idx, const struct host_index *ext
 		char where[1024] = "", mname[16];
 		size_t nd, used = 0;
 		const char *const *dirs = index_search_dirs(&nd);
-		used += snprintf(where, sizeof where, "%s/etc/ld.so.cache [ld.so.cache]",
-				 extra ? "the request's library path [library-path], " : "");
+		used += snprintf(where, sizeof where, "%s%s/etc/ld.so.cache [ld.so.cache]",
+				 extra ? "the library path [LD_LIBRARY_PATH], " : "",
+				 own ? "the program's RPATH/RUNPATH [rpath], " : "");
 		for (size_t i = 0; i < nd && used < sizeof where; i++)
 			if (index_path_exists(idx, dirs[i]))
 				used += snprintf(where + used, sizeof where - used, ", %s [default path]", dirs[i]);
@@ -246,7 +250,7 @@ static int cmp_finding(const void *a, const void *b)
 int verdict_check(const struct host_index *idx, const struct artifact *a,
 		  const struct verdict_opts *o, struct verdict *v, struct cerr *err)
 {
-	struct host_index *extra = NULL;
+	struct host_index *extra = NULL, *own = NULL;
 	struct need_view *needs = NULL;
 	size_t nneeds = 0;
 	int elf_class, machine, rc;
@@ -258,6 +262,20 @@ int verdict_check(const struct host_index *idx, const struct artifact *a,
 	if (o && o->nextra) {
 		struct index_opts xo = { .extra_dirs = o->extra_dirs, .nextra = o->nextra, .no_system = 1 };
 		if ((rc = index_build(&xo, &extra, err)) < 0)
+			goto out;
+	}
+	/* The program's own absolute RPATH/RUNPATH directories. */
+	const char *sp = attr(a, "search-path");
+	if (sp && *sp) {
+		char *copy = strdup(sp);
+		const char *dirs[64];
+		size_t nd = 0;
+		for (char *tok = copy ? strtok(copy, ":") : NULL; tok && nd < 64; tok = strtok(NULL, ":"))
+			dirs[nd++] = tok;
+		struct index_opts so = { .extra_dirs = dirs, .nextra = nd, .no_system = 1 };
+		rc = copy ? index_build(&so, &own, err) : cerr_set(err, COMPAT_ENOMEM, "out of memory");
+		free(copy);
+		if (rc < 0)
 			goto out;
 	}
 
@@ -299,7 +317,7 @@ int verdict_check(const struct host_index *idx, const struct artifact *a,
 		}
 	}
 	for (size_t i = 0; i < nneeds; i++)
-		if ((rc = check_need(idx, extra, &needs[i], elf_class, machine, v)) < 0) {
+		if ((rc = check_need(idx, extra, own, &needs[i], elf_class, machine, v)) < 0) {
 			cerr_set(err, rc, "out of memory");
 			goto out;
 		}
@@ -310,6 +328,7 @@ int verdict_check(const struct host_index *idx, const struct artifact *a,
 out:
 	free(needs);
 	index_free(extra);
+	index_free(own);
 	if (rc < 0)
 		verdict_free(v);
 	return rc;
