@@ -42,25 +42,26 @@ static int parse_new(const unsigned char *img, size_t size, size_t start, const 
 		return cerr_set(err, COMPAT_EINVAL, "%s: %u entries do not fit in %zu bytes", name,
 				nlibs, avail);
 
-	/* hwcaps subdirectory names from the extension section. String
-	 * offsets in the new format count from the new header. */
+	/* hwcaps subdirectory names from the extension section. The
+	 * extension and its sections are at file offsets; the strings, like
+	 * the entries' strings, count from the new header. */
 	const char **hwcaps = NULL;
 	size_t nhwcaps = 0;
-	if (ext_off && ext_off <= avail - 8 && rd32(h + ext_off) == EXT_MAGIC) {
-		uint32_t count = rd32(h + ext_off + 4);
+	if (ext_off && ext_off <= size - 8 && rd32(img + ext_off) == EXT_MAGIC) {
+		uint32_t count = rd32(img + ext_off + 4);
 		for (uint32_t i = 0; i < count && i < 64; i++) {
 			size_t so = (size_t)ext_off + 8 + (size_t)i * 16;
-			if (so + 16 > avail)
+			if (so + 16 > size)
 				break;
-			uint32_t tag = rd32(h + so), off = rd32(h + so + 8), sz = rd32(h + so + 12);
-			if (tag != EXT_TAG_HWCAPS || off > avail || sz > avail - off || sz % 4)
+			uint32_t tag = rd32(img + so), off = rd32(img + so + 8), sz = rd32(img + so + 12);
+			if (tag != EXT_TAG_HWCAPS || off > size || sz > size - off || sz % 4)
 				continue;
 			nhwcaps = sz / 4;
 			hwcaps = calloc(nhwcaps ? nhwcaps : 1, sizeof *hwcaps);
 			if (!hwcaps)
 				return cerr_set(err, COMPAT_ENOMEM, "%s: out of memory", name);
 			for (size_t k = 0; k < nhwcaps; k++)
-				hwcaps[k] = str_at(h, avail, rd32(h + off + k * 4));
+				hwcaps[k] = str_at(h, avail, rd32(img + off + k * 4));
 			break;
 		}
 	}

@@ -1,0 +1,94 @@
+#include <stdlib.h>
+
+#include "check.h"
+#include "core/artifact.h"
+
+static void test_roundtrip_is_deterministic(void)
+{
+	const char *in = "{\"attributes\":{\"llnl.compatlib.library-name.1\":\"libc.so.6\","
+			 "\"llnl.compatlib.executable-name\":\"xz\",\"zz.other\":\"kept\"},"
+			 "\"version\":\"0.1.0\",\"extra\":[1,2]}";
+	struct artifact a, b;
+	struct cerr err;
+	CHECK_INT(artifact_parse(in, strlen(in), "t.json", &a, &err), 0);
+	CHECK_STR(artifact_get(&a, "llnl.compatlib.executable-name"), "xz");
+	CHECK_STR(artifact_get(&a, "zz.other"), "kept");
+	size_t n1, n2;
+	char *j1 = artifact_to_json(&a, &n1);
+	CHECK_INT(artifact_parse(j1, n1, "j1", &b, &err), 0);
+	char *j2 = artifact_to_json(&b, &n2);
+	CHECK_STR(j1, j2);
+	/* sorted keys: executable-name before library-name, version last */
+	CHECK(strstr(j1, "executable-name") < strstr(j1, "library-name"));
+	CHECK(strstr(j1, "\"version\"") > strstr(j1, "attributes"));
+	CHECK(j1[n1 - 1] == '\n');
+	free(j1);
+	free(j2);
+	artifact_free(&a);
+	artifact_free(&b);
+}
+
+static void test_set_replaces_and_sorts(void)
+{
+	struct artifact a;
+	artifact_init(&a);
+	CHECK_INT(artifact_set(&a, "b", "1"), 0);
+	CHECK_INT(artifact_set(&a, "a", "2"), 0);
+	CHECK_INT(artifact_set(&a, "b", "3"), 0);
+	CHECK_INT(a.nattrs, 2);
+	CHECK_STR(a.attrs[0].key, "a");
+	CHECK_STR(artifact_get(&a, "b"), "3");
+	CHECK(artifact_get(&a, "c") == NULL);
+	artifact_free(&a);
+}
+
+static void expect_error(const char *json, const char *needle)
+{
+	struct artifact a;
+	struct cerr err;
+	int rc = artifact_parse(json, strlen(json), "bad.json", &a, &err);
+	CHECK_INT(rc, COMPAT_EINVAL);
+	if (rc == COMPAT_EINVAL && !strstr(err.msg, needle)) {
+		printf("#   message \"%s\" lacks \"%s\"\n", err.msg, needle);
+		check_failed_now = 1;
+	}
+	CHECK_INT(a.nattrs, 0);
+}
+
+static void test_errors_name_file_and_field(void)
+{
+	expect_error("{\"version\":", "bad.json:1:");
+	expect_error("[]", "expected a JSON object");
+	expect_error("{\"attributes\":{}}", "expected string for \"version\"");
+	expect_error("{\"version\":\"0.1.0\"}", "expected object for \"attributes\"");
+	expect_error("{\"version\":\"0.1.0\",\"attributes\":{\"llnl.compatlib.x\":3}}",
+		     "expected string for \"llnl.compatlib.x\"");
+	expect_error("{\"version\":\"0.1.0\",\"version\":\"0.2\",\"attributes\":{}}", "duplicate");
+}
+
+static void test_foreign_non_strings_skipped(void)
+{
+	const char *in = "{\"version\":\"0.0.1\",\"attributes\":{\"other.n\":5,\"other.s\":\"x\"}}";
+	struct artifact a;
+	CHECK_INT(artifact_parse(in, strlen(in), "f", &a, NULL), 0);
+	CHECK_INT(a.nattrs, 1);
+	CHECK_STR(a.version, "0.0.1");
+	artifact_free(&a);
+}
+
+static void test_size_limit(void)
+{
+	struct artifact a;
+	struct cerr err;
+	CHECK_INT(artifact_parse("{}", ARTIFACT_MAX_BYTES + 1, "big", &a, &err), COMPAT_ELIMIT);
+}
+
+int main(void)
+{
+	RUN(test_roundtrip_is_deterministic);
+	RUN(test_set_replaces_and_sorts);
+	RUN(test_errors_name_file_and_field);
+	RUN(test_foreign_non_strings_skipped);
+	RUN(test_size_limit);
+	return check_summary();
+}

@@ -1,0 +1,50 @@
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include "check.h"
+#include "core/fsutil.h"
+#include "core/strmap.h"
+#include "fixture.h"
+
+static void test_atomic_write_and_read(void)
+{
+	char path[600];
+	snprintf(path, sizeof path, "%s/out.json", fx_tmpdir());
+	CHECK_INT(fs_write_atomic(path, "hello", 5, NULL), 0);
+	CHECK_INT(fs_write_atomic(path, "world!", 6, NULL), 0);
+	char *data;
+	size_t len;
+	CHECK_INT(fs_read_file(path, 100, &data, &len, NULL), 0);
+	CHECK_INT(len, 6);
+	CHECK_STR(data, "world!");
+	free(data);
+	CHECK_INT(fs_read_file(path, 3, &data, &len, NULL), COMPAT_ELIMIT);
+	/* No temporary file is left behind, even on failure. */
+	CHECK(fs_write_atomic("/nonexistent-dir/x", "a", 1, NULL) == COMPAT_EIO);
+	CHECK_INT(fx_sh("ls %s | grep -c tmp > /dev/null", fx_tmpdir()), 1);
+}
+
+static void test_strmap(void)
+{
+	struct strmap m = { 0 };
+	char key[32];
+	for (int i = 0; i < 1000; i++) {
+		snprintf(key, sizeof key, "k%d", i);
+		CHECK_INT(strmap_put(&m, key, (void *)(long)(i + 1)), 0);
+	}
+	CHECK_INT(m.n, 1000);
+	CHECK((long)strmap_get(&m, "k777") == 778);
+	CHECK(strmap_get(&m, "k1000") == NULL);
+	strmap_put(&m, "k5", (void *)99L);
+	CHECK((long)strmap_get(&m, "k5") == 99);
+	CHECK_INT(m.n, 1000);
+	strmap_free(&m);
+}
+
+int main(void)
+{
+	RUN(test_atomic_write_and_read);
+	RUN(test_strmap);
+	fx_cleanup();
+	return check_summary();
+}
