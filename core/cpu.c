@@ -62,7 +62,7 @@ static int level_compute(void)
 		return 1;
 	if (__get_cpuid_max(0, 0) >= 7)
 		__cpuid_count(7, 0, t1, b7, c7, d7);
-	if (__get_cpuid_max(0x80000000u, 0) >= 0x80000001u)
+	if ((unsigned)__get_cpuid_max(0x80000000u, 0) >= 0x80000001u)
 		__cpuid(0x80000001u, t1, t2, c81, t3);
 	int os_ymm = bit(c, 27) && (xgetbv0() & 0x6) == 0x6;
 	int os_zmm = os_ymm && (xgetbv0() & 0xe6) == 0xe6;

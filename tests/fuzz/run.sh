@@ -11,9 +11,13 @@ for bin in "$@"; do
 	seeds=$top/tests/fuzz/corpus/$short
 	work=$(mktemp -d /tmp/compat-fuzz-$short.XXXXXX)
 	[ -d "$seeds" ] || seeds=
+	gen=$work/seeds
+	bash "$top/tests/fuzz/seeds.sh" "$short" "$gen"
+	[ -n "$(ls -A "$gen")" ] || gen=
 	log=$work/log
+	mkdir -p "$work/new"
 	if "$bin" -max_total_time="$secs" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \
-		-artifact_prefix="$work/" "$work" $seeds > "$log" 2>&1; then
+		-artifact_prefix="$work/" "$work/new" $seeds $gen > "$log" 2>&1; then
 		runs=$(grep -m1 -oE 'stat::number_of_executed_units: *[0-9]+' "$log" | grep -oE '[0-9]+$')
 		cov=$(grep -oE 'cov: [0-9]+' "$log" | tail -1)
 		echo "ok - $name (${runs:-?} runs, ${cov:-cov: ?}, ${secs}s)"
