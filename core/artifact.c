@@ -158,12 +158,14 @@ char *artifact_to_json(const struct artifact *a, size_t *len)
 	for (size_t i = 0; i < a->nattrs; i++)
 		if (json_object_set_new(attrs, a->attrs[i].key, json_string(a->attrs[i].value)) < 0)
 			goto out;
+	if (json_object_set(root, "attributes", attrs) < 0)
+		goto out;
 	if (json_object_set_new(root, "version",
 				json_string(a->version ? a->version : ARTIFACT_VERSION)) < 0)
 		goto out;
-	if (json_object_set(root, "attributes", attrs) < 0)
-		goto out;
-	char *s = json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS);
+	/* attrs are kept sorted and jansson keeps insertion order, so the
+	 * output is sorted without JSON_SORT_KEYS (a measurable cost). */
+	char *s = json_dumps(root, JSON_INDENT(2));
 	if (!s)
 		goto out;
 	size_t n = strlen(s);

@@ -35,7 +35,6 @@ struct describer {
 	struct resolver *rv;
 	struct strmap closure;		/* every name loaded: set */
 	struct strmap needs;		/* host soname -> struct need */
-	struct strmap symtabs;		/* path -> struct elf_symtab (or (void *)1: unusable) */
 	struct strmap search_seen;	/* set of search-path entries */
 	char *search_path;		/* RPATH/RUNPATH directories of ours, in order */
 	char **roots;			/* realpaths of scanned directories */
@@ -99,12 +98,6 @@ static void need_free(void *p)
 	free(n);
 }
 
-static void symtab_free(void *p)
-{
-	if (p != (void *)1)
-		elf_symtab_close(p);
-}
-
 static int inside_roots(const struct describer *d, const char *path)
 {
 	char real[PATH_MAX];
@@ -116,28 +109,6 @@ static int inside_roots(const struct describer *d, const char *path)
 			return 1;
 	}
 	return 0;
-}
-
-static const struct elf_symtab *symtab_get(struct describer *d, const char *path, int is_main)
-{
-	void *t = strmap_get(&d->symtabs, path);
-	if (t)
-		return t == (void *)1 ? NULL : t;
-	struct elf_symtab *st = NULL;
-	int fd = is_main ? -1 : resolver_open(d->rv, path);
-	/* The program is a host path; libraries are inside the root. */
-	int rc;
-	if (is_main) {
-		rc = elf_symtab_open(path, &st, NULL);
-	} else {
-		char fdpath[64];
-		snprintf(fdpath, sizeof fdpath, "/proc/self/fd/%d", fd);
-		rc = fd < 0 ? -1 : elf_symtab_open(fdpath, &st, NULL);
-		if (fd >= 0)
-			close(fd);
-	}
-	strmap_put(&d->symtabs, path, rc == 0 ? (void *)st : (void *)1);
-	return rc == 0 ? st : NULL;
 }
 
 /* Name a host object is needed as: its requested name (the loader by soname). */
@@ -259,22 +230,40 @@ static int describe_one(struct describer *d, const char *path, struct cerr *err)
 		}
 		if (d->o->no_symbols)
 			continue;
+		/* The resolver reads undefined symbols of the program only;
+		 * a bundled library's are read here. */
+		struct elf_info bundled;
+		const struct elf_info *ui = o->info;
+		memset(&bundled, 0, sizeof bundled);
+		if (i > 0) {
+			int fd = resolver_open(d->rv, o->path);
+			int r2 = fd < 0 ? -1 : elf_read_fd(fd, o->path, ELF_READ_UNDEFS | ELF_READ_VERSIONS,
+							   &bundled, NULL);
+			if (fd >= 0)
+				close(fd);
+			if (r2 < 0)
+				continue;
+			ui = &bundled;
+		}
 		/* Bind each undefined symbol to the first definer in scope. */
-		for (size_t u = 0; u < o->info->nundefs; u++) {
-			const struct elf_undef *un = &o->info->undefs[u];
+		for (size_t u = 0; u < ui->nundefs; u++) {
+			const struct elf_undef *un = &ui->undefs[u];
 			for (size_t s = 0; s < nscope; s++) {
 				int idx = scope[s];
-				const struct elf_symtab *t = symtab_get(d, r.objs[idx].path, idx == 0);
+				const struct elf_symtab *t = r.objs[idx].symtab;
 				if (!t || !elf_symtab_defines(t, un->name, un->version))
 					continue;
 				if (!ours[idx]) {
 					struct need *n = need_get(d, host_name(&r, idx));
-					if (!n || set_add(&n->symbols, un->name) < 0)
+					if (!n || set_add(&n->symbols, un->name) < 0) {
+						elf_info_free(&bundled);
 						goto oom;
+					}
 				}
 				break;
 			}
 		}
+		elf_info_free(&bundled);
 	}
 	goto out;
 oom:
@@ -283,11 +272,6 @@ out:
 	free(ours);
 	free(scope);
 	resolution_free(&r);
-	/* Symbol tables are per program: libraries differ between programs
-	 * only rarely, but keeping every one open would hold a descriptor
-	 * per library of a whole tree. */
-	strmap_each(&d->symtabs, symtab_free);
-	strmap_free(&d->symtabs);
 	return rc;
 }
 
@@ -414,7 +398,7 @@ int describe_paths(const char *const *paths, size_t npaths, const struct describ
 {
 	struct describer d = { .o = o, .a = a, .warn = warn, .ctx = ctx };
 	struct rs_opts ro = { .root = o->root, .library_path = o->library_path,
-			      .elf_flags = o->no_symbols ? 0 : ELF_READ_UNDEFS };
+			      .elf_flags = ELF_READ_VERSIONS | (o->no_symbols ? 0 : ELF_READ_UNDEFS) };
 	struct file_list files = { 0 };
 	size_t described = 0;
 	int rc = resolver_new(&ro, &d.rv, err);

@@ -462,9 +462,10 @@ static int info_fill(struct elf_handle *h, unsigned flags, struct elf_info *info
 		info->isa_needed = read_isa_needed(h, info->elf_class);
 	if (h->dynamic && (rc = read_dynamic(h, info, name, err)) < 0)
 		goto out;
-	if (h->verneed && (rc = read_verneed(h, info, name, &vix, &nvix, err)) < 0)
+	if ((flags & (ELF_READ_UNDEFS | ELF_READ_VERSIONS)) && h->verneed &&
+	    (rc = read_verneed(h, info, name, &vix, &nvix, err)) < 0)
 		goto out;
-	if (h->verdef && (rc = read_verdef(h, NULL, info, name, err)) < 0)
+	if ((flags & ELF_READ_VERSIONS) && h->verdef && (rc = read_verdef(h, NULL, info, name, err)) < 0)
 		goto out;
 	if ((flags & ELF_READ_UNDEFS) && h->dynsym &&
 	    (rc = read_undefs(h, info, vix, nvix, name, err)) < 0)
@@ -486,6 +487,34 @@ int elf_read_fd(int fd, const char *name, unsigned flags, struct elf_info *info,
 	h.fd = -1;	/* the caller's */
 	handle_close(&h);
 	return rc;
+}
+
+static int symtab_setup(struct elf_symtab *t, const char *name, struct cerr *err);
+
+int elf_read_fd_symtab(int fd, const char *name, unsigned flags, struct elf_info *info,
+		       struct elf_symtab **symtab, struct cerr *err)
+{
+	memset(info, 0, sizeof *info);
+	*symtab = NULL;
+	struct elf_symtab *t = calloc(1, sizeof *t);
+	if (!t)
+		return cerr_set(err, COMPAT_ENOMEM, "%s: out of memory", name);
+	int rc = handle_open_fd(&t->h, fd, name, err);
+	if (rc == 0)
+		rc = info_fill(&t->h, flags, info, name, err);
+	if (rc == 0)
+		rc = symtab_setup(t, name, err);
+	/* The whole file is mapped: the descriptor is the caller's again. */
+	if (t->h.e)
+		elf_cntl(t->h.e, ELF_C_FDDONE);
+	t->h.fd = -1;
+	if (rc < 0) {
+		elf_info_free(info);
+		elf_symtab_close(t);
+		return rc;
+	}
+	*symtab = t;
+	return 0;
 }
 
 int elf_read(const char *path, unsigned flags, struct elf_info *info, struct cerr *err)

@@ -51,9 +51,9 @@ struct elf_info {
 	uint64_t flags_1;	/* DT_FLAGS_1 */
 	char **needed;		/* DT_NEEDED in order */
 	size_t nneeded;
-	struct elf_vneed *vneeds;
+	struct elf_vneed *vneeds;	/* with ELF_READ_VERSIONS or ELF_READ_UNDEFS */
 	size_t nvneeds;
-	char **verdefs;		/* defined version names, excluding the base (file) entry */
+	char **verdefs;		/* with ELF_READ_VERSIONS: defined version names, except the base entry */
 	size_t nverdefs;
 	uint32_t isa_needed;	/* elf_isa_bit set, 0 when there is no such note */
 	struct elf_undef *undefs; /* only with ELF_READ_UNDEFS */
@@ -61,7 +61,8 @@ struct elf_info {
 };
 
 enum elf_read_flags {
-	ELF_READ_UNDEFS = 1,	/* also collect undefined dynamic symbols */
+	ELF_READ_UNDEFS = 1,	/* undefined dynamic symbols (and version needs) */
+	ELF_READ_VERSIONS = 2,	/* version needs (vneeds) and definitions (verdefs) */
 };
 
 /* Read path into *info (zeroed first; elf_info_free releases it).
@@ -71,6 +72,14 @@ int elf_read(const char *path, unsigned flags, struct elf_info *info, struct cer
 
 /* As elf_read, from an open file descriptor (not closed). */
 int elf_read_fd(int fd, const char *name, unsigned flags, struct elf_info *info, struct cerr *err);
+
+struct elf_symtab;
+
+/* As elf_read_fd, and also return the file's symbol table from the same
+ * mapping (*symtab, owned by the caller: elf_symtab_close); the fd is not
+ * needed by it afterwards. One open and one mapping per library. */
+int elf_read_fd_symtab(int fd, const char *name, unsigned flags, struct elf_info *info,
+		       struct elf_symtab **symtab, struct cerr *err);
 
 /* As elf_read, from memory (fuzzing, tests). name is for messages. */
 int elf_read_mem(const void *buf, size_t len, const char *name, unsigned flags,

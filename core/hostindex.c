@@ -60,7 +60,7 @@ static void cand_load(const struct host_index *idx, struct cand *c)
 	if (fd < 0)
 		return;
 	struct elf_info info;
-	if (elf_read_fd(fd, c->lib.path, 0, &info, NULL) == 0) {
+	if (elf_read_fd(fd, c->lib.path, ELF_READ_VERSIONS, &info, NULL) == 0) {
 		c->usable = info.type == ET_DYN || info.type == ET_EXEC;
 		c->lib.elf_class = info.elf_class;
 		c->lib.machine = info.machine;

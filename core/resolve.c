@@ -37,6 +37,7 @@ struct ldso_conf {
 /* An ELF file read once per resolver. */
 struct cached_obj {
 	struct elf_info info;
+	struct elf_symtab *symtab;
 	dev_t dev;
 	ino_t ino;
 };
@@ -230,6 +231,7 @@ static void cached_free(void *p)
 	struct cached_obj *c = p;
 	if (c) {
 		elf_info_free(&c->info);
+		elf_symtab_close(c->symtab);
 		free(c);
 	}
 }
@@ -271,8 +273,8 @@ static const struct ldcache *cache_get(struct resolver *rv)
 }
 
 /* Read (or reuse) the ELF file at loader-visible path, from fd. */
-static int object_get(struct resolver *rv, const char *path, int fd, struct cached_obj **out,
-		      struct cerr *err)
+static int object_get(struct resolver *rv, const char *path, int fd, unsigned flags,
+		      struct cached_obj **out, struct cerr *err)
 {
 	struct cached_obj *c = strmap_get(&rv->objects, path);
 	if (c) {
@@ -286,12 +288,11 @@ static int object_get(struct resolver *rv, const char *path, int fd, struct cach
 		c->dev = st.st_dev;
 		c->ino = st.st_ino;
 	}
-	int rc = elf_read_fd(fd, path, rv->elf_flags, &c->info, err);
+	int rc = elf_read_fd_symtab(fd, path, flags, &c->info, &c->symtab, err);
 	if (rc < 0 || strmap_put(&rv->objects, path, c) < 0) {
 		if (rc == 0)
 			rc = cerr_set(err, COMPAT_ENOMEM, "out of memory");
-		elf_info_free(&c->info);
-		free(c);
+		cached_free(c);
 		return rc;
 	}
 	*out = c;
@@ -621,11 +622,12 @@ static int load_interp(struct run *st, const char *interp)
 	if (fd < 0)
 		return 0;	/* absent: the verdict reports it */
 	struct cached_obj *c;
-	int rc = object_get(st->rv, interp, fd, &c, NULL);
+	int rc = object_get(st->rv, interp, fd, 0, &c, NULL);
 	close(fd);
 	if (rc < 0)
 		return rc == COMPAT_ENOMEM ? rc : 0;
-	struct rs_obj o = { .loader = 0, .how = RS_INTERP, .info = &c->info, .dev = c->dev, .ino = c->ino };
+	struct rs_obj o = { .loader = 0, .how = RS_INTERP, .info = &c->info, .symtab = c->symtab,
+			    .dev = c->dev, .ino = c->ino };
 	o.name = strdup(interp);
 	o.path = strdup(interp);
 	if (!o.name || !o.path || obj_append(st->r, &o) < 0) {
@@ -671,7 +673,7 @@ int resolver_run(struct resolver *rv, const char *path, struct resolution *r, st
 	/* The program is cached under a key no loader path can have. */
 	char key[PATH_MAX + 8];
 	snprintf(key, sizeof key, "\001%s", path);
-	rc = object_get(rv, key, fd, &mainc, err);
+	rc = object_get(rv, key, fd, rv->elf_flags, &mainc, err);
 	close(fd);
 	if (rc < 0)
 		return rc;
@@ -679,8 +681,8 @@ int resolver_run(struct resolver *rv, const char *path, struct resolution *r, st
 		rc = cerr_set(err, COMPAT_EINVAL, "%s: not an executable or shared object", path);
 		goto out;
 	}
-	struct rs_obj m = { .loader = -1, .how = RS_MAIN, .info = &mainc->info, .dev = mainc->dev,
-			    .ino = mainc->ino };
+	struct rs_obj m = { .loader = -1, .how = RS_MAIN, .info = &mainc->info, .symtab = mainc->symtab,
+			    .dev = mainc->dev, .ino = mainc->ino };
 	m.name = strdup(path);
 	m.path = strdup(path);
 	if (!m.name || !m.path || obj_append(r, &m) < 0) {
@@ -725,7 +727,7 @@ int resolver_run(struct resolver *rv, const char *path, struct resolution *r, st
 			if (o.path) {
 				struct cached_obj *c;
 				struct cerr e2;
-				if (object_get(rv, o.path, ofd, &c, &e2) < 0) {
+				if (object_get(rv, o.path, ofd, 0, &c, &e2) < 0) {
 					free(o.problem);
 					o.problem = strdup(e2.msg);
 					free(o.path);
@@ -733,6 +735,7 @@ int resolver_run(struct resolver *rv, const char *path, struct resolution *r, st
 					o.how = RS_NOTFOUND;
 				} else {
 					o.info = &c->info;
+					o.symtab = c->symtab;
 					o.dev = c->dev;
 					o.ino = c->ino;
 					/* The same file under another name is the same object. */

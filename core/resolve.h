@@ -58,6 +58,7 @@ struct rs_obj {
 	size_t nsearched;
 	int *needs;		/* per info->needed[k]: the object index it resolved to */
 	const struct elf_info *info;	/* NULL when not found; owned by the resolver */
+	const struct elf_symtab *symtab; /* its dynamic symbols; owned by the resolver */
 	dev_t dev;
 	ino_t ino;
 };
@@ -71,7 +72,8 @@ struct resolution {
 struct rs_opts {
 	const char *root;		/* sysroot, NULL for "/" */
 	const char *library_path;	/* LD_LIBRARY_PATH to emulate, NULL for none */
-	unsigned elf_flags;		/* elf_read flags for every object (ELF_READ_UNDEFS) */
+	unsigned elf_flags;		/* elf_read flags for the program (ELF_READ_UNDEFS);
+					 * libraries are read without undefined symbols */
 };
 
 struct resolver;
