@@ -33,7 +33,7 @@ static void test_library_fields(void)
 {
 	struct elf_info in;
 	struct cerr err;
-	CHECK_INT(elf_read(lib, ELF_READ_UNDEFS, &in, &err), 0);
+	CHECK_INT(elf_read(lib, ELF_READ_UNDEFS | ELF_READ_VERSIONS, &in, &err), 0);
 	CHECK_INT(in.elf_class, ELFCLASS64);
 	CHECK_INT(in.machine, EM_X86_64);
 	CHECK_INT(in.type, ET_DYN);
