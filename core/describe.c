@@ -426,7 +426,8 @@ int describe_paths(const char *const *paths, size_t npaths, const struct describ
 				cerr_set(err, rc, "%s: too many files", paths[i]);
 				goto out;
 			}
-			qsort(files.v + before, files.n - before, sizeof *files.v, cmp_str);
+			if (files.n > before)
+				qsort(files.v + before, files.n - before, sizeof *files.v, cmp_str);
 			/* Only ELF programs and libraries count in a directory. */
 			size_t w = before;
 			for (size_t k = before; k < files.n; k++) {

@@ -321,7 +321,8 @@ int verdict_check(const struct host_index *idx, const struct artifact *a,
 			cerr_set(err, rc, "out of memory");
 			goto out;
 		}
-	qsort(v->resolved, v->nresolved, sizeof *v->resolved, cmp_resolved);
+	if (v->nresolved)
+		qsort(v->resolved, v->nresolved, sizeof *v->resolved, cmp_resolved);
 	if (v->nfindings)
 		qsort(v->findings, v->nfindings, sizeof *v->findings, cmp_finding);
 	rc = 0;

@@ -45,6 +45,8 @@ for t in "$BUILD"/tests/test_*; do
 	run_one "unit/$(basename "$t")" "$t"
 done
 for t in tests/integration/*.sh; do
+	# sourced helpers (lib.sh, fixtures.sh) have no "#!" line
+	head -c2 "$t" | grep -q '^#!' || continue
 	echo "$t" | grep -qE "$sel" || continue
 	run_one "integration/$(basename "$t" .sh)" bash "$t"
 done
