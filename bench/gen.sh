@@ -5,11 +5,12 @@
 # dynamically linked programs from /usr/bin. Tools run interleaved per
 # binary so that drift hits all of them alike. Also a batch figure: one
 # invocation over the whole sample, per binary.
-# Env: SAMPLE (number of programs, default 60), REPS (default 5).
+# Env: SAMPLE (number of programs, default 60), REPS (default 5), COMPAT (the
+# binary to time, default bin/compat; e.g. a copy of the `make static` one).
 set -eu
 cd "$(dirname "$0")/.."
 SAMPLE=${SAMPLE:-60} REPS=${REPS:-5}
-COMPAT=$PWD/bin/compat
+COMPAT=${COMPAT:-$PWD/bin/compat}
 work=$(mktemp -d /tmp/compat-bench-gen.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 cc -O2 -o "$work/spawn_time" bench/spawn_time.c
