@@ -67,6 +67,30 @@ static void test_extra_dirs_first_and_scripts_skipped(void)
 	index_free(idx);
 }
 
+/* A root with its own ld.so.cache: the index follows that cache, and
+ * notices when ldconfig rewrites it. */
+static void test_root_cache_and_staleness(void)
+{
+	const char *d = fx_tmpdir();
+	fx_write("r.c", "int r(void){return 0;}\n");
+	CHECK(fx_sh("mkdir -p %s/root/etc %s/root/usr/lib/x86_64-linux-gnu %s/root/opt/l && "
+		    "gcc -shared -fPIC -o %s/root/opt/l/libroot.so.4 %s/r.c -Wl,-soname,libroot.so.4 && "
+		    "echo /opt/l > %s/root/etc/ld.so.conf && /sbin/ldconfig -r %s/root -X",
+		    d, d, d, d, d, d, d) == 0);
+	char root[600];
+	snprintf(root, sizeof root, "%s/root", d);
+	struct index_opts o = { .root = root };
+	struct host_index *idx;
+	CHECK_INT(index_build(&o, &idx, NULL), 0);
+	const struct host_lib *l = index_lookup_soname(idx, "libroot.so.4", ELFCLASS64, EM_X86_64);
+	CHECK(l && strcmp(l->path, "/opt/l/libroot.so.4") == 0);
+	CHECK(index_lookup_soname(idx, "libc.so.6", ELFCLASS64, EM_X86_64) == NULL);
+	CHECK(!index_is_stale(idx));
+	CHECK(fx_sh("sleep 0.01; /sbin/ldconfig -r %s -X", root) == 0);
+	CHECK(index_is_stale(idx));
+	index_free(idx);
+}
+
 static void test_root(void)
 {
 	struct index_opts o = { .root = "/nonexistent-root" };
@@ -80,6 +104,7 @@ int main(void)
 {
 	RUN(test_host_libc);
 	RUN(test_extra_dirs_first_and_scripts_skipped);
+	RUN(test_root_cache_and_staleness);
 	RUN(test_root);
 	fx_cleanup();
 	return check_summary();
