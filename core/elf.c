@@ -812,15 +812,43 @@ int elf_symtab_exports(const struct elf_symtab *t, const char *name)
 
 /* ---- names ---- */
 
-static const struct { int v; const char *name; } machines[] = {
+struct name_entry {
+	int v;
+	const char *name;
+};
+
+static const struct name_entry machines[] = {
 	{ EM_386, "i386" }, { EM_X86_64, "x86_64" }, { EM_AARCH64, "aarch64" },
 	{ EM_ARM, "arm" }, { EM_PPC64, "ppc64" }, { EM_PPC, "ppc" }, { EM_S390, "s390" },
 	{ EM_RISCV, "riscv" }, { EM_MIPS, "mips" }, { EM_SPARCV9, "sparcv9" },
-	{ EM_LOONGARCH, "loongarch" },
+	{ EM_LOONGARCH, "loongarch" }, { 0, NULL },
 };
-static const struct { int v; const char *name; } osabis[] = {
+static const struct name_entry osabis[] = {
 	{ ELFOSABI_SYSV, "SYSV" }, { ELFOSABI_GNU, "GNU" }, { ELFOSABI_FREEBSD, "FreeBSD" },
+	{ ELFOSABI_GNU, "Linux" }, { 0, NULL },
 };
+
+/* Name of v in the table, or "PREFIX<v>" written into buf. */
+static const char *name_of(const struct name_entry *t, int v, const char *prefix, char *buf, size_t len)
+{
+	for (; t->name; t++)
+		if (t->v == v)
+			return t->name;
+	snprintf(buf, len, "%s%d", prefix, v);
+	return buf;
+}
+
+/* Value named name in the table, or parsed from "PREFIX<v>"; -1 if neither. */
+static int value_of(const struct name_entry *t, const char *name, const char *prefix)
+{
+	for (; t->name; t++)
+		if (strcmp(t->name, name) == 0)
+			return t->v;
+	size_t pl = strlen(prefix);
+	if (strncmp(name, prefix, pl) == 0 && name[pl] >= '0' && name[pl] <= '9')
+		return (int)strtol(name + pl, NULL, 10);
+	return -1;
+}
 
 const char *elf_class_name(int elf_class)
 {
@@ -834,42 +862,22 @@ int elf_class_from_name(const char *name)
 
 const char *elf_machine_name(int machine, char *buf, size_t len)
 {
-	for (size_t i = 0; i < sizeof machines / sizeof machines[0]; i++)
-		if (machines[i].v == machine)
-			return machines[i].name;
-	snprintf(buf, len, "EM_%d", machine);
-	return buf;
+	return name_of(machines, machine, "EM_", buf, len);
 }
 
 int elf_machine_from_name(const char *name)
 {
-	for (size_t i = 0; i < sizeof machines / sizeof machines[0]; i++)
-		if (strcmp(machines[i].name, name) == 0)
-			return machines[i].v;
-	if (strncmp(name, "EM_", 3) == 0 && name[3])
-		return (int)strtol(name + 3, NULL, 10);
-	return -1;
+	return value_of(machines, name, "EM_");
 }
 
 const char *elf_osabi_name(int osabi, char *buf, size_t len)
 {
-	for (size_t i = 0; i < sizeof osabis / sizeof osabis[0]; i++)
-		if (osabis[i].v == osabi)
-			return osabis[i].name;
-	snprintf(buf, len, "OSABI_%d", osabi);
-	return buf;
+	return name_of(osabis, osabi, "OSABI_", buf, len);
 }
 
 int elf_osabi_from_name(const char *name)
 {
-	for (size_t i = 0; i < sizeof osabis / sizeof osabis[0]; i++)
-		if (strcmp(osabis[i].name, name) == 0)
-			return osabis[i].v;
-	if (strcmp(name, "Linux") == 0)
-		return ELFOSABI_GNU;
-	if (strncmp(name, "OSABI_", 6) == 0 && name[6])
-		return (int)strtol(name + 6, NULL, 10);
-	return -1;
+	return value_of(osabis, name, "OSABI_");
 }
 
 int elf_isa_level(uint32_t isa)
