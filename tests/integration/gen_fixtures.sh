@@ -78,3 +78,36 @@ t "a directory with a bad file still describes the good ones" bash -c '[ "$1" = 
 t "-o leaves no temporary file" bash -c '[ $(ls "$1" | grep -c tmp) = 0 ]' _ "$TMP"
 expect_status 2 "gen without arguments is a usage error" "$COMPAT" gen
 expect_status 0 "compat-gen --help" "$BIN/compat-gen" --help
+
+# DF_1_NODEFLIB (set by patching DT_FLAGS_1; this linker ignores -z nodeflib):
+# the cache's system-directory entries and the default directories are
+# skipped, so even libc.so.6 is not found -- ldd must agree.
+cp "$FX/exe_plain" "$TMP/exe_nodeflib"
+/usr/bin/python3 - "$TMP/exe_nodeflib" <<'PY'
+import struct, sys
+p = sys.argv[1]
+b = bytearray(open(p, "rb").read())
+shoff, = struct.unpack_from("<Q", b, 0x28)
+shentsize, shnum = struct.unpack_from("<HH", b, 0x3a)
+for i in range(shnum):
+    sh = shoff + i * shentsize
+    stype, = struct.unpack_from("<I", b, sh + 4)
+    if stype != 6:          # SHT_DYNAMIC
+        continue
+    off, size = struct.unpack_from("<QQ", b, sh + 0x18)
+    for e in range(off, off + size, 16):
+        tag, val = struct.unpack_from("<qQ", b, e)
+        if tag == 0x6ffffffb:   # DT_FLAGS_1
+            struct.pack_into("<Q", b, e + 8, val | 0x800)
+            open(p, "wb").write(b)
+            sys.exit(0)
+sys.exit(1)
+PY
+if [ $? = 0 ]; then
+	out=$(env -u LD_LIBRARY_PATH "$COMPAT" gen --list --library-path "$FX/l" "$TMP/exe_nodeflib")
+	t "NODEFLIB: libc.so.6 is not taken from the cache's system directories" grep -q 'libc.so.6 => not found' <<< "$out"
+	t "NODEFLIB: LD_LIBRARY_PATH still applies" grep -q "libfxl.so.1 => $FX/l/libfxl.so.1" <<< "$out"
+	agree_ldd nodeflib "$TMP/exe_nodeflib" LD_LIBRARY_PATH="$FX/l"
+else
+	nok "NODEFLIB: could not patch DT_FLAGS_1 in the fixture"
+fi
