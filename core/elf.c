@@ -37,6 +37,7 @@ struct elf_symtab {
 	size_t dynsym_link, nsyms;
 	struct verdef_map vd;
 	void *mem;	/* owned copy for _mem */
+	int pending;	/* symbol tables not looked at yet (set up on first lookup) */
 };
 
 static void libelf_init(void)
@@ -502,8 +503,9 @@ int elf_read_fd_symtab(int fd, const char *name, unsigned flags, struct elf_info
 	int rc = handle_open_fd(&t->h, fd, name, err);
 	if (rc == 0)
 		rc = info_fill(&t->h, flags, info, name, err);
-	if (rc == 0)
-		rc = symtab_setup(t, name, err);
+	/* Many libraries are never looked into (gen --list): set the symbol
+	 * tables up on the first lookup. */
+	t->pending = 1;
 	/* The whole file is mapped: the descriptor is the caller's again. */
 	if (t->h.e)
 		elf_cntl(t->h.e, ELF_C_FDDONE);
@@ -791,6 +793,12 @@ static int lookup_sysv(const struct elf_symtab *t, const char *name, const char 
 
 int elf_symtab_defines(const struct elf_symtab *t, const char *name, const char *version)
 {
+	if (t->pending) {
+		struct elf_symtab *m = (struct elf_symtab *)t;	/* opaque: set up once */
+		m->pending = 0;
+		if (symtab_setup(m, "symtab", NULL) < 0)
+			m->dynsym = NULL;
+	}
 	if (!t->dynsym)
 		return 0;
 	int r = t->gnu_hash ? lookup_gnu(t, name, version) : -1;
