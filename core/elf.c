@@ -21,8 +21,11 @@ struct elf_handle {
 	Elf_Scn *dynamic, *dynsym, *versym, *verneed, *verdef, *gnu_hash, *hash;
 	GElf_Shdr dynamic_sh, dynsym_sh, verneed_sh, verdef_sh;
 	Elf_Data *property;	/* .note.gnu.property / PT_GNU_PROPERTY */
-	GElf_Phdr interp;
+	GElf_Phdr interp, dyn_ph;
 	int has_interp, has_dynamic;
+	GElf_Phdr loads[16];	/* PT_LOAD, to turn addresses into file offsets */
+	size_t nloads;
+	int sections_done;	/* section headers scanned (handle_sections) */
 	uint64_t size;		/* file size: every table must lie inside it */
 };
 
@@ -54,6 +57,7 @@ static char *dupstr(const char *s)
 	return s ? strdup(s) : NULL;
 }
 
+/* Program headers: what the kernel and ld.so look at. */
 static int handle_scan(struct elf_handle *h, const char *name, struct cerr *err)
 {
 	GElf_Ehdr eh;
@@ -68,27 +72,45 @@ static int handle_scan(struct elf_handle *h, const char *name, struct cerr *err)
 	if (eh.e_phoff > h->size || (uint64_t)phnum * eh.e_phentsize > h->size - eh.e_phoff)
 		return cerr_set(err, COMPAT_EINVAL, "%s: truncated (program headers past the end of the file)",
 				name);
-	size_t shnum = 0;
-	if (eh.e_shoff && (elf_getshdrnum(h->e, &shnum) != 0 || eh.e_shoff > h->size ||
-			   (uint64_t)shnum * eh.e_shentsize > h->size - eh.e_shoff))
-		return cerr_set(err, COMPAT_EINVAL, "%s: truncated (section headers past the end of the file)",
-				name);
 	for (size_t i = 0; i < phnum; i++) {
 		GElf_Phdr ph;
 		if (!gelf_getphdr(h->e, (int)i, &ph))
 			return cerr_set(err, COMPAT_EINVAL, "%s: bad program header %zu", name, i);
+		if (ph.p_type != PT_NULL && ph.p_filesz &&
+		    (ph.p_offset > h->size || ph.p_filesz > h->size - ph.p_offset))
+			return cerr_set(err, COMPAT_EINVAL, "%s: truncated (segment %zu past the end of the file)",
+					name, i);
 		if (ph.p_type == PT_INTERP && !h->has_interp) {
 			h->interp = ph;
 			h->has_interp = 1;
-		} else if (ph.p_type == PT_DYNAMIC && ph.p_filesz > 0) {
+		} else if (ph.p_type == PT_DYNAMIC && ph.p_filesz > 0 && !h->has_dynamic) {
 			/* A PT_DYNAMIC without file bytes (separate .debug
 			 * files) is nothing a loader can use. */
+			h->dyn_ph = ph;
 			h->has_dynamic = 1;
+		} else if (ph.p_type == PT_LOAD && h->nloads < sizeof h->loads / sizeof h->loads[0]) {
+			h->loads[h->nloads++] = ph;
 		} else if (ph.p_type == PT_GNU_PROPERTY && !h->property && ph.p_filesz < (1u << 16)) {
 			h->property = elf_getdata_rawchunk(h->e, (int64_t)ph.p_offset, ph.p_filesz,
 							   ELF_T_BYTE);
 		}
 	}
+	return 0;
+}
+
+/* Section headers: version tables and symbols, read only when asked for. */
+static int handle_sections(struct elf_handle *h, const char *name, struct cerr *err)
+{
+	GElf_Ehdr eh;
+	if (h->sections_done)
+		return 0;
+	h->sections_done = 1;
+	gelf_getehdr(h->e, &eh);
+	size_t shnum = 0;
+	if (eh.e_shoff && (elf_getshdrnum(h->e, &shnum) != 0 || eh.e_shoff > h->size ||
+			   (uint64_t)shnum * eh.e_shentsize > h->size - eh.e_shoff))
+		return cerr_set(err, COMPAT_EINVAL, "%s: truncated (section headers past the end of the file)",
+				name);
 	if (elf_getshdrstrndx(h->e, &h->shstrndx) != 0)
 		h->shstrndx = 0;
 	Elf_Scn *scn = NULL;
@@ -247,35 +269,72 @@ static uint32_t read_isa_needed(const struct elf_handle *h, int elf_class)
 	return bits;
 }
 
+/* File offset of a virtual address, through the PT_LOAD segments;
+ * *avail is how many file bytes follow it in that segment. */
+static int addr_to_offset(const struct elf_handle *h, uint64_t addr, uint64_t *off, uint64_t *avail)
+{
+	for (size_t i = 0; i < h->nloads; i++) {
+		const GElf_Phdr *p = &h->loads[i];
+		if (addr >= p->p_vaddr && addr - p->p_vaddr < p->p_filesz) {
+			*off = p->p_offset + (addr - p->p_vaddr);
+			*avail = p->p_filesz - (addr - p->p_vaddr);
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* The dynamic section as ld.so reads it: PT_DYNAMIC, and strings from
+ * DT_STRTAB/DT_STRSZ located through the PT_LOAD segments. */
 static int read_dynamic(struct elf_handle *h, struct elf_info *info, const char *name,
 			struct cerr *err)
 {
-	Elf_Data *d = elf_getdata(h->dynamic, NULL);
-	size_t link = h->dynamic_sh.sh_link;
+	Elf_Data *d = elf_getdata_rawchunk(h->e, (int64_t)h->dyn_ph.p_offset, h->dyn_ph.p_filesz, ELF_T_DYN);
 	size_t esz = gelf_fsize(h->e, ELF_T_DYN, 1, EV_CURRENT);
 	if (!d || !esz)
-		return cerr_set(err, COMPAT_EINVAL, "%s: unreadable .dynamic", name);
+		return cerr_set(err, COMPAT_EINVAL, "%s: unreadable PT_DYNAMIC: %s", name, elf_errmsg(-1));
 	size_t n = d->d_size / esz;
+	uint64_t straddr = 0, strsz = 0;
+	int have_str = 0;
 	for (size_t i = 0; i < n; i++) {
 		GElf_Dyn dyn;
 		if (!gelf_getdyn(d, (int)i, &dyn) || dyn.d_tag == DT_NULL)
 			break;
-		const char *s = NULL;
-		switch (dyn.d_tag) {
-		case DT_NEEDED: case DT_SONAME: case DT_RPATH: case DT_RUNPATH:
-			s = elf_strptr(h->e, link, dyn.d_un.d_val);
-			if (!s)
-				return cerr_set(err, COMPAT_EINVAL,
-						"%s: .dynamic entry %zu: string offset out of range", name, i);
-			break;
+		if (dyn.d_tag == DT_STRTAB) {
+			straddr = dyn.d_un.d_ptr;
+			have_str = 1;
+		} else if (dyn.d_tag == DT_STRSZ) {
+			strsz = dyn.d_un.d_val;
+		} else if (dyn.d_tag == DT_FLAGS_1) {
+			info->flags_1 = dyn.d_un.d_val;
 		}
+	}
+	const char *strtab = NULL;
+	uint64_t off, avail;
+	if (have_str && addr_to_offset(h, straddr, &off, &avail) == 0) {
+		if (strsz > avail)
+			strsz = avail;
+		Elf_Data *sd = strsz ? elf_getdata_rawchunk(h->e, (int64_t)off, strsz, ELF_T_BYTE) : NULL;
+		strtab = sd ? sd->d_buf : NULL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		GElf_Dyn dyn;
+		if (!gelf_getdyn(d, (int)i, &dyn) || dyn.d_tag == DT_NULL)
+			break;
+		if (dyn.d_tag != DT_NEEDED && dyn.d_tag != DT_SONAME && dyn.d_tag != DT_RPATH &&
+		    dyn.d_tag != DT_RUNPATH)
+			continue;
+		uint64_t so = dyn.d_un.d_val;
+		if (!strtab || so >= strsz || !memchr(strtab + so, '\0', strsz - so))
+			return cerr_set(err, COMPAT_EINVAL,
+					"%s: dynamic entry %zu: string offset out of range", name, i);
+		const char *str = strtab + so;
 		int rc = 0;
 		switch (dyn.d_tag) {
-		case DT_NEEDED: rc = push_str(&info->needed, &info->nneeded, s); break;
-		case DT_SONAME: if (!info->soname && !(info->soname = strdup(s))) rc = COMPAT_ENOMEM; break;
-		case DT_RPATH: if (!info->rpath && !(info->rpath = strdup(s))) rc = COMPAT_ENOMEM; break;
-		case DT_RUNPATH: if (!info->runpath && !(info->runpath = strdup(s))) rc = COMPAT_ENOMEM; break;
-		case DT_FLAGS_1: info->flags_1 = dyn.d_un.d_val; break;
+		case DT_NEEDED: rc = push_str(&info->needed, &info->nneeded, str); break;
+		case DT_SONAME: if (!info->soname && !(info->soname = strdup(str))) rc = COMPAT_ENOMEM; break;
+		case DT_RPATH: if (!info->rpath && !(info->rpath = strdup(str))) rc = COMPAT_ENOMEM; break;
+		case DT_RUNPATH: if (!info->runpath && !(info->runpath = strdup(str))) rc = COMPAT_ENOMEM; break;
 		}
 		if (rc < 0)
 			return cerr_set(err, rc, "%s: out of memory", name);
@@ -459,10 +518,13 @@ static int info_fill(struct elf_handle *h, unsigned flags, struct elf_info *info
 			goto out;
 		}
 	}
+	if (h->has_dynamic && (rc = read_dynamic(h, info, name, err)) < 0)
+		goto out;
+	/* Version tables and symbols need the section headers. */
+	if ((flags & (ELF_READ_UNDEFS | ELF_READ_VERSIONS)) && (rc = handle_sections(h, name, err)) < 0)
+		goto out;
 	if (info->machine == EM_X86_64 || info->machine == EM_386)
 		info->isa_needed = read_isa_needed(h, info->elf_class);
-	if (h->dynamic && (rc = read_dynamic(h, info, name, err)) < 0)
-		goto out;
 	if ((flags & (ELF_READ_UNDEFS | ELF_READ_VERSIONS)) && h->verneed &&
 	    (rc = read_verneed(h, info, name, &vix, &nvix, err)) < 0)
 		goto out;
@@ -610,6 +672,9 @@ int elf_peek_fd(int fd, const char *path, uint8_t *elf_class, uint16_t *machine,
 static int symtab_setup(struct elf_symtab *t, const char *name, struct cerr *err)
 {
 	struct elf_handle *h = &t->h;
+	int rc = handle_sections(h, name, err);
+	if (rc < 0)
+		return rc;
 	if (!h->dynsym)
 		return 0;	/* nothing exported */
 	t->dynsym = elf_getdata(h->dynsym, NULL);
