@@ -57,11 +57,13 @@ bin/compat: $(APPLET_OBJ) $(CORE_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 	@for l in $(LINKS); do ln -sf compat bin/$$l; done
 
+# STATIC_OUT: where the static binary goes (tests build one aside).
+STATIC_OUT ?= bin/compat
 static: $(APPLET_OBJ) $(CORE_OBJ)
-	@mkdir -p bin
-	$(CC) -static $(LDFLAGS) -o bin/compat $^ $(STATIC_LIBS)
-	strip bin/compat
-	@for l in $(LINKS); do ln -sf compat bin/$$l; done
+	@mkdir -p $(dir $(STATIC_OUT))
+	$(CC) -static $(LDFLAGS) -o $(STATIC_OUT) $^ $(STATIC_LIBS)
+	strip $(STATIC_OUT)
+	@for l in $(LINKS); do ln -sf $(notdir $(STATIC_OUT)) $(dir $(STATIC_OUT))$$l; done
 
 $(BUILD)/%.o: %.c $(GEN_H)
 	@mkdir -p $(dir $@)
