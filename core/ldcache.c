@@ -95,6 +95,44 @@ static int parse_new(const unsigned char *img, size_t size, size_t start, const 
 	return 0;
 }
 
+static uint32_t key_hash(const char *s)
+{
+	uint32_t h = 2166136261u;	/* FNV-1a */
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h;
+}
+
+/* Index the entries by key, keeping file order within a key. */
+static int build_index(struct ldcache *c)
+{
+	c->nslots = 16;
+	while (c->nslots < c->n * 2)
+		c->nslots *= 2;
+	c->slots = malloc(c->nslots * sizeof *c->slots);
+	c->next = malloc((c->n ? c->n : 1) * sizeof *c->next);
+	int32_t *last = malloc(c->nslots * sizeof *last);
+	if (!c->slots || !c->next || !last) {
+		free(last);
+		return COMPAT_ENOMEM;
+	}
+	for (size_t i = 0; i < c->nslots; i++)
+		c->slots[i] = last[i] = -1;
+	for (size_t i = 0; i < c->n; i++) {
+		size_t s = key_hash(c->entries[i].key) & (c->nslots - 1);
+		while (c->slots[s] >= 0 && strcmp(c->entries[c->slots[s]].key, c->entries[i].key) != 0)
+			s = (s + 1) & (c->nslots - 1);
+		c->next[i] = -1;
+		if (c->slots[s] < 0)
+			c->slots[s] = (int32_t)i;
+		else
+			c->next[last[s]] = (int32_t)i;
+		last[s] = (int32_t)i;
+	}
+	free(last);
+	return 0;
+}
+
 int ldcache_parse(const void *buf, size_t len, const char *name, struct ldcache *c,
 		  struct cerr *err)
 {
@@ -129,6 +167,10 @@ int ldcache_parse(const void *buf, size_t len, const char *name, struct ldcache 
 	}
 	if ((rc = parse_new(img, len, start, name, c, err)) < 0)
 		goto fail;
+	if (build_index(c) < 0) {
+		rc = cerr_set(err, COMPAT_ENOMEM, "%s: out of memory", name);
+		goto fail;
+	}
 	return 0;
 fail:
 	ldcache_free(c);
@@ -155,10 +197,13 @@ const struct ldcache_entry *ldcache_lookup(const struct ldcache *c, const char *
 	const struct ldcache_entry *plain = NULL, *best = NULL;
 	size_t best_rank = (size_t)-1;
 
-	for (size_t i = 0; i < c->n; i++) {
+	if (!c->nslots)
+		return NULL;
+	size_t s = key_hash(soname) & (c->nslots - 1);
+	while (c->slots[s] >= 0 && strcmp(c->entries[c->slots[s]].key, soname) != 0)
+		s = (s + 1) & (c->nslots - 1);
+	for (int32_t i = c->slots[s]; i >= 0; i = c->next[i]) {
 		const struct ldcache_entry *e = &c->entries[i];
-		if (strcmp(e->key, soname) != 0)
-			continue;
 		int ok = 0;
 		for (size_t k = 0; k < n_flags; k++)
 			ok |= e->flags == want_flags[k];
@@ -179,6 +224,8 @@ const struct ldcache_entry *ldcache_lookup(const struct ldcache *c, const char *
 
 void ldcache_free(struct ldcache *c)
 {
+	free(c->slots);
+	free(c->next);
 	free(c->entries);
 	free(c->image);
 	memset(c, 0, sizeof *c);

@@ -32,6 +32,10 @@ struct ldcache_entry {
 struct ldcache {
 	struct ldcache_entry *entries;	/* in file order */
 	size_t n;
+	/* Lookup by key: an open-addressing table of first entries, and
+	 * for each entry the next one with the same key (or -1). */
+	int32_t *slots, *next;
+	size_t nslots;
 	void *image;			/* owned copy of the file */
 	size_t size;
 };

@@ -51,6 +51,14 @@ struct resolver {
 	int cache_state;	/* 0 not loaded, 1 loaded, -1 unreadable */
 	struct strmap objects;	/* loader-visible path -> struct cached_obj */
 	struct strmap dirs;	/* directory -> (void *)1 exists, (void *)2 not */
+	struct strmap subdirs;	/* search directory -> struct subdir_list of the existing ones */
+};
+
+/* The subdirectories (hwcaps, legacy, "") of one search directory that
+ * exist, in search order, as "dir/sub/" prefixes. */
+struct subdir_list {
+	char **prefix;
+	size_t n;
 };
 
 /* State of one resolution. */
@@ -236,6 +244,15 @@ static void cached_free(void *p)
 	}
 }
 
+static void subdir_list_free(void *p)
+{
+	struct subdir_list *l = p;
+	for (size_t i = 0; i < l->n; i++)
+		free(l->prefix[i]);
+	free(l->prefix);
+	free(l);
+}
+
 void resolver_free(struct resolver *rv)
 {
 	if (!rv)
@@ -243,6 +260,8 @@ void resolver_free(struct resolver *rv)
 	strmap_each(&rv->objects, cached_free);
 	strmap_free(&rv->objects);
 	strmap_free(&rv->dirs);
+	strmap_each(&rv->subdirs, subdir_list_free);
+	strmap_free(&rv->subdirs);
 	ldcache_free(&rv->cache);
 	if (rv->root_fd >= 0)
 		close(rv->root_fd);
@@ -416,6 +435,36 @@ static int add_searched(struct rs_obj *o, const char *dir, enum rs_how why)
 	return 0;
 }
 
+/* The existing subdirectories of dir, computed once per resolver (the
+ * configuration is per machine, which is fixed for a resolver's programs
+ * in practice; the key includes it to be safe). */
+static const struct subdir_list *subdirs_of(struct run *st, const char *dir)
+{
+	char key[4200];
+	snprintf(key, sizeof key, "%s\n%s", st->conf.platform, dir);
+	struct subdir_list *l = strmap_get(&st->rv->subdirs, key);
+	if (l)
+		return l;
+	if (!(l = calloc(1, sizeof *l)) || !(l->prefix = calloc(st->conf.nsubdirs, sizeof *l->prefix))) {
+		free(l);
+		return NULL;
+	}
+	if (dir_exists(st->rv, dir)) {
+		for (size_t s = 0; s < st->conf.nsubdirs; s++) {
+			char *sd = join(dir, st->conf.subdirs[s], "");
+			if (sd && (!*st->conf.subdirs[s] || dir_exists(st->rv, sd)))
+				l->prefix[l->n++] = sd;
+			else
+				free(sd);
+		}
+	}
+	if (strmap_put(&st->rv->subdirs, key, l) < 0) {
+		subdir_list_free(l);
+		return NULL;
+	}
+	return l;
+}
+
 /* Search name in a ':'-separated list of directories. Returns 1 found
  * (path/fd set), 0 not found, -1 stop (bad file: o->problem set). */
 static int search_list(struct run *st, struct rs_obj *o, const char *name, const char *list,
@@ -437,34 +486,28 @@ static int search_list(struct run *st, struct rs_obj *o, const char *name, const
 			return -1;
 		add_searched(o, dir, why);
 		int res = 0;
-		if (dir_exists(st->rv, dir)) {
-			for (size_t s = 0; s < st->conf.nsubdirs && res == 0; s++) {
-				char *sd = join(dir, st->conf.subdirs[s], "");
-				int exists = sd && (!*st->conf.subdirs[s] || dir_exists(st->rv, sd));
-				free(sd);
-				if (!exists)
-					continue;
-				char *cand = join(dir, st->conf.subdirs[s], name);
-				if (!cand) {
-					res = -1;
-					break;
-				}
-				switch (try_candidate(st, cand, elf_class, machine, fd_out)) {
-				case TRY_FOUND:
-					*path_out = cand;
-					*via_origin = uses_origin;
-					res = 1;
-					continue;
-				case TRY_BAD:
-					if (asprintf(&o->problem, "%s: invalid ELF header", cand) < 0)
-						o->problem = NULL;
-					res = -1;
-					break;
-				default:
-					break;
-				}
-				free(cand);
+		const struct subdir_list *sl = subdirs_of(st, dir);
+		for (size_t k = 0; sl && k < sl->n && res == 0; k++) {
+			char *cand;
+			if (asprintf(&cand, "%s%s", sl->prefix[k], name) < 0) {
+				res = -1;
+				break;
 			}
+			switch (try_candidate(st, cand, elf_class, machine, fd_out)) {
+			case TRY_FOUND:
+				*path_out = cand;
+				*via_origin = uses_origin;
+				res = 1;
+				continue;
+			case TRY_BAD:
+				if (asprintf(&o->problem, "%s: invalid ELF header", cand) < 0)
+					o->problem = NULL;
+				res = -1;
+				break;
+			default:
+				break;
+			}
+			free(cand);
 		}
 		free(dir);
 		if (res)
