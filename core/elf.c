@@ -5,6 +5,7 @@
 #include <libelf.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -27,6 +28,9 @@ struct elf_handle {
 	size_t nloads;
 	int sections_done;	/* section headers scanned (handle_sections) */
 	uint64_t size;		/* file size: every table must lie inside it */
+	void *map;		/* our private mapping of the file, or NULL */
+	dev_t dev;
+	ino_t ino;
 };
 
 struct verdef_map {
@@ -179,7 +183,17 @@ static int handle_open_fd(struct elf_handle *h, int fd, const char *name, struct
 		return cerr_set(err, COMPAT_EINVAL, "%s: not an ELF file (too short)", name);
 	libelf_init();
 	h->size = (uint64_t)st.st_size;
-	h->e = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	h->dev = st.st_dev;
+	h->ino = st.st_ino;
+	/* Our own mapping, handed to libelf: one mmap and no further system
+	 * calls per file (elf_begin would fstat and fcntl again). Private:
+	 * should libelf convert anything in place, the file never changes. */
+	h->map = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+	if (h->map == MAP_FAILED) {
+		h->map = NULL;
+		return cerr_sys(err, COMPAT_EIO, "%s", name);
+	}
+	h->e = elf_memory(h->map, (size_t)st.st_size);
 	if (!h->e)
 		return cerr_set(err, COMPAT_EINVAL, "%s: %s", name, elf_errmsg(-1));
 	return handle_scan(h, name, err);
@@ -202,9 +216,12 @@ static void handle_close(struct elf_handle *h)
 {
 	if (h->e)
 		elf_end(h->e);
+	if (h->map)
+		munmap(h->map, (size_t)h->size);
 	if (h->fd >= 0)
 		close(h->fd);
 	h->e = NULL;
+	h->map = NULL;
 	h->fd = -1;
 }
 
@@ -569,9 +586,9 @@ int elf_read_fd_symtab(int fd, const char *name, unsigned flags, struct elf_info
 	 * tables up on the first lookup. */
 	t->pending = 1;
 	/* The whole file is mapped: the descriptor is the caller's again. */
-	if (t->h.e)
-		elf_cntl(t->h.e, ELF_C_FDDONE);
 	t->h.fd = -1;
+	info->dev = t->h.dev;
+	info->ino = t->h.ino;
 	if (rc < 0) {
 		elf_info_free(info);
 		elf_symtab_close(t);

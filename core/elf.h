@@ -58,6 +58,7 @@ struct elf_info {
 	uint32_t isa_needed;	/* elf_isa_bit set, 0 when there is no such note */
 	struct elf_undef *undefs; /* only with ELF_READ_UNDEFS */
 	size_t nundefs;
+	uint64_t dev, ino;	/* file identity (elf_read_fd_symtab) */
 };
 
 enum elf_read_flags {

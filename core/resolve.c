@@ -302,12 +302,9 @@ static int object_get(struct resolver *rv, const char *path, int fd, unsigned fl
 	}
 	if (!(c = calloc(1, sizeof *c)))
 		return cerr_set(err, COMPAT_ENOMEM, "out of memory");
-	struct stat st;
-	if (fstat(fd, &st) == 0) {
-		c->dev = st.st_dev;
-		c->ino = st.st_ino;
-	}
 	int rc = elf_read_fd_symtab(fd, path, flags, &c->info, &c->symtab, err);
+	c->dev = (dev_t)c->info.dev;
+	c->ino = (ino_t)c->info.ino;
 	if (rc < 0 || strmap_put(&rv->objects, path, c) < 0) {
 		if (rc == 0)
 			rc = cerr_set(err, COMPAT_ENOMEM, "out of memory");
