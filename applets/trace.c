@@ -1,18 +1,263 @@
-/* compat trace: not built yet (see the open issues). */
+/* compat trace: run a program under the tracer and record the lookups that
+ * decide which libraries it loads (DESIGN §7). */
+#include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "applets/applets.h"
 #include "applets/cli.h"
+#include "core/describe.h"
+#include "core/fsutil.h"
+#include "core/libcache.h"
+#include "core/ptrace.h"
+#include "core/tracefmt.h"
+
+static const char usage_text[] =
+	"usage: compat trace [-o FILE] [--format text|jsonl|perfetto] [--artifact FILE]\n"
+	"                    [--cache DIR [--copy]] -- CMD [ARGS...]\n"
+	"       compat trace --from-cache DIR [-o FILE] [--format F] -- CMD [ARGS...]\n"
+	"\n"
+	"Run CMD under ptrace, recording its opens, execs and stat/access lookups\n"
+	"(a seccomp filter stops it for those only), in every process and thread.\n"
+	"CMD keeps stdin, stdout and stderr; compat exits with CMD's status\n"
+	"(128 + N when it was killed by signal N).\n"
+	"\n"
+	"  -o, --output FILE     write the trace to FILE (default: stderr; - for stdout)\n"
+	"  -f, --format F        text (\"<unix-ns> Open|Lookup <path>\"), jsonl, or\n"
+	"                        perfetto (Chrome trace JSON for ui.perfetto.dev)\n"
+	"      --artifact FILE   write an artifact of the libraries CMD loaded (dlopen\n"
+	"                        included), merged with what compat gen says of it\n"
+	"      --cache DIR       make DIR a cache of the loaded libraries (symlinks)\n"
+	"      --copy            with --cache: copies instead of symlinks\n"
+	"      --from-cache DIR  run CMD with DIR first in LD_LIBRARY_PATH and report\n"
+	"                        the library opens against the --cache run (stderr)\n"
+	"  -h, --help            this text\n"
+	"      --version         print the version\n";
+
+enum { OPT_ARTIFACT = 256, OPT_CACHE, OPT_COPY, OPT_FROM_CACHE, OPT_VERSION };
+
+static const struct option options[] = {
+	{ "output", required_argument, NULL, 'o' },
+	{ "format", required_argument, NULL, 'f' },
+	{ "artifact", required_argument, NULL, OPT_ARTIFACT },
+	{ "cache", required_argument, NULL, OPT_CACHE },
+	{ "copy", no_argument, NULL, OPT_COPY },
+	{ "from-cache", required_argument, NULL, OPT_FROM_CACHE },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, OPT_VERSION },
+	{ NULL, 0, NULL, 0 },
+};
+
+struct trace_ctx {
+	struct tracefmt fmt;
+	int fmt_on;
+	struct libcache_seen seen;
+};
+
+static int on_event(void *p, const struct ptrace_event *ev)
+{
+	struct trace_ctx *c = p;
+	int rc = libcache_note(&c->seen, ev);
+	if (rc == 0 && c->fmt_on)
+		rc = tracefmt_event(&c->fmt, ev);
+	return rc == COMPAT_EIO ? 0 : rc;	/* a full disk must not kill the program */
+}
+
+/* The environment with dir prepended to LD_LIBRARY_PATH (malloc'd array;
+ * only the new entry is malloc'd too: *owned). */
+static char **env_with_cache(const char *dir, char **owned)
+{
+	extern char **environ;
+	size_t n = 0;
+	while (environ[n])
+		n++;
+	char **env = calloc(n + 2, sizeof *env);
+	const char *old = getenv("LD_LIBRARY_PATH");
+	size_t len = strlen(dir) + (old ? strlen(old) : 0) + 32;
+	char *v = malloc(len);
+	if (!env || !v) {
+		free(env);
+		free(v);
+		return NULL;
+	}
+	snprintf(v, len, "LD_LIBRARY_PATH=%s%s%s", dir, old && *old ? ":" : "", old && *old ? old : "");
+	size_t k = 0;
+	env[k++] = v;
+	for (size_t i = 0; i < n; i++)
+		if (strncmp(environ[i], "LD_LIBRARY_PATH=", 16) != 0)
+			env[k++] = environ[i];
+	*owned = v;
+	return env;
+}
+
+static int write_artifact(const char *path, struct trace_ctx *c, const struct libcache_lib *libs,
+			  size_t nlibs, struct cerr *err)
+{
+	struct artifact a;
+	int rc;
+	artifact_init(&a);
+	if (c->seen.first_exec) {
+		const char *paths[1] = { c->seen.first_exec };
+		const char *lp = getenv("LD_LIBRARY_PATH");
+		struct describe_opts o = { .library_path = lp && *lp ? lp : NULL };
+		struct cerr e1;
+		if (describe_paths(paths, 1, &o, NULL, NULL, &a, &e1) < 0) {
+			cli_warn("trace", "%s (the artifact has the traced libraries only)", e1.msg);
+			artifact_free(&a);
+			artifact_init(&a);
+		}
+	}
+	if (!artifact_get(&a, ARTIFACT_NS "executable-name") && c->seen.first_exec) {
+		const char *b = strrchr(c->seen.first_exec, '/');
+		if (artifact_set(&a, ARTIFACT_NS "executable-name", b ? b + 1 : c->seen.first_exec) < 0) {
+			rc = cerr_set(err, COMPAT_ENOMEM, "out of memory");
+			goto out;
+		}
+	}
+	if ((rc = libcache_merge_artifact(&a, libs, nlibs)) < 0) {
+		cerr_set(err, rc, "out of memory");
+		goto out;
+	}
+	size_t len;
+	char *json = artifact_to_json(&a, &len);
+	if (!json) {
+		rc = cerr_set(err, COMPAT_ENOMEM, "out of memory");
+		goto out;
+	}
+	rc = cli_write_file(path, json, len, err);
+	free(json);
+out:
+	artifact_free(&a);
+	return rc;
+}
 
 int trace_main(int argc, char **argv)
 {
-	if (argc > 1 && strcmp(argv[1], "--help") == 0) {
-		printf("usage: compat trace ... (not built yet)\n");
-		return 0;
+	const char *out = NULL, *artifact = NULL, *cache = NULL, *from_cache = NULL;
+	enum tracefmt_kind kind = TRACEFMT_TEXT;
+	int copy = 0, c, status = 0;
+
+	while ((c = getopt_long(argc, argv, "+o:f:h", options, NULL)) != -1) {
+		switch (c) {
+		case 'o': out = optarg; break;
+		case 'f':
+			if (tracefmt_parse_kind(optarg, &kind) < 0)
+				cli_die("trace", "unknown format '%s' (text, jsonl or perfetto)", optarg);
+			break;
+		case OPT_ARTIFACT: artifact = optarg; break;
+		case OPT_CACHE: cache = optarg; break;
+		case OPT_COPY: copy = 1; break;
+		case OPT_FROM_CACHE: from_cache = optarg; break;
+		case 'h': fputs(usage_text, stdout); return 0;
+		case OPT_VERSION: return cli_version("trace");
+		default: fputs(usage_text, stderr); return 2;
+		}
 	}
-	if (argc > 1 && strcmp(argv[1], "--version") == 0)
-		return cli_version("trace");
-	cli_warn("trace", "this applet is not built yet");
-	return 2;
+	if (optind >= argc) {
+		fputs(usage_text, stderr);
+		return 2;
+	}
+	if (copy && !cache)
+		cli_die("trace", "--copy goes with --cache DIR");
+	if (cache && from_cache)
+		cli_die("trace", "--cache and --from-cache do not go together");
+
+	struct trace_ctx ctx;
+	struct libcache_stats before = { 0, 0 };
+	int have_before = 0;
+	char **env = NULL, *env_owned = NULL;
+	char *membuf = NULL;
+	size_t memlen = 0;
+	FILE *f = NULL;
+	struct cerr err;
+	int mem = 0, rc;
+
+	libcache_seen_init(&ctx.seen, artifact || cache);
+	if (from_cache) {
+		struct stat st;
+		if (stat(from_cache, &st) < 0 || !S_ISDIR(st.st_mode))
+			cli_die("trace", "%s: not a cache directory", from_cache);
+		have_before = libcache_stats_read(from_cache, &before, &err) == 0;
+		if (!have_before)
+			cli_warn("trace", "%s (no figures to compare with)", err.msg);
+		if (!(env = env_with_cache(from_cache, &env_owned)))
+			cli_die("trace", "out of memory");
+	}
+
+	/* Where the trace goes: stderr by default (none with --from-cache),
+	 * stdout for "-", a device or FIFO directly, a regular file
+	 * atomically once the program has finished. */
+	ctx.fmt_on = !(from_cache && !out);
+	if (!out) {
+		f = stderr;
+	} else if (!strcmp(out, "-")) {
+		f = stdout;
+	} else {
+		struct stat st;
+		if (stat(out, &st) == 0 && !S_ISREG(st.st_mode)) {
+			if (!(f = fopen(out, "w")))
+				cli_die("trace", "%s: %m", out);
+		} else {
+			if (!(f = open_memstream(&membuf, &memlen)))
+				cli_die("trace", "out of memory");
+			mem = 1;
+		}
+	}
+	tracefmt_init(&ctx.fmt, kind, f);
+
+	struct ptrace_opts po = { .argv = argv + optind, .envp = env, .on_event = on_event,
+				  .ctx = &ctx, .ignore_interrupts = 1 };
+	struct ptrace_result res;
+	rc = ptrace_run(&po, &res, &err);
+	if (rc < 0) {
+		status = rc == COMPAT_ENOTFOUND ? 127 : cli_error("trace", &err);
+		if (rc == COMPAT_ENOTFOUND)
+			cli_error("trace", &err);
+		tracefmt_finish(&ctx.fmt);
+		goto out;
+	}
+	status = ptrace_exit_code(res.status);
+	if (tracefmt_finish(&ctx.fmt) < 0)
+		cli_warn("trace", "%s: write failed", out ? out : "stderr");
+	if (mem) {
+		fclose(f);
+		f = NULL;
+		if (fs_write_atomic(out, membuf, memlen, &err) < 0)
+			status = status ? status : cli_error("trace", &err);
+	} else if (f != stdout && f != stderr) {
+		fclose(f);
+		f = NULL;
+	}
+
+	if (artifact || cache) {
+		struct libcache_lib *libs = NULL;
+		size_t nlibs = 0;
+		if (libcache_loaded(&ctx.seen, &libs, &nlibs, &err) < 0) {
+			status = status ? status : cli_error("trace", &err);
+			goto out;
+		}
+		if (artifact && write_artifact(artifact, &ctx, libs, nlibs, &err) < 0)
+			status = status ? status : cli_error("trace", &err);
+		if (cache && libcache_write(cache, libs, nlibs, copy, &ctx.seen.stats, &err) < 0)
+			status = status ? status : cli_error("trace", &err);
+		libcache_libs_free(libs, nlibs);
+	}
+	if (from_cache) {
+		if (have_before)
+			fprintf(stderr, "compat trace: library opens: %lu ok, %lu failed (was %lu failed)\n",
+				ctx.seen.stats.lib_ok, ctx.seen.stats.lib_failed, before.lib_failed);
+		else
+			fprintf(stderr, "compat trace: library opens: %lu ok, %lu failed\n",
+				ctx.seen.stats.lib_ok, ctx.seen.stats.lib_failed);
+	}
+out:
+	if (f && f != stdout && f != stderr)
+		fclose(f);
+	free(membuf);
+	free(env);
+	free(env_owned);
+	libcache_seen_free(&ctx.seen);
+	return status;
 }

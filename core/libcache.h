@@ -1,0 +1,89 @@
+/* What a trace saw the loader load, and the per-program library cache
+ * built from it (compat trace --artifact, --cache, --from-cache).
+ *
+ * A "library open" is an open/openat/openat2 of a path whose file name
+ * looks like a shared object ("NAME.so" or "NAME.so.DIGIT..."): the
+ * candidates ld.so tries along its search path. Their successes and
+ * failures are counted. Every successful open is remembered (when asked)
+ * and, after the trace, the ones that are ELF shared objects (ET_DYN, not a
+ * program that was exec'd) are the loaded libraries, dlopen'd ones included.
+ *
+ * The cache directory holds, for each loaded library, a symlink (or a copy)
+ * named by the file name ld.so looked for and one named by its DT_SONAME.
+ * ld.so tries DIR/glibc-hwcaps/x86-64-vN before DIR for every directory of
+ * LD_LIBRARY_PATH, highest level the CPU supports first; the entries go
+ * into that first subdirectory (DIR itself on a baseline CPU or other
+ * architectures) so that each library is found at the first try.
+ * DIR/compat-trace.stats records the library opens of the --cache run. */
+#ifndef COMPAT_LIBCACHE_H
+#define COMPAT_LIBCACHE_H
+
+#include <stddef.h>
+
+#include "artifact.h"
+#include "err.h"
+#include "ptrace.h"
+#include "strmap.h"
+
+#define LIBCACHE_STATS_FILE "compat-trace.stats"
+#define LIBCACHE_STATS_MAX 4096		/* larger stats files are refused */
+
+struct libcache_stats {
+	unsigned long lib_ok, lib_failed;
+};
+
+struct libcache_seen {
+	struct libcache_stats stats;
+	int collect;			/* remember successful opens and execs */
+	struct strmap opened;		/* set: successfully opened paths */
+	struct strmap execd;		/* set: successfully exec'd paths */
+	char *first_exec;		/* the first successful exec (the program), owned */
+};
+
+struct libcache_lib {
+	char *path;			/* realpath of the file */
+	char *name;			/* file name ld.so opened (basename) */
+	char *soname;			/* DT_SONAME, or name when it has none */
+};
+
+/* 1 when path's file name looks like a shared object ("libz.so.1"). */
+int libcache_is_library_name(const char *path);
+
+void libcache_seen_init(struct libcache_seen *s, int collect);
+void libcache_seen_free(struct libcache_seen *s);
+
+/* Count (and, with collect, remember) one trace event. 0 or COMPAT_ENOMEM. */
+int libcache_note(struct libcache_seen *s, const struct ptrace_event *ev);
+
+/* The ELF shared objects among the opened files, sorted by soname, without
+ * duplicates (*libs and its strings owned by the caller: libcache_libs_free).
+ * Returns 0 or COMPAT_ENOMEM. */
+int libcache_loaded(const struct libcache_seen *s, struct libcache_lib **libs, size_t *n,
+		    struct cerr *err);
+void libcache_libs_free(struct libcache_lib *libs, size_t n);
+
+/* Add the loaded libraries to an artifact: library-name.N becomes the
+ * sorted union of the existing names and the loaded sonames, renumbered
+ * without gaps; needed.SONAME is added (empty: no known version
+ * requirement) for loaded sonames the artifact does not list yet.
+ * Returns 0 or COMPAT_ENOMEM. */
+int libcache_merge_artifact(struct artifact *a, const struct libcache_lib *libs, size_t n);
+
+/* The directory inside dir that ld.so searches first ("DIR/glibc-hwcaps/
+ * x86-64-v3" or "DIR"), into buf. Returns buf, or NULL when it does not fit. */
+const char *libcache_lib_dir(const char *dir, char *buf, size_t len);
+
+/* Create dir (and the subdirectory above) and write an entry per library
+ * (symlink to path, or a copy when copy is set) and the stats file.
+ * Returns 0, COMPAT_EIO, COMPAT_ENOMEM. */
+int libcache_write(const char *dir, const struct libcache_lib *libs, size_t n, int copy,
+		   const struct libcache_stats *st, struct cerr *err);
+
+/* Parse a stats file's text. Returns 0 or COMPAT_EINVAL. */
+int libcache_stats_parse(const char *text, size_t len, struct libcache_stats *st);
+
+/* Read DIR/compat-trace.stats. Returns 0, COMPAT_EIO, COMPAT_EINVAL,
+ * COMPAT_ELIMIT. */
+int libcache_stats_read(const char *dir, struct libcache_stats *st, struct cerr *err);
+
+#endif

@@ -1,0 +1,594 @@
+/* The tracer: seccomp-bpf in the child, ptrace stops only for traced
+ * syscalls (see ptrace.h).
+ *
+ * Stop handling. With PTRACE_O_TRACESECCOMP, a SECCOMP_RET_TRACE syscall
+ * stops with SIGTRAP | PTRACE_EVENT_SECCOMP << 8 before it runs; there the
+ * path argument is read and resolved (the dirfd and cwd are still the ones
+ * the syscall will use). Restarting with PTRACE_SYSCALL gives one more stop,
+ * at the syscall's exit (Linux >= 4.8 skips the entry stop after a seccomp
+ * stop), reported as SIGTRAP | 0x80 thanks to PTRACE_O_TRACESYSGOOD; then
+ * PTRACE_CONT lets the task run free again. A successful execve reports
+ * PTRACE_EVENT_EXEC between the two, under the thread-group leader's id
+ * (PTRACE_GETEVENTMSG gives the id of the thread that called it).
+ *
+ * New tasks (fork, vfork, clone) start with a SIGSTOP that may reach us
+ * before or after their parent's PTRACE_EVENT_*; a task we have not seen
+ * yet is "fresh" and its first SIGSTOP is swallowed. Any other stop is a
+ * signal for the tracee: passed on, except group-stops (PTRACE_GETSIGINFO
+ * fails), which are resumed with no signal. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ptrace.h"
+
+#define PATH_BUF (PATH_MAX * 2)
+#define X32_SYSCALL_BIT 0x40000000u
+
+struct traced_syscall {
+	int nr;
+	const char *name;
+	enum ptrace_kind kind;
+	int dirfd_arg;		/* -1: relative to the cwd */
+	int path_arg;
+	int empty_path_flags_arg;	/* -1, or the arg whose AT_EMPTY_PATH skips the stop */
+};
+
+static const struct traced_syscall traced[] = {
+	{ SYS_open, "open", PTRACE_KIND_OPEN, -1, 0, -1 },
+	{ SYS_openat, "openat", PTRACE_KIND_OPEN, 0, 1, -1 },
+	{ SYS_openat2, "openat2", PTRACE_KIND_OPEN, 0, 1, -1 },
+	{ SYS_execve, "execve", PTRACE_KIND_EXEC, -1, 0, -1 },
+	{ SYS_execveat, "execveat", PTRACE_KIND_EXEC, 0, 1, -1 },
+	{ SYS_stat, "stat", PTRACE_KIND_STAT, -1, 0, -1 },
+	{ SYS_lstat, "lstat", PTRACE_KIND_STAT, -1, 0, -1 },
+	{ SYS_newfstatat, "newfstatat", PTRACE_KIND_STAT, 0, 1, 3 },
+	{ SYS_statx, "statx", PTRACE_KIND_STAT, 0, 1, 2 },
+	{ SYS_access, "access", PTRACE_KIND_STAT, -1, 0, -1 },
+	{ SYS_faccessat, "faccessat", PTRACE_KIND_STAT, 0, 1, -1 },
+	{ SYS_faccessat2, "faccessat2", PTRACE_KIND_STAT, 0, 1, -1 },
+};
+#define NTRACED (sizeof traced / sizeof traced[0])
+
+struct task {
+	pid_t tid, pid;		/* pid (thread group) is 0 until read */
+	int fresh;		/* its first SIGSTOP is still to come */
+	int in_syscall;		/* stopped at a seccomp stop, exit stop pending */
+	const struct traced_syscall *sc;
+	uint64_t t_entry;
+	char comm[17];
+	char *path;		/* PATH_BUF bytes, resolved at entry */
+};
+
+struct tracer {
+	const struct ptrace_opts *o;
+	struct task *tasks;
+	size_t ntasks, cap, last;
+	struct timespec t0;
+	uint64_t start_unix_ns;
+	pid_t main_pid;
+	int main_status, main_done;
+	uint64_t events;
+};
+
+/* Child-to-parent report of a failed set-up step, through a CLOEXEC pipe. */
+enum child_stage { STAGE_TRACEME = 1, STAGE_NNP, STAGE_SECCOMP, STAGE_EXEC };
+struct child_report {
+	int stage, err;
+};
+
+/* Placeholders for the two final instructions while the filter is built. */
+#define J_ALLOW 0xfe
+#define J_TRACE 0xff
+
+static size_t filter_build(struct sock_filter *f, size_t cap)
+{
+	size_t n = 0;
+	f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch));
+	f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 0, J_ALLOW);
+	f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
+	f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, X32_SYSCALL_BIT, J_ALLOW, 0);
+	for (size_t i = 0; i < NTRACED && n + 4 < cap; i++) {
+		const struct traced_syscall *s = &traced[i];
+		if (s->empty_path_flags_arg < 0) {
+			f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)s->nr,
+							      J_TRACE, 0);
+			continue;
+		}
+		/* nr matches: load the flags' low word (little endian) and let
+		 * AT_EMPTY_PATH calls (fstat) through; otherwise reload nr. */
+		f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)s->nr, 0, 2);
+		f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+			offsetof(struct seccomp_data, args) + 8 * (unsigned)s->empty_path_flags_arg);
+		f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, AT_EMPTY_PATH,
+						      J_ALLOW, J_TRACE);
+	}
+	size_t allow = n, trace = n + 1;
+	f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+	f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRACE);
+	for (size_t i = 0; i < allow; i++) {
+		if (BPF_CLASS(f[i].code) != BPF_JMP)
+			continue;
+		if (f[i].jt == J_ALLOW)
+			f[i].jt = (uint8_t)(allow - i - 1);
+		else if (f[i].jt == J_TRACE)
+			f[i].jt = (uint8_t)(trace - i - 1);
+		if (f[i].jf == J_ALLOW)
+			f[i].jf = (uint8_t)(allow - i - 1);
+		else if (f[i].jf == J_TRACE)
+			f[i].jf = (uint8_t)(trace - i - 1);
+	}
+	return n;
+}
+
+static void child_report(int fd, int stage, int e)
+{
+	struct child_report r = { stage, e };
+	ssize_t w = write(fd, &r, sizeof r);
+	(void)w;
+	_exit(127);
+}
+
+/* In the forked child: only async-signal-safe calls until exec. */
+static void child_run(const struct ptrace_opts *o, struct sock_fprog *prog, int fd)
+{
+	if (ptrace(PTRACE_TRACEME, 0, NULL, NULL) < 0)
+		child_report(fd, STAGE_TRACEME, errno);
+	raise(SIGSTOP);	/* the parent sets the options meanwhile */
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		child_report(fd, STAGE_NNP, errno);
+	if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, prog) < 0)
+		child_report(fd, STAGE_SECCOMP, errno);
+	if (o->envp)
+		execvpe(o->argv[0], o->argv, o->envp);
+	else
+		execvp(o->argv[0], o->argv);
+	child_report(fd, STAGE_EXEC, errno);
+}
+
+static uint64_t now_ns(const struct tracer *t)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)(ts.tv_sec - t->t0.tv_sec) * 1000000000ull + (uint64_t)ts.tv_nsec -
+	       (uint64_t)t->t0.tv_nsec;
+}
+
+static struct task *task_find(struct tracer *t, pid_t tid)
+{
+	if (t->last < t->ntasks && t->tasks[t->last].tid == tid)
+		return &t->tasks[t->last];
+	for (size_t i = 0; i < t->ntasks; i++)
+		if (t->tasks[i].tid == tid) {
+			t->last = i;
+			return &t->tasks[i];
+		}
+	return NULL;
+}
+
+/* The task for tid, added (fresh) when new; NULL when out of memory. */
+static struct task *task_get(struct tracer *t, pid_t tid)
+{
+	struct task *k = task_find(t, tid);
+	if (k)
+		return k;
+	if (t->ntasks == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 16;
+		struct task *n = realloc(t->tasks, cap * sizeof *n);
+		if (!n)
+			return NULL;
+		t->tasks = n;
+		t->cap = cap;
+	}
+	k = &t->tasks[t->ntasks];
+	memset(k, 0, sizeof *k);
+	k->tid = tid;
+	k->fresh = 1;
+	t->last = t->ntasks++;
+	return k;
+}
+
+static void task_remove(struct tracer *t, pid_t tid)
+{
+	struct task *k = task_find(t, tid);
+	if (!k)
+		return;
+	free(k->path);
+	*k = t->tasks[--t->ntasks];
+	t->last = 0;
+}
+
+static void task_read_comm(struct task *k)
+{
+	char p[64];
+	snprintf(p, sizeof p, "/proc/%d/comm", (int)k->tid);
+	int fd = open(p, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? read(fd, k->comm, sizeof k->comm - 1) : -1;
+	if (fd >= 0)
+		close(fd);
+	k->comm[n > 0 ? n : 0] = 0;
+	char *nl = strchr(k->comm, '\n');
+	if (nl)
+		*nl = 0;
+}
+
+static void task_read_pid(struct task *k)
+{
+	char p[64], buf[512];
+	snprintf(p, sizeof p, "/proc/%d/status", (int)k->tid);
+	int fd = open(p, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+	if (fd >= 0)
+		close(fd);
+	k->pid = k->tid;
+	if (n <= 0)
+		return;
+	buf[n] = 0;
+	const char *s = strstr(buf, "\nTgid:");
+	if (s)
+		k->pid = (pid_t)strtol(s + 6, NULL, 10);
+}
+
+/* Read a NUL-terminated string from the tracee, page by page so that a
+ * string ending just before an unmapped page is still read. */
+static int tracee_read_string(pid_t tid, uint64_t addr, char *out, size_t cap)
+{
+	size_t got = 0;
+	while (got + 1 < cap) {
+		size_t page_left = 4096 - (size_t)((addr + got) & 4095);
+		size_t want = cap - 1 - got < page_left ? cap - 1 - got : page_left;
+		struct iovec local = { out + got, want };
+		struct iovec remote = { (void *)(uintptr_t)(addr + got), want };
+		ssize_t n = process_vm_readv(tid, &local, 1, &remote, 1, 0);
+		if (n <= 0)
+			return -1;
+		char *z = memchr(out + got, 0, (size_t)n);
+		if (z)
+			return 0;
+		got += (size_t)n;
+	}
+	out[cap - 1] = 0;
+	return 0;
+}
+
+/* Resolve the syscall's path against its dirfd (or the cwd) into k->path. */
+static void task_resolve_path(struct task *k, const uint64_t *args)
+{
+	const struct traced_syscall *s = k->sc;
+	char *out = k->path, rel[PATH_MAX], link[64];
+	if (tracee_read_string(k->tid, args[s->path_arg], rel, sizeof rel) < 0) {
+		snprintf(out, PATH_BUF, "(unreadable)");
+		return;
+	}
+	if (rel[0] == '/') {
+		memcpy(out, rel, strlen(rel) + 1);
+		return;
+	}
+	int dirfd = s->dirfd_arg < 0 ? AT_FDCWD : (int)args[s->dirfd_arg];
+	if (dirfd == AT_FDCWD)
+		snprintf(link, sizeof link, "/proc/%d/cwd", (int)k->tid);
+	else
+		snprintf(link, sizeof link, "/proc/%d/fd/%d", (int)k->tid, dirfd);
+	ssize_t n = readlink(link, out, PATH_MAX);
+	if (n < 0) {
+		snprintf(out, PATH_BUF, "%s", rel);
+		return;
+	}
+	out[n] = 0;
+	const char *r = rel;
+	while (r[0] == '.' && r[1] == '/')
+		r += 2;
+	if (!strcmp(r, "."))
+		r++;
+	if (*r)
+		snprintf(out + n, PATH_BUF - (size_t)n, "%s%s", n > 1 ? "/" : "", r);
+}
+
+static int tracer_resume(pid_t tid, int in_syscall, int sig)
+{
+	/* ESRCH: the task died meanwhile (killed, or its process exec'd);
+	 * waitpid reports it. */
+	if (ptrace(in_syscall ? PTRACE_SYSCALL : PTRACE_CONT, tid, NULL, (void *)(long)sig) < 0 &&
+	    errno != ESRCH)
+		return -1;
+	return 0;
+}
+
+static int on_seccomp_stop(struct tracer *t, struct task *k, struct cerr *err)
+{
+	struct __ptrace_syscall_info si;
+	if (ptrace(PTRACE_GET_SYSCALL_INFO, k->tid, (void *)sizeof si, &si) < 0) {
+		if (errno == ESRCH)
+			return 0;
+		return cerr_sys(err, COMPAT_EIO, "PTRACE_GET_SYSCALL_INFO (needs Linux 5.3 or later)");
+	}
+	k->sc = NULL;
+	for (size_t i = 0; i < NTRACED; i++)
+		if ((uint64_t)traced[i].nr == si.seccomp.nr)
+			k->sc = &traced[i];
+	if (!k->sc || si.op != PTRACE_SYSCALL_INFO_SECCOMP)
+		return tracer_resume(k->tid, 0, 0);
+	if (!k->path && !(k->path = malloc(PATH_BUF)))
+		return cerr_set(err, COMPAT_ENOMEM, "out of memory");
+	k->t_entry = now_ns(t);
+	task_resolve_path(k, si.seccomp.args);
+	k->in_syscall = 1;
+	return tracer_resume(k->tid, 1, 0) < 0 ? cerr_sys(err, COMPAT_EIO, "ptrace") : 0;
+}
+
+static int on_syscall_exit(struct tracer *t, struct task *k, struct cerr *err)
+{
+	struct __ptrace_syscall_info si;
+	int rc = 0;
+	if (!k->in_syscall || !k->sc)
+		return tracer_resume(k->tid, 0, 0);
+	k->in_syscall = 0;
+	if (ptrace(PTRACE_GET_SYSCALL_INFO, k->tid, (void *)sizeof si, &si) < 0)
+		return errno == ESRCH ? 0 : cerr_sys(err, COMPAT_EIO, "PTRACE_GET_SYSCALL_INFO");
+	if (si.op == PTRACE_SYSCALL_INFO_EXIT) {
+		if (!k->pid)
+			task_read_pid(k);
+		if (!k->comm[0])
+			task_read_comm(k);
+		struct ptrace_event ev = {
+			.t_ns = k->t_entry,
+			.unix_ns = t->start_unix_ns + k->t_entry,
+			.dur_ns = now_ns(t) - k->t_entry,
+			.tid = k->tid,
+			.pid = k->pid,
+			.comm = k->comm,
+			.syscall = k->sc->name,
+			.kind = k->sc->kind,
+			.path = k->path,
+			.result = (long)si.exit.rval,
+		};
+		t->events++;
+		if (t->o->on_event && (rc = t->o->on_event(t->o->ctx, &ev)) < 0)
+			return rc;
+	}
+	return tracer_resume(k->tid, 0, 0) < 0 ? cerr_sys(err, COMPAT_EIO, "ptrace") : 0;
+}
+
+static int on_exec(struct tracer *t, struct task *k)
+{
+	unsigned long former = 0;
+	if (ptrace(PTRACE_GETEVENTMSG, k->tid, NULL, &former) == 0 && (pid_t)former != k->tid) {
+		/* A non-leader thread exec'd: it now has the leader's id and
+		 * carries the pending syscall. */
+		struct task *f = task_find(t, (pid_t)former);
+		if (f) {
+			pid_t tid = k->tid;
+			k = task_find(t, tid);
+			free(k->path);
+			k->path = f->path;
+			k->sc = f->sc;
+			k->t_entry = f->t_entry;
+			k->in_syscall = f->in_syscall;
+			f->path = NULL;
+			task_remove(t, (pid_t)former);
+			k = task_find(t, tid);
+		}
+	}
+	k->fresh = 0;
+	k->pid = k->tid;
+	task_read_comm(k);
+	return tracer_resume(k->tid, k->in_syscall, 0);
+}
+
+static int on_signal_stop(struct task *k, int sig)
+{
+	siginfo_t si;
+	if (sig == SIGSTOP && k->fresh) {
+		k->fresh = 0;
+		return tracer_resume(k->tid, 0, 0);
+	}
+	k->fresh = 0;
+	if (ptrace(PTRACE_GETSIGINFO, k->tid, NULL, &si) < 0)
+		sig = 0;	/* group-stop: see the header's limitation */
+	return tracer_resume(k->tid, k->in_syscall, sig);
+}
+
+static int tracer_loop(struct tracer *t, struct cerr *err)
+{
+	for (;;) {
+		int st, rc = 0;
+		pid_t tid = waitpid(-1, &st, __WALL);
+		if (tid < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == ECHILD)
+				return 0;
+			return cerr_sys(err, COMPAT_EIO, "waitpid");
+		}
+		if (WIFEXITED(st) || WIFSIGNALED(st)) {
+			if (tid == t->main_pid && !t->main_done) {
+				t->main_status = st;
+				t->main_done = 1;
+			}
+			task_remove(t, tid);
+			continue;
+		}
+		if (!WIFSTOPPED(st))
+			continue;
+		struct task *k = task_get(t, tid);
+		if (!k)
+			return cerr_set(err, COMPAT_ENOMEM, "out of memory");
+		int sig = WSTOPSIG(st), event = st >> 16;
+		if (sig == SIGTRAP && event == PTRACE_EVENT_SECCOMP) {
+			k->fresh = 0;
+			rc = on_seccomp_stop(t, k, err);
+		} else if (sig == (SIGTRAP | 0x80)) {
+			rc = on_syscall_exit(t, k, err);
+		} else if (sig == SIGTRAP && event == PTRACE_EVENT_EXEC) {
+			rc = on_exec(t, k);
+		} else if (sig == SIGTRAP && event) {
+			/* FORK, VFORK, CLONE (the new task is added when it first
+			 * stops, fresh) or VFORK_DONE. */
+			unsigned long child = 0;
+			k->fresh = 0;
+			if (event != PTRACE_EVENT_VFORK_DONE &&
+			    ptrace(PTRACE_GETEVENTMSG, tid, NULL, &child) == 0 && child &&
+			    !task_get(t, (pid_t)child))
+				return cerr_set(err, COMPAT_ENOMEM, "out of memory");
+			k = task_find(t, tid);
+			rc = tracer_resume(tid, k->in_syscall, 0);
+		} else {
+			rc = on_signal_stop(k, sig);
+		}
+		if (rc == -1)
+			rc = cerr_sys(err, COMPAT_EIO, "ptrace");
+		if (rc < 0)
+			return rc;
+	}
+}
+
+static int report_child(const struct child_report *r, const char *prog, struct cerr *err)
+{
+	errno = r->err;
+	switch (r->stage) {
+	case STAGE_TRACEME:
+		return cerr_set(err, COMPAT_EPERM,
+				"ptrace is not permitted here (%s): see /proc/sys/kernel/yama/ptrace_scope, "
+				"or the container's seccomp profile and CAP_SYS_PTRACE",
+				strerror(r->err));
+	case STAGE_NNP:
+	case STAGE_SECCOMP:
+		return cerr_set(err, COMPAT_EPERM,
+				"cannot install the seccomp filter (%s): the kernel or the container's "
+				"seccomp profile forbids it",
+				strerror(r->err));
+	default:
+		return cerr_set(err, COMPAT_ENOTFOUND, "cannot run %s: %s", prog, strerror(r->err));
+	}
+}
+
+int ptrace_exit_code(int status)
+{
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return 1;
+}
+
+int ptrace_run(const struct ptrace_opts *o, struct ptrace_result *res, struct cerr *err)
+{
+	struct sock_filter f[64];
+	struct sock_fprog prog = { .len = 0, .filter = f };
+	struct tracer t = { .o = o };
+	struct child_report report = { 0, 0 };
+	struct timespec rt;
+	struct sigaction old_int, old_quit;
+	int pipefd[2] = { -1, -1 }, rc = 0, st, ignoring = 0;
+	pid_t pid;
+
+	memset(res, 0, sizeof *res);
+	prog.len = (unsigned short)filter_build(f, sizeof f / sizeof f[0]);
+	if (!o->argv || !o->argv[0])
+		return cerr_set(err, COMPAT_EINVAL, "no program to run");
+	if (pipe2(pipefd, O_CLOEXEC) < 0)
+		return cerr_sys(err, COMPAT_EIO, "pipe");
+	clock_gettime(CLOCK_MONOTONIC, &t.t0);
+	clock_gettime(CLOCK_REALTIME, &rt);
+	res->start_unix_ns = (uint64_t)rt.tv_sec * 1000000000ull + (uint64_t)rt.tv_nsec;
+	t.start_unix_ns = res->start_unix_ns;
+	pid = fork();
+	if (pid < 0) {
+		rc = cerr_sys(err, COMPAT_EIO, "fork");
+		goto out;
+	}
+	if (pid == 0) {
+		close(pipefd[0]);
+		child_run(o, &prog, pipefd[1]);
+	}
+	close(pipefd[1]);
+	pipefd[1] = -1;
+	t.main_pid = pid;
+	if (o->ignore_interrupts) {
+		struct sigaction ign = { .sa_handler = SIG_IGN };
+		sigaction(SIGINT, &ign, &old_int);
+		sigaction(SIGQUIT, &ign, &old_quit);
+		ignoring = 1;
+	}
+
+	/* The child's own SIGSTOP, or its exit when PTRACE_TRACEME failed. */
+	while (waitpid(pid, &st, __WALL) < 0) {
+		if (errno != EINTR) {
+			rc = cerr_sys(err, COMPAT_EIO, "waitpid");
+			goto out;
+		}
+	}
+	if (!WIFSTOPPED(st)) {
+		if (read(pipefd[0], &report, sizeof report) == (ssize_t)sizeof report)
+			rc = report_child(&report, o->argv[0], err);
+		else
+			rc = cerr_set(err, COMPAT_EIO, "the traced child ended before it started");
+		res->status = st;
+		goto out;
+	}
+	if (ptrace(PTRACE_SETOPTIONS, pid, NULL,
+		   (void *)(long)(PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK |
+				  PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC | PTRACE_O_TRACESECCOMP |
+				  PTRACE_O_EXITKILL)) < 0) {
+		rc = cerr_sys(err, COMPAT_EIO, "PTRACE_SETOPTIONS");
+		kill(pid, SIGKILL);
+		waitpid(pid, &st, __WALL);
+		goto out;
+	}
+	struct task *k = task_get(&t, pid);
+	if (!k) {
+		rc = cerr_set(err, COMPAT_ENOMEM, "out of memory");
+		kill(pid, SIGKILL);
+		goto out;
+	}
+	k->fresh = 0;
+	k->pid = pid;
+	if (ptrace(PTRACE_CONT, pid, NULL, NULL) < 0) {
+		rc = cerr_sys(err, COMPAT_EIO, "ptrace");
+		kill(pid, SIGKILL);
+		goto out;
+	}
+	rc = tracer_loop(&t, err);
+	if (rc < 0) {
+		/* Kill what is left (PTRACE_O_EXITKILL only acts when we die). */
+		for (size_t i = 0; i < t.ntasks; i++)
+			kill(t.tasks[i].tid, SIGKILL);
+		while (waitpid(-1, &st, __WALL) > 0 || errno == EINTR)
+			;
+		goto out;
+	}
+	res->status = t.main_status;
+	res->start_unix_ns = t.start_unix_ns;
+	res->events = t.events;
+	if (WIFEXITED(t.main_status) && WEXITSTATUS(t.main_status) == 127 &&
+	    read(pipefd[0], &report, sizeof report) == (ssize_t)sizeof report)
+		rc = report_child(&report, o->argv[0], err);
+out:
+	if (ignoring) {
+		sigaction(SIGINT, &old_int, NULL);
+		sigaction(SIGQUIT, &old_quit, NULL);
+	}
+	for (size_t i = 0; i < t.ntasks; i++)
+		free(t.tasks[i].path);
+	free(t.tasks);
+	if (pipefd[0] >= 0)
+		close(pipefd[0]);
+	if (pipefd[1] >= 0)
+		close(pipefd[1]);
+	return rc;
+}
