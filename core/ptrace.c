@@ -299,13 +299,13 @@ static void task_resolve_path(struct task *k, const uint64_t *args)
 		snprintf(out + n, PATH_BUF - (size_t)n, "%s%s", n > 1 ? "/" : "", r);
 }
 
-static int tracer_resume(pid_t tid, int in_syscall, int sig)
+static int tracer_resume(pid_t tid, int in_syscall, int sig, struct cerr *err)
 {
 	/* ESRCH: the task died meanwhile (killed, or its process exec'd);
 	 * waitpid reports it. */
 	if (ptrace(in_syscall ? PTRACE_SYSCALL : PTRACE_CONT, tid, NULL, (void *)(long)sig) < 0 &&
 	    errno != ESRCH)
-		return -1;
+		return cerr_sys(err, COMPAT_EIO, "ptrace: resuming task %d", (int)tid);
 	return 0;
 }
 
@@ -322,13 +322,13 @@ static int on_seccomp_stop(struct tracer *t, struct task *k, struct cerr *err)
 		if ((uint64_t)traced[i].nr == si.seccomp.nr)
 			k->sc = &traced[i];
 	if (!k->sc || si.op != PTRACE_SYSCALL_INFO_SECCOMP)
-		return tracer_resume(k->tid, 0, 0);
+		return tracer_resume(k->tid, 0, 0, err);
 	if (!k->path && !(k->path = malloc(PATH_BUF)))
 		return cerr_set(err, COMPAT_ENOMEM, "out of memory");
 	k->t_entry = now_ns(t);
 	task_resolve_path(k, si.seccomp.args);
 	k->in_syscall = 1;
-	return tracer_resume(k->tid, 1, 0) < 0 ? cerr_sys(err, COMPAT_EIO, "ptrace") : 0;
+	return tracer_resume(k->tid, 1, 0, err);
 }
 
 static int on_syscall_exit(struct tracer *t, struct task *k, struct cerr *err)
@@ -336,7 +336,7 @@ static int on_syscall_exit(struct tracer *t, struct task *k, struct cerr *err)
 	struct __ptrace_syscall_info si;
 	int rc = 0;
 	if (!k->in_syscall || !k->sc)
-		return tracer_resume(k->tid, 0, 0);
+		return tracer_resume(k->tid, 0, 0, err);
 	k->in_syscall = 0;
 	if (ptrace(PTRACE_GET_SYSCALL_INFO, k->tid, (void *)sizeof si, &si) < 0)
 		return errno == ESRCH ? 0 : cerr_sys(err, COMPAT_EIO, "PTRACE_GET_SYSCALL_INFO");
@@ -361,10 +361,10 @@ static int on_syscall_exit(struct tracer *t, struct task *k, struct cerr *err)
 		if (t->o->on_event && (rc = t->o->on_event(t->o->ctx, &ev)) < 0)
 			return rc;
 	}
-	return tracer_resume(k->tid, 0, 0) < 0 ? cerr_sys(err, COMPAT_EIO, "ptrace") : 0;
+	return tracer_resume(k->tid, 0, 0, err);
 }
 
-static int on_exec(struct tracer *t, struct task *k)
+static int on_exec(struct tracer *t, struct task *k, struct cerr *err)
 {
 	unsigned long former = 0;
 	if (ptrace(PTRACE_GETEVENTMSG, k->tid, NULL, &former) == 0 && (pid_t)former != k->tid) {
@@ -387,20 +387,20 @@ static int on_exec(struct tracer *t, struct task *k)
 	k->fresh = 0;
 	k->pid = k->tid;
 	task_read_comm(k);
-	return tracer_resume(k->tid, k->in_syscall, 0);
+	return tracer_resume(k->tid, k->in_syscall, 0, err);
 }
 
-static int on_signal_stop(struct task *k, int sig)
+static int on_signal_stop(struct task *k, int sig, struct cerr *err)
 {
 	siginfo_t si;
 	if (sig == SIGSTOP && k->fresh) {
 		k->fresh = 0;
-		return tracer_resume(k->tid, 0, 0);
+		return tracer_resume(k->tid, 0, 0, err);
 	}
 	k->fresh = 0;
 	if (ptrace(PTRACE_GETSIGINFO, k->tid, NULL, &si) < 0)
 		sig = 0;	/* group-stop: see the header's limitation */
-	return tracer_resume(k->tid, k->in_syscall, sig);
+	return tracer_resume(k->tid, k->in_syscall, sig, err);
 }
 
 static int tracer_loop(struct tracer *t, struct cerr *err)
@@ -435,7 +435,7 @@ static int tracer_loop(struct tracer *t, struct cerr *err)
 		} else if (sig == (SIGTRAP | 0x80)) {
 			rc = on_syscall_exit(t, k, err);
 		} else if (sig == SIGTRAP && event == PTRACE_EVENT_EXEC) {
-			rc = on_exec(t, k);
+			rc = on_exec(t, k, err);
 		} else if (sig == SIGTRAP && event) {
 			/* FORK, VFORK, CLONE (the new task is added when it first
 			 * stops, fresh) or VFORK_DONE. */
@@ -446,12 +446,10 @@ static int tracer_loop(struct tracer *t, struct cerr *err)
 			    !task_get(t, (pid_t)child))
 				return cerr_set(err, COMPAT_ENOMEM, "out of memory");
 			k = task_find(t, tid);
-			rc = tracer_resume(tid, k->in_syscall, 0);
+			rc = tracer_resume(tid, k->in_syscall, 0, err);
 		} else {
-			rc = on_signal_stop(k, sig);
+			rc = on_signal_stop(k, sig, err);
 		}
-		if (rc == -1)
-			rc = cerr_sys(err, COMPAT_EIO, "ptrace");
 		if (rc < 0)
 			return rc;
 	}

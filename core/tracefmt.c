@@ -144,14 +144,18 @@ int tracefmt_finish(struct tracefmt *f)
 		unsigned long n = f->nevents;
 		for (size_t i = 0; i < f->nnames; i++) {
 			const struct tracefmt_name *m = &f->names[i];
-			/* process_name once per process, from its main thread
-			 * (or the first thread seen) */
+			/* process_name once per process, named after its main
+			 * thread when that made calls, else the first seen */
 			int first = 1;
 			for (size_t k = 0; k < i; k++)
 				first &= f->names[k].pid != m->pid;
-			if (first || m->tid == m->pid) {
+			if (first) {
+				const char *pname = m->comm;
+				for (size_t k = i; k < f->nnames; k++)
+					if (f->names[k].tid == m->pid)
+						pname = f->names[k].comm;
 				json_t *p = json_pack("{s:s, s:s, s:i, s:{s:s}}", "name", "process_name", "ph",
-						      "M", "pid", (int)m->pid, "args", "name", m->comm);
+						      "M", "pid", (int)m->pid, "args", "name", pname);
 				if (dump(f, p, n++ ? ",\n" : "\n") < 0)
 					rc = COMPAT_EIO;
 			}

@@ -1,0 +1,296 @@
+/* Unit tests for the tracer (ptrace), its output formats (tracefmt) and
+ * the library cache helpers (libcache). */
+#include <errno.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "core/libcache.h"
+#include "core/ptrace.h"
+#include "core/tracefmt.h"
+
+static const struct ptrace_event sample_ok = {
+	.t_ns = 1500, .unix_ns = 1700000000000001500ull, .dur_ns = 2500, .tid = 11, .pid = 10,
+	.comm = "prog", .syscall = "openat", .kind = PTRACE_KIND_OPEN,
+	.path = "/lib/x86_64-linux-gnu/libc.so.6", .result = 3,
+};
+static const struct ptrace_event sample_fail = {
+	.t_ns = 9000, .unix_ns = 1700000000000009000ull, .dur_ns = 1000, .tid = 10, .pid = 10,
+	.comm = "prog", .syscall = "openat", .kind = PTRACE_KIND_OPEN,
+	.path = "/opt/x/libz.so.1", .result = -ENOENT,
+};
+
+static char *format(enum tracefmt_kind kind)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	struct tracefmt fmt;
+	tracefmt_init(&fmt, kind, f);
+	CHECK_INT(tracefmt_event(&fmt, &sample_ok), 0);
+	CHECK_INT(tracefmt_event(&fmt, &sample_fail), 0);
+	CHECK_INT(tracefmt_finish(&fmt), 0);
+	fclose(f);
+	return buf;
+}
+
+static void test_fmt_text(void)
+{
+	char *s = format(TRACEFMT_TEXT);
+	CHECK_STR(s, "1700000000000001500 Open /lib/x86_64-linux-gnu/libc.so.6\n"
+		     "1700000000000009000 Lookup /opt/x/libz.so.1\n");
+	free(s);
+}
+
+static void test_fmt_jsonl(void)
+{
+	char *s = format(TRACEFMT_JSONL);
+	char *nl = strchr(s, '\n');
+	CHECK(nl != NULL);
+	if (!nl) {
+		free(s);
+		return;
+	}
+	json_error_t je;
+	json_t *a = json_loadb(s, (size_t)(nl - s), 0, &je);
+	json_t *b = json_loads(nl + 1, 0, &je);
+	CHECK(a && b);
+	if (a && b) {
+		CHECK_INT(json_integer_value(json_object_get(a, "result")), 3);
+		CHECK_INT(json_integer_value(json_object_get(a, "pid")), 10);
+		CHECK_INT(json_integer_value(json_object_get(a, "tid")), 11);
+		CHECK_INT(json_integer_value(json_object_get(a, "t_ns")), 1500);
+		CHECK(json_object_get(a, "errno") == NULL);
+		CHECK_STR(json_string_value(json_object_get(b, "errno")), "ENOENT");
+		CHECK_INT(json_integer_value(json_object_get(b, "result")), -ENOENT);
+		CHECK_STR(json_string_value(json_object_get(b, "path")), "/opt/x/libz.so.1");
+	}
+	json_decref(a);
+	json_decref(b);
+	free(s);
+}
+
+static void test_fmt_perfetto(void)
+{
+	char *s = format(TRACEFMT_PERFETTO);
+	json_error_t je;
+	json_t *d = json_loads(s, 0, &je);
+	CHECK(d != NULL);
+	json_t *ev = json_object_get(d, "traceEvents");
+	CHECK(json_is_array(ev));
+	size_t nx = 0, nproc = 0, nthread = 0;
+	for (size_t i = 0; i < json_array_size(ev); i++) {
+		json_t *e = json_array_get(ev, i);
+		const char *ph = json_string_value(json_object_get(e, "ph"));
+		const char *name = json_string_value(json_object_get(e, "name"));
+		if (ph && !strcmp(ph, "X")) {
+			nx++;
+			if (nx == 1) {
+				CHECK(json_number_value(json_object_get(e, "ts")) == 1.5);
+				CHECK(json_number_value(json_object_get(e, "dur")) == 2.5);
+				CHECK_STR(name, "openat libc.so.6");
+				CHECK_STR(json_string_value(json_object_get(e, "cat")), "open");
+			}
+		} else if (ph && !strcmp(ph, "M")) {
+			nproc += !strcmp(name, "process_name");
+			nthread += !strcmp(name, "thread_name");
+		}
+	}
+	CHECK_INT(nx, 2);
+	CHECK_INT(nproc, 1);	/* one process (10), two threads (10, 11) */
+	CHECK_INT(nthread, 2);
+	json_decref(d);
+	free(s);
+}
+
+static void test_fmt_kind(void)
+{
+	enum tracefmt_kind k;
+	CHECK_INT(tracefmt_parse_kind("perfetto", &k), 0);
+	CHECK_INT(k, TRACEFMT_PERFETTO);
+	CHECK_INT(tracefmt_parse_kind("xml", &k), COMPAT_EINVAL);
+}
+
+static void test_library_name(void)
+{
+	CHECK(libcache_is_library_name("/lib/libc.so.6"));
+	CHECK(libcache_is_library_name("libfoo.so"));
+	CHECK(libcache_is_library_name("/x/ld-linux-x86-64.so.2"));
+	CHECK(libcache_is_library_name("/x/libfoo.so.1.2.3"));
+	CHECK(!libcache_is_library_name("/etc/ld.so.cache"));
+	CHECK(!libcache_is_library_name("/x/libfoo.so.d/file"));
+	CHECK(!libcache_is_library_name("/x/.so"));
+	CHECK(!libcache_is_library_name("/x/libfoo.sox"));
+}
+
+static void test_stats_parse(void)
+{
+	struct libcache_stats st;
+	const char good[] = "compat-trace-stats 1\nlibrary-opens-ok 21\nlibrary-opens-failed 410\nlater-key 5\n";
+	CHECK_INT(libcache_stats_parse(good, strlen(good), &st), 0);
+	CHECK_INT(st.lib_ok, 21);
+	CHECK_INT(st.lib_failed, 410);
+	const char *bad[] = {
+		"compat-trace-stats 1\nlibrary-opens-ok 21\n",		/* a key missing */
+		"compat-trace-stats 2\nlibrary-opens-ok 1\nlibrary-opens-failed 1\n",	/* version */
+		"compat-trace-stats 1\nlibrary-opens-ok -1\nlibrary-opens-failed 1\n",
+		"compat-trace-stats 1\nlibrary-opens-ok 99999999999999999999\nlibrary-opens-failed 1\n",
+		"compat-trace-stats 1\nlibrary-opens-ok 1 2\nlibrary-opens-failed 1\n",
+		"",
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		CHECK_INT(libcache_stats_parse(bad[i], strlen(bad[i]), &st), COMPAT_EINVAL);
+	CHECK_INT(libcache_stats_parse("compat-trace-stats 1\0x", 22, &st), COMPAT_EINVAL);
+}
+
+static void test_merge_artifact(void)
+{
+	struct artifact a;
+	artifact_init(&a);
+	artifact_set(&a, ARTIFACT_NS "library-name.0", "libm.so.6");
+	artifact_set(&a, ARTIFACT_NS "library-name.1", "libc.so.6");
+	artifact_set(&a, ARTIFACT_NS "needed.libc.so.6", "GLIBC_2.34");
+	struct libcache_lib libs[2] = {
+		{ "/p/libplug.so.3", "libplug.so", "libplug.so.3" },
+		{ "/lib/libc.so.6", "libc.so.6", "libc.so.6" },
+	};
+	CHECK_INT(libcache_merge_artifact(&a, libs, 2), 0);
+	CHECK_STR(artifact_get(&a, ARTIFACT_NS "library-name.0"), "libc.so.6");
+	CHECK_STR(artifact_get(&a, ARTIFACT_NS "library-name.1"), "libm.so.6");
+	CHECK_STR(artifact_get(&a, ARTIFACT_NS "library-name.2"), "libplug.so.3");
+	CHECK(artifact_get(&a, ARTIFACT_NS "library-name.3") == NULL);
+	CHECK_STR(artifact_get(&a, ARTIFACT_NS "needed.libc.so.6"), "GLIBC_2.34");
+	CHECK_STR(artifact_get(&a, ARTIFACT_NS "needed.libplug.so.3"), "");
+	CHECK_STR(a.version, ARTIFACT_VERSION);
+	artifact_free(&a);
+}
+
+struct counter {
+	int events, exec_true, libc_ok, stop_after;
+};
+
+static int count_event(void *p, const struct ptrace_event *ev)
+{
+	struct counter *c = p;
+	c->events++;
+	if (ev->kind == PTRACE_KIND_EXEC && ev->result == 0 && strstr(ev->path, "/true"))
+		c->exec_true++;
+	if (ev->kind == PTRACE_KIND_OPEN && ev->result >= 0 && strstr(ev->path, "/libc.so.6"))
+		c->libc_ok++;
+	CHECK(ev->pid > 0 && ev->tid > 0 && ev->path[0] == '/');
+	return c->stop_after && c->events >= c->stop_after ? COMPAT_EINVAL : 0;
+}
+
+static int traceable = 1;
+
+static void test_run_true(void)
+{
+	char *argv[] = { "true", NULL };
+	struct counter c = { 0 };
+	struct ptrace_opts o = { .argv = argv, .on_event = count_event, .ctx = &c };
+	struct ptrace_result res;
+	struct cerr err;
+	int rc = ptrace_run(&o, &res, &err);
+	if (rc == COMPAT_EPERM) {
+		printf("# ptrace not permitted here: %s\n", err.msg);
+		traceable = 0;
+		return;
+	}
+	CHECK_INT(rc, 0);
+	CHECK_INT(ptrace_exit_code(res.status), 0);
+	CHECK_INT(c.exec_true, 1);
+	CHECK_INT(c.libc_ok, 1);
+	CHECK_INT((long long)res.events, c.events);
+	CHECK(res.start_unix_ns > 1600000000000000000ull);
+}
+
+static void test_run_status(void)
+{
+	char *argv[] = { "sh", "-c", "exit 3", NULL };
+	char *argv2[] = { "sh", "-c", "kill -9 $$", NULL };
+	struct ptrace_opts o = { .argv = argv };
+	struct ptrace_result res;
+	struct cerr err;
+	if (!traceable)
+		return;
+	CHECK_INT(ptrace_run(&o, &res, &err), 0);
+	CHECK_INT(ptrace_exit_code(res.status), 3);
+	o.argv = argv2;
+	CHECK_INT(ptrace_run(&o, &res, &err), 0);
+	CHECK_INT(ptrace_exit_code(res.status), 128 + SIGKILL);
+}
+
+static void test_run_missing(void)
+{
+	char *argv[] = { "/nonexistent/program", NULL };
+	struct ptrace_opts o = { .argv = argv };
+	struct ptrace_result res;
+	struct cerr err;
+	if (!traceable)
+		return;
+	CHECK_INT(ptrace_run(&o, &res, &err), COMPAT_ENOTFOUND);
+	CHECK(strstr(err.msg, "/nonexistent/program") != NULL);
+	CHECK_INT(ptrace_exit_code(res.status), 127);
+}
+
+static void test_run_callback_stops(void)
+{
+	char *argv[] = { "sh", "-c", "ls / >/dev/null; sleep 10", NULL };
+	struct counter c = { .stop_after = 3 };
+	struct ptrace_opts o = { .argv = argv, .on_event = count_event, .ctx = &c };
+	struct ptrace_result res;
+	struct cerr err;
+	if (!traceable)
+		return;
+	CHECK_INT(ptrace_run(&o, &res, &err), COMPAT_EINVAL);
+	CHECK_INT(c.events, 3);
+	/* nothing left behind */
+	CHECK(waitpid(-1, NULL, __WALL | WNOHANG) < 0 && errno == ECHILD);
+}
+
+static void test_loaded(void)
+{
+	struct libcache_seen s;
+	struct libcache_lib *libs;
+	size_t n;
+	struct ptrace_event ev = sample_ok;
+	libcache_seen_init(&s, 1);
+	ev.path = "/lib/x86_64-linux-gnu/libc.so.6";
+	CHECK_INT(libcache_note(&s, &ev), 0);
+	ev.path = "/etc/passwd";
+	CHECK_INT(libcache_note(&s, &ev), 0);
+	CHECK_INT(libcache_note(&s, &sample_fail), 0);
+	CHECK_INT(s.stats.lib_ok, 1);
+	CHECK_INT(s.stats.lib_failed, 1);
+	CHECK_INT(libcache_loaded(&s, &libs, &n, NULL), 0);
+	CHECK_INT(n, 1);
+	if (n == 1)
+		CHECK_STR(libs[0].soname, "libc.so.6");
+	libcache_libs_free(libs, n);
+	libcache_seen_free(&s);
+
+	char buf[64];
+	CHECK(libcache_lib_dir("/c", buf, sizeof buf) != NULL);
+	CHECK(!strcmp(buf, "/c") || !strncmp(buf, "/c/glibc-hwcaps/x86-64-v", 24));
+	CHECK(libcache_lib_dir("/a-very-long-directory-name", buf, 8) == NULL);
+}
+
+int main(void)
+{
+	RUN(test_fmt_text);
+	RUN(test_fmt_jsonl);
+	RUN(test_fmt_perfetto);
+	RUN(test_fmt_kind);
+	RUN(test_library_name);
+	RUN(test_stats_parse);
+	RUN(test_merge_artifact);
+	RUN(test_run_true);
+	RUN(test_run_status);
+	RUN(test_run_missing);
+	RUN(test_run_callback_stops);
+	RUN(test_loaded);
+	return check_summary();
+}
