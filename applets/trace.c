@@ -15,8 +15,8 @@
 #include "core/tracefmt.h"
 
 static const char usage_text[] =
-	"usage: compat trace [-o FILE] [--format text|jsonl|perfetto] [--artifact FILE]\n"
-	"                    [--cache DIR [--copy]] -- CMD [ARGS...]\n"
+	"usage: compat trace [-o FILE] [--format text|jsonl|perfetto] [--loader-only]\n"
+	"                    [--artifact FILE] [--cache DIR [--copy]] -- CMD [ARGS...]\n"
 	"       compat trace --from-cache DIR [-o FILE] [--format F] -- CMD [ARGS...]\n"
 	"\n"
 	"Run CMD under ptrace, recording its opens, execs and stat/access lookups\n"
@@ -27,6 +27,8 @@ static const char usage_text[] =
 	"  -o, --output FILE     write the trace to FILE (default: stderr; - for stdout)\n"
 	"  -f, --format F        text (\"<unix-ns> Open|Lookup <path>\"), jsonl, or\n"
 	"                        perfetto (Chrome trace JSON for ui.perfetto.dev)\n"
+	"      --loader-only     record only the dynamic loader's lookups (ld.so at start\n"
+	"                        and dlopen); the program's own opens run untraced\n"
 	"      --artifact FILE   write an artifact of the libraries CMD loaded (dlopen\n"
 	"                        included), merged with what compat gen says of it\n"
 	"      --cache DIR       make DIR a cache of the loaded libraries (symlinks)\n"
@@ -36,12 +38,13 @@ static const char usage_text[] =
 	"  -h, --help            this text\n"
 	"      --version         print the version\n";
 
-enum { OPT_ARTIFACT = 256, OPT_CACHE, OPT_COPY, OPT_FROM_CACHE, OPT_VERSION };
+enum { OPT_LOADER_ONLY = 255, OPT_ARTIFACT = 256, OPT_CACHE, OPT_COPY, OPT_FROM_CACHE, OPT_VERSION };
 
 static const struct option options[] = {
 	{ "output", required_argument, NULL, 'o' },
 	{ "format", required_argument, NULL, 'f' },
 	{ "artifact", required_argument, NULL, OPT_ARTIFACT },
+	{ "loader-only", no_argument, NULL, OPT_LOADER_ONLY },
 	{ "cache", required_argument, NULL, OPT_CACHE },
 	{ "copy", no_argument, NULL, OPT_COPY },
 	{ "from-cache", required_argument, NULL, OPT_FROM_CACHE },
@@ -137,7 +140,7 @@ int trace_main(int argc, char **argv)
 {
 	const char *out = NULL, *artifact = NULL, *cache = NULL, *from_cache = NULL;
 	enum tracefmt_kind kind = TRACEFMT_TEXT;
-	int copy = 0, c, status = 0;
+	int copy = 0, loader_only = 0, c, status = 0;
 
 	while ((c = getopt_long(argc, argv, "+o:f:h", options, NULL)) != -1) {
 		switch (c) {
@@ -149,6 +152,7 @@ int trace_main(int argc, char **argv)
 		case OPT_ARTIFACT: artifact = optarg; break;
 		case OPT_CACHE: cache = optarg; break;
 		case OPT_COPY: copy = 1; break;
+		case OPT_LOADER_ONLY: loader_only = 1; break;
 		case OPT_FROM_CACHE: from_cache = optarg; break;
 		case 'h': fputs(usage_text, stdout); return 0;
 		case OPT_VERSION: return cli_version("trace");
@@ -208,7 +212,8 @@ int trace_main(int argc, char **argv)
 	tracefmt_init(&ctx.fmt, kind, f);
 
 	struct ptrace_opts po = { .argv = argv + optind, .envp = env, .on_event = on_event,
-				  .ctx = &ctx, .ignore_interrupts = 1 };
+				  .ctx = &ctx, .loader_only = loader_only,
+				  .ignore_interrupts = 1 };
 	struct ptrace_result res;
 	rc = ptrace_run(&po, &res, &err);
 	if (rc < 0) {

@@ -31,6 +31,7 @@
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <sys/user.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -73,6 +74,7 @@ struct task {
 	uint64_t t_entry;
 	char comm[17];
 	char *path;		/* PATH_BUF bytes, resolved at entry */
+	uint64_t loader_lo, loader_hi;	/* loader-only: the loader's text, 0 if unknown */
 };
 
 struct tracer {
@@ -96,15 +98,36 @@ struct child_report {
 #define J_ALLOW 0xfe
 #define J_TRACE 0xff
 
-static size_t filter_build(struct sock_filter *f, size_t cap)
+enum filter_mode {
+	FILTER_ALL,		/* every traced syscall */
+	FILTER_EXEC,		/* execve, execveat only (loader-only, before exec) */
+	FILTER_LOADER,		/* the others, from instruction pointers in [lo, hi) */
+};
+
+/* Build the filter into f (cap >= 64). For FILTER_LOADER, lo and hi must
+ * share their upper 32 bits (checked by the caller). */
+static size_t filter_build(struct sock_filter *f, size_t cap, enum filter_mode mode, uint64_t lo,
+			   uint64_t hi)
 {
 	size_t n = 0;
 	f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch));
 	f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 0, J_ALLOW);
+	if (mode == FILTER_LOADER) {
+		/* little endian: the low word first */
+		unsigned ip = offsetof(struct seccomp_data, instruction_pointer);
+		f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, ip + 4);
+		f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)(lo >> 32), 0, J_ALLOW);
+		f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, ip);
+		f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, (uint32_t)lo, 0, J_ALLOW);
+		f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, (uint32_t)hi, J_ALLOW, 0);
+	}
 	f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
 	f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, X32_SYSCALL_BIT, J_ALLOW, 0);
-	for (size_t i = 0; i < NTRACED && n + 4 < cap; i++) {
+	for (size_t i = 0; i < NTRACED && n + 6 < cap; i++) {
 		const struct traced_syscall *s = &traced[i];
+		if ((mode == FILTER_EXEC && s->kind != PTRACE_KIND_EXEC) ||
+		    (mode == FILTER_LOADER && s->kind == PTRACE_KIND_EXEC))
+			continue;
 		if (s->empty_path_flags_arg < 0) {
 			f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)s->nr,
 							      J_TRACE, 0);
@@ -309,6 +332,123 @@ static int tracer_resume(pid_t tid, int in_syscall, int sig, struct cerr *err)
 	return 0;
 }
 
+/* Loader-only mode. The loader's executable mapping(s) in the freshly
+ * exec'd image: executable, file-backed, not the program itself. At this
+ * point (the execve's exit) nothing else is mapped but the vdso. */
+static int task_find_loader(pid_t tid, uint64_t *lo, uint64_t *hi)
+{
+	char p[64], exe[PATH_MAX], line[PATH_MAX + 128];
+	snprintf(p, sizeof p, "/proc/%d/exe", (int)tid);
+	ssize_t n = readlink(p, exe, sizeof exe - 1);
+	if (n < 0)
+		return -1;
+	exe[n] = 0;
+	snprintf(p, sizeof p, "/proc/%d/maps", (int)tid);
+	FILE *f = fopen(p, "re");
+	if (!f)
+		return -1;
+	*lo = UINT64_MAX;
+	*hi = 0;
+	while (fgets(line, sizeof line, f)) {
+		unsigned long long a, b;
+		char perms[8];
+		int off = 0;
+		if (sscanf(line, "%llx-%llx %7s %*s %*s %*s %n", &a, &b, perms, &off) < 3 || !off)
+			continue;
+		char *path = line + off, *nl = strchr(path, '\n');
+		if (nl)
+			*nl = 0;
+		if (perms[2] != 'x' || path[0] != '/' || !strcmp(path, exe))
+			continue;
+		*lo = a < *lo ? a : *lo;
+		*hi = b > *hi ? b : *hi;
+	}
+	fclose(f);
+	return *hi ? 0 : -1;	/* a static program has no loader */
+}
+
+/* Address of a syscall instruction (0f 05) in [lo, hi) of the tracee. */
+static uint64_t tracee_find_syscall_insn(pid_t tid, uint64_t lo, uint64_t hi)
+{
+	char p[64];
+	unsigned char buf[65536];
+	snprintf(p, sizeof p, "/proc/%d/mem", (int)tid);
+	int fd = open(p, O_RDONLY | O_CLOEXEC);
+	uint64_t found = 0;
+	for (uint64_t a = lo; fd >= 0 && !found && a < hi; a += sizeof buf - 1) {
+		size_t want = hi - a < sizeof buf ? (size_t)(hi - a) : sizeof buf;
+		ssize_t n = pread(fd, buf, want, (off_t)a);
+		for (ssize_t i = 0; i + 1 < n && !found; i++)
+			if (buf[i] == 0x0f && buf[i + 1] == 0x05)
+				found = a + (uint64_t)i;
+		if (n <= 0)
+			break;
+	}
+	if (fd >= 0)
+		close(fd);
+	return found;
+}
+
+/* Make the tracee install the FILTER_LOADER filter for its loader: at the
+ * exit stop of its execve, point it at a syscall instruction with
+ * seccomp(SECCOMP_SET_MODE_FILTER) set up in its registers and the filter
+ * written below its stack pointer (the stack's VMA reaches 128 KiB below
+ * the initial stack), run that one syscall, restore the registers.
+ * Returns 0, or -1 when the process stays with the exec-only filter
+ * (static program, no syscall instruction, a signal came in between:
+ * *sig then holds it for delivery). */
+static int task_inject_filter(struct task *k, int *sig)
+{
+	struct user_regs_struct saved, r;
+	struct sock_filter f[64];
+	uint64_t lo, hi, insn;
+	int st;
+
+	*sig = 0;
+	k->loader_lo = k->loader_hi = 0;
+	if (task_find_loader(k->tid, &lo, &hi) < 0 || (lo >> 32) != ((hi - 1) >> 32) ||
+	    (hi >> 32) != (lo >> 32) || !(insn = tracee_find_syscall_insn(k->tid, lo, hi)))
+		return -1;
+	size_t n = filter_build(f, sizeof f / sizeof f[0], FILTER_LOADER, lo, hi);
+	if (ptrace(PTRACE_GETREGS, k->tid, NULL, &saved) < 0)
+		return -1;
+	uint64_t addr = (saved.rsp - 16384) & ~(uint64_t)15;
+	struct { uint64_t len, filter; } prog = { n, addr + 16 };
+	struct iovec local[2] = { { &prog, sizeof prog }, { f, n * sizeof f[0] } };
+	struct iovec remote = { (void *)(uintptr_t)addr, sizeof prog + n * sizeof f[0] };
+	if (process_vm_writev(k->tid, local, 2, &remote, 1, 0) != (ssize_t)remote.iov_len)
+		return -1;
+	r = saved;
+	r.rax = SYS_seccomp;
+	r.orig_rax = (uint64_t)-1;
+	r.rdi = SECCOMP_SET_MODE_FILTER;
+	r.rsi = 0;
+	r.rdx = addr;
+	r.rip = insn;
+	if (ptrace(PTRACE_SETREGS, k->tid, NULL, &r) < 0)
+		return -1;
+	/* entry stop, then exit stop of the injected call */
+	for (int stop = 0; stop < 2; stop++) {
+		if (ptrace(PTRACE_SYSCALL, k->tid, NULL, NULL) < 0 ||
+		    waitpid(k->tid, &st, __WALL) < 0 || !WIFSTOPPED(st))
+			return -1;	/* the task is gone */
+		if (WSTOPSIG(st) != (SIGTRAP | 0x80)) {
+			if (stop == 0)
+				*sig = WSTOPSIG(st) == SIGTRAP ? 0 : WSTOPSIG(st);
+			ptrace(PTRACE_SETREGS, k->tid, NULL, &saved);
+			return -1;
+		}
+	}
+	int ok = ptrace(PTRACE_GETREGS, k->tid, NULL, &r) == 0 && r.rax == 0;
+	if (ptrace(PTRACE_SETREGS, k->tid, NULL, &saved) < 0)
+		return -1;
+	if (!ok)
+		return -1;
+	k->loader_lo = lo;
+	k->loader_hi = hi;
+	return 0;
+}
+
 static int on_seccomp_stop(struct tracer *t, struct task *k, struct cerr *err)
 {
 	struct __ptrace_syscall_info si;
@@ -322,6 +462,11 @@ static int on_seccomp_stop(struct tracer *t, struct task *k, struct cerr *err)
 		if ((uint64_t)traced[i].nr == si.seccomp.nr)
 			k->sc = &traced[i];
 	if (!k->sc || si.op != PTRACE_SYSCALL_INFO_SECCOMP)
+		return tracer_resume(k->tid, 0, 0, err);
+	/* Loader-only: a filter left from an earlier image of this process
+	 * may match code that is no loader now. */
+	if (t->o->loader_only && k->sc->kind != PTRACE_KIND_EXEC && k->loader_hi &&
+	    (si.instruction_pointer < k->loader_lo || si.instruction_pointer >= k->loader_hi))
 		return tracer_resume(k->tid, 0, 0, err);
 	if (!k->path && !(k->path = malloc(PATH_BUF)))
 		return cerr_set(err, COMPAT_ENOMEM, "out of memory");
@@ -360,6 +505,11 @@ static int on_syscall_exit(struct tracer *t, struct task *k, struct cerr *err)
 		t->events++;
 		if (t->o->on_event && (rc = t->o->on_event(t->o->ctx, &ev)) < 0)
 			return rc;
+		if (t->o->loader_only && k->sc->kind == PTRACE_KIND_EXEC && si.exit.rval == 0) {
+			int sig = 0;
+			task_inject_filter(k, &sig);
+			return tracer_resume(k->tid, 0, sig, err);
+		}
 	}
 	return tracer_resume(k->tid, 0, 0, err);
 }
@@ -440,11 +590,17 @@ static int tracer_loop(struct tracer *t, struct cerr *err)
 			/* FORK, VFORK, CLONE (the new task is added when it first
 			 * stops, fresh) or VFORK_DONE. */
 			unsigned long child = 0;
+			uint64_t lo = k->loader_lo, hi = k->loader_hi;
+			struct task *c = NULL;
 			k->fresh = 0;
 			if (event != PTRACE_EVENT_VFORK_DONE &&
 			    ptrace(PTRACE_GETEVENTMSG, tid, NULL, &child) == 0 && child &&
-			    !task_get(t, (pid_t)child))
+			    !(c = task_get(t, (pid_t)child)))
 				return cerr_set(err, COMPAT_ENOMEM, "out of memory");
+			if (c) {
+				c->loader_lo = lo;	/* same image, same loader */
+				c->loader_hi = hi;
+			}
 			k = task_find(t, tid);
 			rc = tracer_resume(tid, k->in_syscall, 0, err);
 		} else {
@@ -496,7 +652,8 @@ int ptrace_run(const struct ptrace_opts *o, struct ptrace_result *res, struct ce
 	pid_t pid;
 
 	memset(res, 0, sizeof *res);
-	prog.len = (unsigned short)filter_build(f, sizeof f / sizeof f[0]);
+	prog.len = (unsigned short)filter_build(f, sizeof f / sizeof f[0],
+						 o->loader_only ? FILTER_EXEC : FILTER_ALL, 0, 0);
 	if (!o->argv || !o->argv[0])
 		return cerr_set(err, COMPAT_EINVAL, "no program to run");
 	if (pipe2(pipefd, O_CLOEXEC) < 0)

@@ -18,6 +18,19 @@
  *
  * The child sets PR_SET_NO_NEW_PRIVS (required for an unprivileged filter),
  * so set-user-ID programs run without their privileges, as under any tracer.
+ * Loader-only mode (opts.loader_only): the child's filter traces execve
+ * and execveat only; at the exit of each successful exec the tracer makes
+ * the process install a second filter (an injected seccomp() syscall) that
+ * traces the other syscalls only when they come from the loader's code,
+ * i.e. an instruction pointer inside the executable mapping of ld.so,
+ * whose address is known only after the exec. Library searches (program
+ * start and dlopen, both done by ld.so's own code) are then recorded while
+ * the program's own opens and stats run untraced. Filters cannot be
+ * removed, so each exec adds one (a filter of an earlier image is ignored
+ * by the tracer when it fires outside the current loader); a static
+ * program, a loader mapping that straddles a 4 GiB boundary or a signal
+ * arriving during the injection leave the process with execs only traced.
+ *
  * Forks, vforks, threads and execs are followed (PTRACE_O_TRACEFORK, VFORK,
  * CLONE, EXEC); PTRACE_O_EXITKILL kills the tracees if the tracer dies.
  * Signals are passed on to the tracee. Limitation: a stop signal (SIGTSTP,
@@ -60,6 +73,7 @@ struct ptrace_opts {
 	char *const *envp;	/* environment, or NULL for the caller's */
 	ptrace_event_fn on_event;
 	void *ctx;
+	int loader_only;	/* trace only the dynamic loader's lookups (below) */
 	int ignore_interrupts;	/* ignore SIGINT and SIGQUIT in the caller while
 				 * tracing (the program keeps the dispositions
 				 * the caller had), restored afterwards */

@@ -178,6 +178,39 @@ for k, v in g.items():
     if ".library-name." not in k: assert tr.get(k) == v, k
 ' "$TMP/dl-gen.json" "$TMP/dl-trace.json"
 
+# --loader-only: the loader's lookups (start and dlopen) are recorded, the
+# program's own opens are not; children and their execs are still followed.
+cat > "$TMP/dlown.c" <<'C'
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <unistd.h>
+int main(int argc, char **argv)
+{
+	int fd = open("/etc/hostname", O_RDONLY);
+	if (fd >= 0) close(fd);
+	return dlopen(argv[1], RTLD_NOW) ? 0 : 1;
+}
+C
+build_c "$TMP/dlown" "$TMP/dlown.c" -ldl
+$T "$COMPAT" trace --loader-only -f jsonl -o "$TMP/lo.jsonl" --artifact "$TMP/lo-art.json" \
+	-- "$TMP/dlown" "$TMP/plugins/libplug.so.3"
+rc=$?
+t "loader-only: the program runs (exit $rc)" test "$rc" = 0
+t "loader-only: the dlopen of the plugin is recorded" \
+	grep -q "\"path\":\"$TMP/plugins/libplug.so.3\",\"result\":[0-9]" "$TMP/lo.jsonl"
+t "loader-only: so is the loader's open of libc" grep -q '"path":"/[^"]*/libc.so.6","result":[0-9]' "$TMP/lo.jsonl"
+t "loader-only: the program's own open of /etc/hostname is not" bash -c '! grep -q /etc/hostname "$1"' _ "$TMP/lo.jsonl"
+t "loader-only: the artifact lists the plugin" grep -q '"libplug.so.3"' "$TMP/lo-art.json"
+$T "$COMPAT" trace --loader-only -f jsonl -o "$TMP/lofam.jsonl" -- "$TMP/family" "$TMP/hello" > /dev/null
+t "loader-only: the forked child's exec is followed and its loader traced" $PY -c '
+import json, sys
+ev = [json.loads(l) for l in open(sys.argv[1])]
+ex = [e for e in ev if e["path"] == sys.argv[2] + "/hello" and e["result"] == 0]
+assert len(ex) == 1, ex
+assert any(e["pid"] == ex[0]["pid"] and e["path"].endswith("/libc.so.6") and e["result"] >= 0 for e in ev)
+assert not any(e["path"] in ("/etc/passwd", "/etc/hostname", "/nonexistent-from-thread") for e in ev)
+' "$TMP/lofam.jsonl" "$TMP"
+
 # Ctrl-C: compat stays in the foreground group with the program, ignores
 # SIGINT itself and exits with the program's status (128+2).
 setsid bash -c 'exec '"$T"' "$0" trace -o /dev/null -- "$1"' "$COMPAT" "$TMP/sleeper" &

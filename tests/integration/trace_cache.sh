@@ -71,6 +71,12 @@ t "the summary line compares with the --cache run" \
 	grep -qx "compat trace: library opens: $ok1 ok, 0 failed (was $failed0 failed)" "$W/err"
 sed 's/^/# /' "$W/err"
 
+# --loader-only sees the same library lookups as the full trace.
+$T "$COMPAT" trace --loader-only -f jsonl -o "$W/lo.jsonl" -- "$W/main"
+read -r ok2 failed2 <<< "$(count "$W/lo.jsonl")"
+t "loader-only: the same library opens as the full trace ($ok2/$failed2 vs $ok0/$failed0)" \
+	test "$ok2 $failed2" = "$ok0 $failed0"
+
 # --copy: node-local staging, works with the originals gone.
 $T "$COMPAT" trace -o /dev/null --cache "$W/copy" --copy -- "$W/main"
 mv "$W/d3" "$W/d3.away"

@@ -1,6 +1,7 @@
 /* Unit tests for the tracer (ptrace), its output formats (tracefmt) and
  * the library cache helpers (libcache). */
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -251,6 +252,48 @@ static void test_run_callback_stops(void)
 	CHECK(waitpid(-1, NULL, __WALL | WNOHANG) < 0 && errno == ECHILD);
 }
 
+struct seen_paths {
+	int hostname, libc, exec;
+};
+
+static int note_paths(void *p, const struct ptrace_event *ev)
+{
+	struct seen_paths *s = p;
+	s->hostname += strcmp(ev->path, "/etc/hostname") == 0;
+	s->libc += ev->result >= 0 && strstr(ev->path, "/libc.so.6") != NULL;
+	s->exec += ev->kind == PTRACE_KIND_EXEC && ev->result == 0;
+	return 0;
+}
+
+static void test_run_modes(void)
+{
+	char *argv[] = { "cat", "/etc/hostname", NULL };
+	struct seen_paths all = { 0 }, lo = { 0 };
+	struct ptrace_opts o = { .argv = argv, .on_event = note_paths, .ctx = &all };
+	struct ptrace_result res;
+	struct cerr err;
+	if (!traceable)
+		return;
+	fflush(stdout);
+	int saved = dup(1), null = open("/dev/null", O_WRONLY);
+	dup2(null, 1);	/* cat's output is not a test line */
+	int rc1 = ptrace_run(&o, &res, &err);
+	o.ctx = &lo;
+	o.loader_only = 1;
+	int rc2 = ptrace_run(&o, &res, &err);
+	dup2(saved, 1);
+	close(saved);
+	close(null);
+	CHECK_INT(rc1, 0);
+	CHECK_INT(rc2, 0);
+	CHECK_INT(all.exec, 1);
+	CHECK_INT(all.libc, 1);
+	CHECK(all.hostname >= 1);
+	CHECK_INT(lo.exec, 1);	/* execs are traced in both modes */
+	CHECK_INT(lo.libc, 1);	/* the loader's open of libc */
+	CHECK_INT(lo.hostname, 0);	/* cat's own open is not */
+}
+
 static void test_loaded(void)
 {
 	struct libcache_seen s;
@@ -291,6 +334,7 @@ int main(void)
 	RUN(test_run_status);
 	RUN(test_run_missing);
 	RUN(test_run_callback_stops);
+	RUN(test_run_modes);
 	RUN(test_loaded);
 	return check_summary();
 }
