@@ -94,9 +94,10 @@ struct child_report {
 	int stage, err;
 };
 
-/* Placeholders for the two final instructions while the filter is built. */
+/* Jump targets while the filter is built, patched into offsets at the end. */
 #define J_ALLOW 0xfe
-#define J_TRACE 0xff
+#define J_TRACE 0xfd
+#define J_MATCH 0xff	/* a traced syscall: TRACE, or the loader-only IP test */
 
 enum filter_mode {
 	FILTER_ALL,		/* every traced syscall */
@@ -105,32 +106,26 @@ enum filter_mode {
 };
 
 /* Build the filter into f (cap >= 64). For FILTER_LOADER, lo and hi must
- * share their upper 32 bits (checked by the caller). */
+ * share their upper 32 bits (checked by the caller). The syscall number is
+ * tested before anything else, so that for every untraced number the
+ * result is a constant ALLOW that the kernel's seccomp action cache
+ * (Linux >= 5.11) answers without running the filter. */
 static size_t filter_build(struct sock_filter *f, size_t cap, enum filter_mode mode, uint64_t lo,
 			   uint64_t hi)
 {
 	size_t n = 0;
 	f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch));
 	f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 0, J_ALLOW);
-	if (mode == FILTER_LOADER) {
-		/* little endian: the low word first */
-		unsigned ip = offsetof(struct seccomp_data, instruction_pointer);
-		f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, ip + 4);
-		f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)(lo >> 32), 0, J_ALLOW);
-		f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, ip);
-		f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, (uint32_t)lo, 0, J_ALLOW);
-		f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, (uint32_t)hi, J_ALLOW, 0);
-	}
 	f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
 	f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, X32_SYSCALL_BIT, J_ALLOW, 0);
-	for (size_t i = 0; i < NTRACED && n + 6 < cap; i++) {
+	for (size_t i = 0; i < NTRACED && n + 12 < cap; i++) {
 		const struct traced_syscall *s = &traced[i];
 		if ((mode == FILTER_EXEC && s->kind != PTRACE_KIND_EXEC) ||
 		    (mode == FILTER_LOADER && s->kind == PTRACE_KIND_EXEC))
 			continue;
 		if (s->empty_path_flags_arg < 0) {
 			f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)s->nr,
-							      J_TRACE, 0);
+							      J_MATCH, 0);
 			continue;
 		}
 		/* nr matches: load the flags' low word (little endian) and let
@@ -139,22 +134,35 @@ static size_t filter_build(struct sock_filter *f, size_t cap, enum filter_mode m
 		f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
 			offsetof(struct seccomp_data, args) + 8 * (unsigned)s->empty_path_flags_arg);
 		f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, AT_EMPTY_PATH,
-						      J_ALLOW, J_TRACE);
+						      J_ALLOW, J_MATCH);
+	}
+	f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JA | BPF_K, 0, 0, 0);	/* to ALLOW */
+	size_t ja = n - 1, match = n;
+	if (mode == FILTER_LOADER) {
+		/* lo <= instruction pointer < hi; little endian: low word first */
+		unsigned ip = offsetof(struct seccomp_data, instruction_pointer);
+		f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, ip + 4);
+		f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)(lo >> 32), 0, J_ALLOW);
+		f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, ip);
+		f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, (uint32_t)lo, 0, J_ALLOW);
+		f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, (uint32_t)hi, J_ALLOW, J_TRACE);
+	} else {
+		f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JA | BPF_K, 1, 0, 0);	/* to TRACE */
 	}
 	size_t allow = n, trace = n + 1;
 	f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
 	f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRACE);
+	f[ja].k = (uint32_t)(allow - ja - 1);
 	for (size_t i = 0; i < allow; i++) {
-		if (BPF_CLASS(f[i].code) != BPF_JMP)
+		if (BPF_CLASS(f[i].code) != BPF_JMP || BPF_OP(f[i].code) == BPF_JA)
 			continue;
-		if (f[i].jt == J_ALLOW)
-			f[i].jt = (uint8_t)(allow - i - 1);
-		else if (f[i].jt == J_TRACE)
-			f[i].jt = (uint8_t)(trace - i - 1);
-		if (f[i].jf == J_ALLOW)
-			f[i].jf = (uint8_t)(allow - i - 1);
-		else if (f[i].jf == J_TRACE)
-			f[i].jf = (uint8_t)(trace - i - 1);
+		uint8_t *jumps[2] = { &f[i].jt, &f[i].jf };
+		for (int k = 0; k < 2; k++) {
+			size_t to = *jumps[k] == J_ALLOW ? allow : *jumps[k] == J_TRACE ? trace
+				  : *jumps[k] == J_MATCH ? match : 0;
+			if (to)
+				*jumps[k] = (uint8_t)(to - i - 1);
+		}
 	}
 	return n;
 }
