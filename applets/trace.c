@@ -101,20 +101,23 @@ static int write_artifact(const char *path, struct trace_ctx *c, const struct li
 	struct artifact a;
 	int rc;
 	artifact_init(&a);
-	if (c->seen.first_exec) {
-		const char *paths[1] = { c->seen.first_exec };
+	/* The program: the final image of the first process (wrappers exec
+	 * the real program), else the first exec that is an ELF file. */
+	for (size_t i = 0; i <= c->seen.nexecs && c->seen.main_exec; i++) {
+		const char *paths[1] = { i ? c->seen.execs[i - 1] : c->seen.main_exec };
 		const char *lp = getenv("LD_LIBRARY_PATH");
 		struct describe_opts o = { .library_path = lp && *lp ? lp : NULL };
 		struct cerr e1;
-		if (describe_paths(paths, 1, &o, NULL, NULL, &a, &e1) < 0) {
+		if (describe_paths(paths, 1, &o, NULL, NULL, &a, &e1) == 0)
+			break;
+		if (i == c->seen.nexecs)
 			cli_warn("trace", "%s (the artifact has the traced libraries only)", e1.msg);
-			artifact_free(&a);
-			artifact_init(&a);
-		}
+		artifact_free(&a);
+		artifact_init(&a);
 	}
-	if (!artifact_get(&a, ARTIFACT_NS "executable-name") && c->seen.first_exec) {
-		const char *b = strrchr(c->seen.first_exec, '/');
-		if (artifact_set(&a, ARTIFACT_NS "executable-name", b ? b + 1 : c->seen.first_exec) < 0) {
+	if (!artifact_get(&a, ARTIFACT_NS "executable-name") && c->seen.main_exec) {
+		const char *b = strrchr(c->seen.main_exec, '/');
+		if (artifact_set(&a, ARTIFACT_NS "executable-name", b ? b + 1 : c->seen.main_exec) < 0) {
 			rc = cerr_set(err, COMPAT_ENOMEM, "out of memory");
 			goto out;
 		}

@@ -42,7 +42,11 @@ void libcache_seen_free(struct libcache_seen *s)
 	strmap_free(&s->opened);
 	strmap_free(&s->execd);
 	free(s->first_exec);
-	s->first_exec = NULL;
+	free(s->main_exec);
+	s->first_exec = s->main_exec = NULL;
+	for (size_t i = 0; i < s->nexecs; i++)
+		free(s->execs[i]);
+	s->nexecs = 0;
 }
 
 static int set_add(struct strmap *m, const char *k)
@@ -60,15 +64,28 @@ int libcache_note(struct libcache_seen *s, const struct ptrace_event *ev)
 	}
 	if (ev->result < 0)
 		return 0;
-	if (ev->kind == PTRACE_KIND_EXEC && !s->first_exec && !(s->first_exec = strdup(ev->path)))
-		return COMPAT_ENOMEM;
+	if (ev->kind == PTRACE_KIND_EXEC && !s->first_exec) {
+		if (!(s->first_exec = strdup(ev->path)))
+			return COMPAT_ENOMEM;
+		s->main_pid = ev->pid;
+	}
+	if (ev->kind == PTRACE_KIND_EXEC && ev->pid == s->main_pid) {
+		char *m = strdup(ev->path);
+		if (!m)
+			return COMPAT_ENOMEM;
+		free(s->main_exec);
+		s->main_exec = m;
+	}
 	if (!s->collect)
 		return 0;
 	if (ev->kind == PTRACE_KIND_OPEN)
 		return set_add(&s->opened, ev->path);
-	if (ev->kind == PTRACE_KIND_EXEC)
-		return set_add(&s->execd, ev->path);
-	return 0;
+	if (ev->kind != PTRACE_KIND_EXEC)
+		return 0;
+	if (!strmap_get(&s->execd, ev->path) && s->nexecs < LIBCACHE_MAX_EXECS &&
+	    !(s->execs[s->nexecs++] = strdup(ev->path)))
+		return COMPAT_ENOMEM;
+	return set_add(&s->execd, ev->path);
 }
 
 void libcache_libs_free(struct libcache_lib *libs, size_t n)

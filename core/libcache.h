@@ -27,6 +27,7 @@
 
 #define LIBCACHE_STATS_FILE "compat-trace.stats"
 #define LIBCACHE_STATS_MAX 4096		/* larger stats files are refused */
+#define LIBCACHE_MAX_EXECS 16		/* execs remembered in order */
 
 struct libcache_stats {
 	unsigned long lib_ok, lib_failed;
@@ -37,7 +38,14 @@ struct libcache_seen {
 	int collect;			/* remember successful opens and execs */
 	struct strmap opened;		/* set: successfully opened paths */
 	struct strmap execd;		/* set: successfully exec'd paths */
-	char *first_exec;		/* the first successful exec (the program), owned */
+	char *first_exec;		/* the first successful exec, owned */
+	char *main_exec;		/* the last successful exec of the process that
+					 * made the first one (through wrappers' exec
+					 * chains: the real program), owned */
+	pid_t main_pid;
+	char *execs[LIBCACHE_MAX_EXECS];	/* with collect: the first successful
+						 * execs in order (distinct), owned */
+	size_t nexecs;
 };
 
 struct libcache_lib {
