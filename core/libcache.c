@@ -290,6 +290,9 @@ int libcache_write(const char *dir, const struct libcache_lib *libs, size_t n, i
 		return cerr_set(err, COMPAT_EIO, "%s: path too long", dir);
 	if ((rc = mkdir_p(sub, err)) < 0)
 		return rc;
+	/* Also in DIR itself: on a CPU of a lower level ld.so skips the
+	 * subdirectory (after one failed open) and finds them there. */
+	const char *dirs[2] = { sub, strcmp(sub, dir) ? dir : NULL };
 	for (size_t i = 0; i < n; i++) {
 		const char *names[2] = { libs[i].name, libs[i].soname };
 		for (int k = 0; k < 2; k++) {
@@ -297,10 +300,12 @@ int libcache_write(const char *dir, const struct libcache_lib *libs, size_t n, i
 				break;
 			if (strchr(names[k], '/') || names[k][0] == '.')
 				continue;
-			rc = copy ? copy_replace(sub, names[k], libs[i].path, err)
-				  : link_replace(sub, names[k], libs[i].path, err);
-			if (rc < 0)
-				return rc;
+			for (int d = 0; d < 2 && dirs[d]; d++) {
+				rc = copy ? copy_replace(dirs[d], names[k], libs[i].path, err)
+					  : link_replace(dirs[d], names[k], libs[i].path, err);
+				if (rc < 0)
+					return rc;
+			}
 		}
 	}
 	int len = snprintf(text, sizeof text, "compat-trace-stats 1\nlibrary-opens-ok %lu\nlibrary-opens-failed %lu\n",

@@ -13,7 +13,8 @@
  * ld.so tries DIR/glibc-hwcaps/x86-64-vN before DIR for every directory of
  * LD_LIBRARY_PATH, highest level the CPU supports first; the entries go
  * into that first subdirectory (DIR itself on a baseline CPU or other
- * architectures) so that each library is found at the first try.
+ * architectures) so that each library is found at the first try, and into
+ * DIR too, for a CPU of a lower level (a cache staged on another node).
  * DIR/compat-trace.stats records the library opens of the --cache run. */
 #ifndef COMPAT_LIBCACHE_H
 #define COMPAT_LIBCACHE_H

@@ -55,6 +55,9 @@ t "the cache holds a symlink per soname (libl7.so.1 -> its file)" \
 	bash -c 'test "$(readlink -f "$1"/glibc-hwcaps/*/libl7.so.1 2> /dev/null || readlink -f "$1"/libl7.so.1)" = "$2"' \
 	_ "$W/cache" "$W/d7/libl7.so.1"
 
+t "and in the cache directory itself, for a CPU of a lower level" \
+	test "$(readlink -f "$W/cache/libl7.so.1")" = "$W/d7/libl7.so.1"
+
 $T "$COMPAT" trace --from-cache "$W/cache" -f jsonl -o "$W/after.jsonl" -- "$W/main" 2> "$W/err"
 rc=$?
 t "--from-cache run: the program runs (exit 0)" test "$rc" = 0
