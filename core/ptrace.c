@@ -402,10 +402,11 @@ static uint64_t tracee_find_syscall_insn(pid_t tid, uint64_t lo, uint64_t hi)
  * seccomp(SECCOMP_SET_MODE_FILTER) set up in its registers and the filter
  * written below its stack pointer (the stack's VMA reaches 128 KiB below
  * the initial stack), run that one syscall, restore the registers.
- * Returns 0, or -1 when the process stays with the exec-only filter
+ * Returns 0; -1 when the process stays with the exec-only filter
  * (static program, no syscall instruction, a signal came in between:
- * *sig then holds it for delivery). */
-static int task_inject_filter(struct task *k, int *sig)
+ * *sig then holds it for delivery); -2 when the task died meanwhile (its
+ * wait status is in *gone_status; k must not be resumed). */
+static int task_inject_filter(struct task *k, int *sig, int *gone_status)
 {
 	struct user_regs_struct saved, r;
 	struct sock_filter f[64];
@@ -437,9 +438,15 @@ static int task_inject_filter(struct task *k, int *sig)
 		return -1;
 	/* entry stop, then exit stop of the injected call */
 	for (int stop = 0; stop < 2; stop++) {
-		if (ptrace(PTRACE_SYSCALL, k->tid, NULL, NULL) < 0 ||
-		    waitpid(k->tid, &st, __WALL) < 0 || !WIFSTOPPED(st))
-			return -1;	/* the task is gone */
+		if (ptrace(PTRACE_SYSCALL, k->tid, NULL, NULL) < 0)
+			return -1;
+		while (waitpid(k->tid, &st, __WALL) < 0)
+			if (errno != EINTR)
+				return -1;
+		if (!WIFSTOPPED(st)) {
+			*gone_status = st;	/* killed meanwhile */
+			return -2;
+		}
 		if (WSTOPSIG(st) != (SIGTRAP | 0x80)) {
 			if (stop == 0)
 				*sig = WSTOPSIG(st) == SIGTRAP ? 0 : WSTOPSIG(st);
@@ -514,8 +521,16 @@ static int on_syscall_exit(struct tracer *t, struct task *k, struct cerr *err)
 		if (t->o->on_event && (rc = t->o->on_event(t->o->ctx, &ev)) < 0)
 			return rc;
 		if (t->o->loader_only && k->sc->kind == PTRACE_KIND_EXEC && si.exit.rval == 0) {
-			int sig = 0;
-			task_inject_filter(k, &sig);
+			int sig = 0, gone = 0;
+			if (task_inject_filter(k, &sig, &gone) == -2) {
+				/* its exit was reaped here, not by the loop */
+				if (k->tid == t->main_pid && !t->main_done) {
+					t->main_status = gone;
+					t->main_done = 1;
+				}
+				task_remove(t, k->tid);
+				return 0;
+			}
 			return tracer_resume(k->tid, 0, sig, err);
 		}
 	}

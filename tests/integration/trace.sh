@@ -81,6 +81,8 @@ build_c "$TMP/dl" "$TMP/dl.c" -ldl
 # Exit status: the program's, or 128 + signal.
 expect_status 7 "exit status 7 is propagated" $T "$COMPAT" trace -o /dev/null -- "$TMP/exit7"
 expect_status 137 "killed by SIGKILL: exit 128+9" $T "$COMPAT" trace -o /dev/null -- "$TMP/killed"
+expect_status 7 "loader-only: exit status 7 is propagated" $T "$COMPAT" trace --loader-only -o /dev/null -- "$TMP/exit7"
+expect_status 137 "loader-only: killed by SIGKILL: exit 137" $T "$COMPAT" trace --loader-only -o /dev/null -- "$TMP/killed"
 expect_status 127 "a command that does not exist: exit 127" $T "$COMPAT" trace -o /dev/null -- "$TMP/nonexistent"
 t "... with a one-line message naming it" grep -q "^compat trace: cannot run $TMP/nonexistent: No such file" "$TMP/err"
 expect_status 2 "no command: usage, exit 2" "$COMPAT" trace
