@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "applets/applets.h"
 #include "applets/cli.h"
@@ -207,6 +208,13 @@ int trace_main(int argc, char **argv)
 			if (!(f = fopen(out, "w")))
 				cli_die("trace", "%s: %m", out);
 		} else {
+			/* Fail now, not after the program has run. */
+			char *d = strdup(out), *slash = d ? strrchr(d, '/') : NULL;
+			const char *dir = !slash ? "." : slash == d ? "/" : (*slash = 0, d);
+			int writable = d && access(dir, W_OK) == 0;
+			free(d);
+			if (!writable)
+				cli_die("trace", "%s: cannot write there: %m", out);
 			if (!(f = open_memstream(&membuf, &memlen)))
 				cli_die("trace", "out of memory");
 			mem = 1;

@@ -87,6 +87,9 @@ expect_status 127 "a command that does not exist: exit 127" $T "$COMPAT" trace -
 t "... with a one-line message naming it" grep -q "^compat trace: cannot run $TMP/nonexistent: No such file" "$TMP/err"
 expect_status 2 "no command: usage, exit 2" "$COMPAT" trace
 expect_status 2 "unknown format: exit 2" "$COMPAT" trace --format xml -- true
+expect_status 2 "-o into a missing directory: exit 2 before running anything" \
+	"$COMPAT" trace -o "$TMP/missing/dir/out" -- touch "$TMP/ran"
+t "... and the program did not run" test ! -e "$TMP/ran"
 expect_status 0 "--help exits 0" "$COMPAT" trace --help
 expect_status 0 "compat-trace symlink works" $T "$BIN/compat-trace" -o /dev/null -- "$TMP/hello"
 
