@@ -1,5 +1,6 @@
 # Builds ELF fixtures with gcc into $FX (sourced after lib.sh). Nothing
 # here is committed as a binary: every file is made at test time.
+: "${TMP:?source lib.sh before fixtures.sh}"
 FX=$TMP/fx
 mkdir -p "$FX"/{a,c,p,l,w32,wm,w64,v1,v2,vboth,nosym,empty,app/bin,app/lib,src}
 
