@@ -218,19 +218,45 @@ assert not any(e["path"] in ("/etc/passwd", "/etc/hostname", "/nonexistent-from-
 
 # Ctrl-C: compat stays in the foreground group with the program, ignores
 # SIGINT itself and exits with the program's status (128+2).
-setsid bash -c 'exec '"$T"' "$0" trace -o /dev/null -- "$1"' "$COMPAT" "$TMP/sleeper" &
-spid=$!
-sleep 1
-kill -INT -- -"$spid" 2> /dev/null
-wait "$spid"; rc=$?
-t "Ctrl-C (SIGINT to the process group) reaches the program: exit 130 (got $rc)" test "$rc" = 130
+# (Python tells a normal exit with 130 from a death by SIGINT: -2.)
+ctrlc=$($PY - "$COMPAT" "$TMP/sleeper" <<'PY'
+import os, signal, subprocess, sys, time
+p = subprocess.Popen([sys.argv[1], "trace", "-o", "/dev/null", "--", sys.argv[2]],
+                     start_new_session=True,
+                     preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+def sleeper_running():
+    for d in os.listdir("/proc"):
+        try:
+            if d.isdigit() and d != str(p.pid) and os.getpgid(int(d)) == p.pid:
+                return True
+        except OSError:
+            pass
+    return False
+deadline = time.time() + 20
+while not sleeper_running() and time.time() < deadline:
+    time.sleep(0.05)
+time.sleep(0.2)
+os.killpg(p.pid, signal.SIGINT)   # what the terminal does on Ctrl-C
+try:
+    print(p.wait(timeout=20))
+except subprocess.TimeoutExpired:
+    os.killpg(p.pid, signal.SIGKILL); print("hung")
+PY
+)
+t "Ctrl-C (SIGINT to the process group): the program dies, compat exits 130 itself (got $ctrlc)" \
+	test "$ctrlc" = 130
 # timeout(1) gives its command the default SIGINT disposition back (a
 # non-interactive shell starts background jobs with SIGINT ignored).
 $T "$COMPAT" trace -o /dev/null -- "$TMP/sleeper" &
 tpid=$!
-sleep 1
-cpid=$(pgrep -P "$tpid" | head -1)
-spid=$(pgrep -P "$cpid" | head -1)
+cpid= spid=
+for _ in $(seq 100); do
+	cpid=$(pgrep -P "$tpid" | head -1)
+	[ -n "$cpid" ] && spid=$(pgrep -P "$cpid" | head -1)
+	[ -n "$spid" ] && break
+	sleep 0.1
+done
+sleep 0.2
 kill -INT "$cpid"
 sleep 0.5
 if kill -0 "$cpid" 2> /dev/null && kill -0 "$spid" 2> /dev/null; then
