@@ -143,6 +143,44 @@ for l in open(sys.argv[1]):
     json.loads(l); n += 1
 sys.exit(0 if n > 10 else 1)' "$TMP/fam.jsonl"
 
+# An exec from a non-leader thread (the kernel gives it the leader's id)
+# and a vfork-style posix_spawn.
+cat > "$TMP/texec.c" <<'C'
+#include <pthread.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+extern char **environ;
+static char *prog;
+static void *run(void *arg) { execl(prog, prog, (char *)0); return NULL; }
+int main(int argc, char **argv)
+{
+	pid_t pid;
+	int st;
+	prog = argv[1];
+	if (posix_spawn(&pid, prog, NULL, NULL, argv + 1, environ) != 0 || waitpid(pid, &st, 0) != pid)
+		return 3;
+	pthread_t t;
+	pthread_create(&t, NULL, run, NULL);
+	pthread_join(t, NULL);
+	return 4;
+}
+C
+build_c "$TMP/texec" "$TMP/texec.c" -pthread
+$T "$COMPAT" trace -f jsonl -o "$TMP/texec.jsonl" -- "$TMP/texec" "$TMP/hello" > "$TMP/out"
+rc=$?
+t "exec from a thread after posix_spawn: exit 0 and both ran (exit $rc)" \
+	test "$rc" = 0 -a "$(grep -c hello "$TMP/out")" = 2
+t "... two successful execs of hello, from the spawned child and from the main pid" $PY -c '
+import json, sys
+ev = [json.loads(l) for l in open(sys.argv[1])]
+main = [e["pid"] for e in ev if e["path"] == sys.argv[2] + "/texec" and e["result"] == 0][0]
+ex = [e for e in ev if e["path"] == sys.argv[2] + "/hello" and e["syscall"] == "execve" and e["result"] == 0]
+assert len(ex) == 2, ex
+assert {e["pid"] for e in ex} == {main, [e["pid"] for e in ex if e["pid"] != main][0]}
+assert any(e["pid"] == main and e["tid"] == main for e in ex)
+' "$TMP/texec.jsonl" "$TMP"
+
 # perfetto: Chrome trace JSON with X slices and name metadata.
 $T "$COMPAT" trace -f perfetto -o "$TMP/fam.json" -- "$TMP/family" "$TMP/hello" > /dev/null
 t "perfetto: json.load parses it; X slices per open, process and thread names" $PY -c '
