@@ -52,9 +52,17 @@ LINKS       := compat-gen compat-check compat-server compat-trace
 
 all: bin/compat
 
-bin/compat: $(APPLET_OBJ) $(CORE_OBJ)
+# bin/compat is relinked when the build variant (gcc, clang, san) changes:
+# each variant has its own objects, which may all be older than the binary.
+VARIANT_STAMP := bin/.variant-$(notdir $(BUILD))
+$(VARIANT_STAMP):
 	@mkdir -p bin
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+	@rm -f bin/.variant-*
+	@touch $@
+
+bin/compat: $(APPLET_OBJ) $(CORE_OBJ) $(VARIANT_STAMP)
+	@mkdir -p bin
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIBS)
 	@for l in $(LINKS); do ln -sf compat bin/$$l; done
 
 # STATIC_OUT: where the static binary goes (tests build one aside).
@@ -63,6 +71,7 @@ static: $(APPLET_OBJ) $(CORE_OBJ)
 	@mkdir -p $(dir $(STATIC_OUT))
 	$(CC) -static $(LDFLAGS) -o $(STATIC_OUT) $^ $(STATIC_LIBS)
 	strip $(STATIC_OUT)
+	@if [ "$(STATIC_OUT)" = bin/compat ]; then rm -f bin/.variant-*; fi
 	@for l in $(LINKS); do ln -sf $(notdir $(STATIC_OUT)) $(dir $(STATIC_OUT))$$l; done
 
 $(BUILD)/%.o: %.c $(GEN_H)
@@ -135,6 +144,5 @@ clean:
 	rm -rf build bin
 
 .PHONY: all static check units fuzz fuzz-build demo bench install deps clean
-.SECONDARY:
 
 -include $(shell find build -name '*.d' 2>/dev/null)
