@@ -28,7 +28,7 @@ OPT         ?= -O2
 CFLAGS      ?= $(OPT) -g
 WARN        := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
 BUILD_CFLAGS := -std=gnu11 $(WARN) -D_GNU_SOURCE -DCOMPAT_VERSION='"$(VERSION)"' \
-                -DPB_FIELD_32BIT -I. -Ibuild/gen $(PKG_CFLAGS)
+                -I. -Ibuild/gen $(PKG_CFLAGS)
 
 ifeq ($(SANITIZE),1)
   BUILD     := build/san
@@ -144,5 +144,7 @@ clean:
 	rm -rf build bin
 
 .PHONY: all static check units fuzz fuzz-build demo bench install deps clean
+# Generated protobuf code is kept (not deleted as an intermediate file).
+.SECONDARY: $(GEN_C) $(GEN_H)
 
 -include $(shell find build -name '*.d' 2>/dev/null)
