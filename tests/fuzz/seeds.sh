@@ -28,5 +28,25 @@ ldcache)
 	/sbin/ldconfig -c compat -C "$dir/compat-cache" -f "$src/conf" -X 2>/dev/null
 	rm -rf "$src"
 	;;
+h2conn)
+	# A client's bytes for one CheckCompatibility call: the preface, SETTINGS,
+	# HEADERS (HPACK literals without indexing) and DATA with the gRPC message.
+	/usr/bin/python3 - "$dir" "$(dirname "$0")/corpus/pb/check-xz" <<'PY'
+import sys
+out, msgfile = sys.argv[1], sys.argv[2]
+msg = open(msgfile, "rb").read()[1:]
+def lit(name, value):
+    return b"\x00" + bytes([len(name)]) + name + bytes([len(value)]) + value
+hdrs = (b"\x83\x86" + lit(b":path", b"/convergedcomputing.org.grpc.v1.CompatibilityService/CheckCompatibility")
+        + lit(b":authority", b"localhost") + lit(b"content-type", b"application/grpc") + lit(b"te", b"trailers"))
+def frame(typ, flags, sid, payload):
+    return len(payload).to_bytes(3, "big") + bytes([typ, flags]) + sid.to_bytes(4, "big") + payload
+body = b"\x00" + len(msg).to_bytes(4, "big") + msg
+data = (b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + frame(4, 0, 0, b"") + frame(1, 4, 1, hdrs)
+        + frame(0, 1, 1, body) + frame(6, 0, 0, b"12345678"))
+open(out + "/check-call", "wb").write(data)
+open(out + "/preface-only", "wb").write(data[:24])
+PY
+	;;
 esac
 exit 0
