@@ -141,11 +141,23 @@ static int check_symbol(void *p, const char *sym)
 	return 0;
 }
 
+/* ARTIFACT_NS + a + b into key (cap bytes); NULL when it does not fit.
+ * The server calls this per attribute per request: no printf. */
+static const char *ns_key(char *key, size_t cap, const char *a, const char *b)
+{
+	size_t ln = sizeof ARTIFACT_NS - 1, la = strlen(a), lb = strlen(b);
+	if (ln + la + lb + 1 > cap)
+		return NULL;
+	memcpy(key, ARTIFACT_NS, ln);
+	memcpy(key + ln, a, la);
+	memcpy(key + ln + la, b, lb + 1);
+	return key;
+}
+
 static const char *attr(const struct artifact *a, const char *name)
 {
 	char key[128];
-	snprintf(key, sizeof key, ARTIFACT_NS "%s", name);
-	return artifact_get(a, key);
+	return ns_key(key, sizeof key, name, "") ? artifact_get(a, key) : NULL;
 }
 
 /* The ABIs this CPU executes natively. */
@@ -310,10 +322,8 @@ int verdict_check(const struct host_index *idx, const struct artifact *a,
 		if (have_needed) {
 			char key[600];
 			n->versions = a->attrs[i].value;
-			snprintf(key, sizeof key, ARTIFACT_NS "weak.%s", soname);
-			n->weak = artifact_get(a, key);
-			snprintf(key, sizeof key, ARTIFACT_NS "symbols.%s", soname);
-			n->symbols = artifact_get(a, key);
+			n->weak = ns_key(key, sizeof key, "weak.", soname) ? artifact_get(a, key) : NULL;
+			n->symbols = ns_key(key, sizeof key, "symbols.", soname) ? artifact_get(a, key) : NULL;
 		}
 	}
 	for (size_t i = 0; i < nneeds; i++)
@@ -343,8 +353,9 @@ char *verdict_to_json(const struct verdict *v, size_t *len)
 		goto out;
 	for (size_t i = 0; i < v->nfindings; i++) {
 		const struct finding *f = &v->findings[i];
-		json_t *o = json_pack("{s:s, s:s, s:s, s:b}", "kind", f->kind, "soname", f->soname,
-				      "detail", f->detail, "warning", f->warning);
+		/* inserted in key order: jansson keeps it, so no sorting on dump */
+		json_t *o = json_pack("{s:s, s:s, s:s, s:b}", "detail", f->detail, "kind", f->kind,
+				      "soname", f->soname, "warning", f->warning);
 		if (!o || json_array_append_new(fs, o) < 0)
 			goto out;
 	}
@@ -355,7 +366,7 @@ char *verdict_to_json(const struct verdict *v, size_t *len)
 	if (json_object_set_new(root, "compatible", json_boolean(v->compatible)) < 0 ||
 	    json_object_set(root, "findings", fs) < 0 || json_object_set(root, "resolved", res) < 0)
 		goto out;
-	out = json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS);
+	out = json_dumps(root, JSON_COMPACT);
 	if (out && len)
 		*len = strlen(out);
 out:
