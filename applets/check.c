@@ -10,7 +10,9 @@
 #include "applets/applets.h"
 #include "applets/cli.h"
 #include "core/describe.h"
+#include "core/fsutil.h"
 #include "core/hostindex.h"
+#include "core/rpcclient.h"
 #include "core/verdict.h"
 
 static const char usage_text[] =
@@ -123,6 +125,32 @@ static int report(const struct check_args *ca, const struct verdict *v, const ch
 	return v->compatible ? 0 : 1;
 }
 
+/* --host: the server judges; the same report and exit codes as here. */
+static int judge_remote(const struct check_args *ca, const char *src)
+{
+	char *data = NULL, *copy = NULL;
+	size_t len, nextra;
+	struct cerr err;
+	struct verdict v;
+	if (ca->tls_ca) {
+		cli_warn("check", "--tls-ca: TLS is not built into this client yet");
+		return 2;
+	}
+	if (fs_read_file(src, ARTIFACT_MAX_BYTES, &data, &len, &err) < 0)
+		return cli_error("check", &err);
+	char **extra = split_path(ca->libpath, &nextra, &copy);
+	struct rpc_opts o = { .library_path = (const char *const *)extra, .nlibrary_path = nextra };
+	int rc = rpc_check_remote(ca->host, &o, data, len, &v, &err);
+	free(data);
+	free(extra);
+	free(copy);
+	if (rc < 0)
+		return cli_error("check", &err);
+	rc = report(ca, &v, src);
+	verdict_free(&v);
+	return rc;
+}
+
 static int run_exec(const struct check_args *ca, const char *artifact_path, char **cmd)
 {
 	struct artifact a;
@@ -220,10 +248,8 @@ int check_main(int argc, char **argv)
 	struct artifact a;
 	struct cerr err;
 	struct verdict v;
-	if (ca.host) {
-		cli_warn("check", "--host: the gRPC client is not built into this binary yet");
-		return 3;
-	}
+	if (ca.host)
+		return judge_remote(&ca, src);
 	if (artifact_load(src, &a, &err) < 0)
 		return cli_error("check", &err);
 	const char *name = artifact_get(&a, ARTIFACT_NS "executable-name");

@@ -21,6 +21,16 @@ start 127.0.0.1:0
 t "compat-server prints 'server listening: ADDR'" test -n "$ADDR"
 timeout 300 /usr/bin/python3 "$(dirname "$0")/serve_grpc.py" "$ADDR" "$TMP/gen" "$PEERS"
 
+# compat check --host: the same report and exit codes as a local check.
+expect_status 0 "check --host: compatible (exit 0)" "$BIN/compat-check" --host "$ADDR" "$PEERS/xz.json"
+t "check --host: the resolved libraries are shown" grep -q 'libc.so.6 => /lib/x86_64-linux-gnu/libc.so.6' "$TMP/out"
+expect_status 1 "check --host: incompatible (exit 1)" "$COMPAT" check --host "$ADDR" --json "$PEERS/missing.json"
+t "check --host --json: the server's findings" grep -q '"kind":"missing-soname"' "$TMP/out"
+expect_status 2 "check --host: an artifact the server cannot read (exit 2)" "$COMPAT" check --host "$ADDR" "$PEERS/bad.json"
+t "check --host: the server's reason is shown" grep -q 'unexpected token' "$TMP/err"
+expect_status 3 "check --host: no server there (exit 3)" "$COMPAT" check --host 127.0.0.1:1 "$PEERS/xz.json"
+t "check --host: the address is in the message" grep -q '127.0.0.1:1' "$TMP/err"
+
 kill -HUP "$PID"; sleep 0.5
 t "SIGHUP rebuilds the index and keeps serving" bash -c 'grep -q "index rebuilt" "$1" && kill -0 "$2"' _ "$TMP/srv.err" "$PID"
 kill -TERM "$PID"; wait "$PID"; rc=$?
@@ -45,6 +55,27 @@ PY
 	kill -TERM "$PID"; wait "$PID"
 else
 	skip "IPv6: this machine has no ::1"
+fi
+# The server under valgrind: requests, bad input, SIGTERM; no errors, no leaks.
+if command -v valgrind > /dev/null && [ "${SANITIZE:-}" != 1 ]; then
+	valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=99 \
+		"$COMPAT" serve --listen 127.0.0.1:0 > "$TMP/vg.out" 2> "$TMP/vg.err" &
+	VPID=$!
+	cleanup_hooks+=("kill -9 $VPID 2>/dev/null")
+	for i in $(seq 200); do grep -q 'server listening:' "$TMP/vg.out" && break; sleep 0.1; done
+	VADDR=$(sed -n 's/^server listening: //p' "$TMP/vg.out")
+	"$COMPAT" check --host "$VADDR" "$PEERS/xz.json" > /dev/null
+	"$COMPAT" check --host "$VADDR" "$PEERS/missing.json" > /dev/null
+	"$COMPAT" check --host "$VADDR" "$PEERS/bad.json" 2> /dev/null
+	printf 'garbage\r\n\r\n' | timeout 5 /usr/bin/python3 -c '
+import socket, sys
+h, p = sys.argv[1].rsplit(":", 1)
+s = socket.create_connection((h, int(p))); s.sendall(sys.stdin.buffer.read()); s.recv(100)' "$VADDR" 2> /dev/null
+	kill -TERM "$VPID"; wait "$VPID"; vrc=$?
+	t "valgrind: the server ran requests and bad input and stopped clean (exit $vrc)" test "$vrc" = 0
+	[ "$vrc" = 0 ] || grep '==' "$TMP/vg.err" | head -10 | sed 's/^/#   /'
+else
+	skip "serve under valgrind: valgrind missing or a sanitizer build"
 fi
 expect_status 2 "serve: a bad --listen address is refused" "$COMPAT" serve --listen nonsense
 expect_status 2 "serve: a bad limit is refused" "$COMPAT" serve --max-streams 0
