@@ -17,7 +17,7 @@
 
 static const char usage_text[] =
 	"usage: compat check [--json] [--library-path DIRS] [--root DIR] ARTIFACT|-\n"
-	"       compat check --host ADDR [--tls-ca FILE] [--json] ARTIFACT|-\n"
+	"       compat check --host ADDR [--tls-ca FILE [--tls-name NAME]] [--json] ARTIFACT|-\n"
 	"       compat check --exec [ARTIFACT] -- CMD [ARGS...]\n"
 	"\n"
 	"Judge an artifact (from compat gen) against this host's libraries, or ask\n"
@@ -30,13 +30,16 @@ static const char usage_text[] =
 	"      --root DIR           judge the host tree at DIR instead of /\n"
 	"      --host ADDR          ask the compat server at ADDR (host:port)\n"
 	"      --tls-ca FILE        talk TLS to the server, trusting this CA\n"
+	"      --tls-name NAME      name to check in the server's certificate (default: the host;\n"
+	"                           mbedtls 2.28 checks DNS names only, so use it for IP addresses)\n"
 	"      --plain-http         registry references over plain HTTP\n"
 	"      --exec               then run CMD if compatible (without ARTIFACT,\n"
 	"                           describe CMD on the spot); else explain and exit 1\n"
 	"  -h, --help               this text\n"
 	"      --version            print the version\n";
 
-enum { OPT_JSON = 256, OPT_LIBPATH, OPT_ROOT, OPT_HOST, OPT_TLSCA, OPT_PLAIN, OPT_EXEC, OPT_VERSION };
+enum { OPT_JSON = 256, OPT_LIBPATH, OPT_ROOT, OPT_HOST, OPT_TLSCA, OPT_TLSNAME, OPT_PLAIN, OPT_EXEC,
+       OPT_VERSION };
 
 static const struct option options[] = {
 	{ "json", no_argument, NULL, OPT_JSON },
@@ -44,6 +47,7 @@ static const struct option options[] = {
 	{ "root", required_argument, NULL, OPT_ROOT },
 	{ "host", required_argument, NULL, OPT_HOST },
 	{ "tls-ca", required_argument, NULL, OPT_TLSCA },
+	{ "tls-name", required_argument, NULL, OPT_TLSNAME },
 	{ "plain-http", no_argument, NULL, OPT_PLAIN },
 	{ "exec", no_argument, NULL, OPT_EXEC },
 	{ "help", no_argument, NULL, 'h' },
@@ -53,7 +57,7 @@ static const struct option options[] = {
 
 struct check_args {
 	int json, exec;
-	const char *libpath, *root, *host, *tls_ca;
+	const char *libpath, *root, *host, *tls_ca, *tls_name;
 };
 
 /* Split "a:b:c" into a NULL-terminated vector pointing into a copy. */
@@ -132,14 +136,11 @@ static int judge_remote(const struct check_args *ca, const char *src)
 	size_t len, nextra;
 	struct cerr err;
 	struct verdict v;
-	if (ca->tls_ca) {
-		cli_warn("check", "--tls-ca: TLS is not built into this client yet");
-		return 2;
-	}
 	if (fs_read_file(src, ARTIFACT_MAX_BYTES, &data, &len, &err) < 0)
 		return cli_error("check", &err);
 	char **extra = split_path(ca->libpath, &nextra, &copy);
-	struct rpc_opts o = { .library_path = (const char *const *)extra, .nlibrary_path = nextra };
+	struct rpc_opts o = { .library_path = (const char *const *)extra, .nlibrary_path = nextra,
+			      .tls_ca = ca->tls_ca, .tls_name = ca->tls_name };
 	int rc = rpc_check_remote(ca->host, &o, data, len, &v, &err);
 	free(data);
 	free(extra);
@@ -221,6 +222,7 @@ int check_main(int argc, char **argv)
 		case OPT_ROOT: ca.root = optarg; break;
 		case OPT_HOST: ca.host = optarg; break;
 		case OPT_TLSCA: ca.tls_ca = optarg; break;
+		case OPT_TLSNAME: ca.tls_name = optarg; break;
 		case OPT_PLAIN: break;
 		case OPT_EXEC: ca.exec = 1; break;
 		case 'h': fputs(usage_text, stdout); return 0;

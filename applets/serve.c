@@ -9,11 +9,13 @@
 #include "core/hostindex.h"
 #include "core/loop.h"
 #include "core/service.h"
+#include "core/tls.h"
 
 static const char usage_text[] =
 	"usage: compat serve [--listen ADDR] [--library-path DIRS] [--allow-registry HOST]...\n"
 	"                    [--max-message BYTES] [--max-streams N] [--max-connections N]\n"
 	"                    [--max-header-list BYTES] [--idle-timeout MS] [--handshake-timeout MS]\n"
+	"                    [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]\n"
 	"\n"
 	"Index this host's libraries once, then answer gRPC CheckCompatibility,\n"
 	"LocateLibraries and grpc.health.v1.Health/Check over HTTP/2 (h2c).\n"
@@ -29,11 +31,14 @@ static const char usage_text[] =
 	"      --max-header-list B    request header bytes (default 8192)\n"
 	"      --idle-timeout MS      close connections idle this long (default 300000)\n"
 	"      --handshake-timeout MS close connections silent this long (default 10000)\n"
+	"      --tls-cert FILE        serve TLS (ALPN h2) with this PEM certificate chain\n"
+	"      --tls-key FILE         ... and this PEM private key\n"
+	"      --tls-client-ca FILE   require client certificates signed by this CA\n"
 	"  -h, --help                 this text\n"
 	"      --version              print the version\n";
 
 enum { OPT_LISTEN = 256, OPT_LIBPATH, OPT_ALLOW, OPT_MAXMSG, OPT_MAXSTREAMS, OPT_MAXCONN,
-       OPT_MAXHDR, OPT_IDLE, OPT_HANDSHAKE, OPT_VERSION };
+       OPT_MAXHDR, OPT_IDLE, OPT_HANDSHAKE, OPT_TLSCERT, OPT_TLSKEY, OPT_TLSCA, OPT_VERSION };
 
 static const struct option options[] = {
 	{ "listen", required_argument, NULL, OPT_LISTEN },
@@ -45,6 +50,9 @@ static const struct option options[] = {
 	{ "max-header-list", required_argument, NULL, OPT_MAXHDR },
 	{ "idle-timeout", required_argument, NULL, OPT_IDLE },
 	{ "handshake-timeout", required_argument, NULL, OPT_HANDSHAKE },
+	{ "tls-cert", required_argument, NULL, OPT_TLSCERT },
+	{ "tls-key", required_argument, NULL, OPT_TLSKEY },
+	{ "tls-client-ca", required_argument, NULL, OPT_TLSCA },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -88,7 +96,7 @@ static int stale(void *ctx)
 int serve_main(int argc, char **argv)
 {
 	const char *listen_addr = "[::]:50051";
-	const char **allow = NULL, *libpath = NULL;
+	const char **allow = NULL, *libpath = NULL, *cert = NULL, *key = NULL, *client_ca = NULL;
 	size_t nallow = 0;
 	struct loop_opts lo = {
 		.max_conns = 1024, .idle_ms = 300000, .handshake_ms = 10000, .drain_ms = 10000,
@@ -111,6 +119,9 @@ int serve_main(int argc, char **argv)
 		case OPT_MAXHDR: lo.lim.max_header_list = (uint32_t)number("max-header-list", optarg, 256, 1 << 20); break;
 		case OPT_IDLE: lo.idle_ms = (int)number("idle-timeout", optarg, 100, 86400000); break;
 		case OPT_HANDSHAKE: lo.handshake_ms = (int)number("handshake-timeout", optarg, 100, 3600000); break;
+		case OPT_TLSCERT: cert = optarg; break;
+		case OPT_TLSKEY: key = optarg; break;
+		case OPT_TLSCA: client_ca = optarg; break;
 		case 'h': fputs(usage_text, stdout); return 0;
 		case OPT_VERSION: return cli_version("serve");
 		default: fputs(usage_text, stderr); return 2;
@@ -120,6 +131,11 @@ int serve_main(int argc, char **argv)
 		fputs(usage_text, stderr);
 		return 2;
 	}
+	if (!cert != !key || (client_ca && !cert))
+		cli_die("serve", "--tls-cert and --tls-key go together (and --tls-client-ca needs them)");
+	struct cerr err;
+	if (cert && tls_config_server(&lo.tls, cert, key, client_ca, &err) < 0)
+		cli_die("serve", "%s", err.msg);
 	struct server s = { .svc = { .allow = allow, .nallow = nallow } };
 	char *copy = libpath ? strdup(libpath) : NULL;
 	const char *dirs[64];
@@ -128,7 +144,6 @@ int serve_main(int argc, char **argv)
 		dirs[nd++] = t;
 	s.io.extra_dirs = dirs;
 	s.io.nextra = nd;
-	struct cerr err;
 	if (index_build(&s.io, &s.svc.idx, &err) < 0)
 		cli_die("serve", "%s", err.msg);
 	int lfd;
@@ -144,6 +159,7 @@ int serve_main(int argc, char **argv)
 	if (rc < 0)
 		cli_warn("serve", "%s", err.msg);
 	index_free(s.svc.idx);
+	tls_config_free(lo.tls);
 	free(allow);
 	free(copy);
 	return rc < 0 ? 1 : 0;

@@ -18,6 +18,8 @@
 struct conn {
 	int fd;
 	struct h2_conn *h;
+	struct tls_conn *tls;		/* NULL on plaintext connections */
+	int handshaking;
 	int64_t born_ms, active_ms;
 	int got_bytes, reading, writing;
 	struct conn *prev, *next;
@@ -96,6 +98,17 @@ out:
 	return rc;
 }
 
+static void set_events(struct loop *l, struct conn *c, int want_read, int want_write)
+{
+	if (want_read == c->reading && want_write == c->writing)
+		return;
+	struct epoll_event ev = { .events = (want_read ? EPOLLIN : 0) | (want_write ? EPOLLOUT : 0),
+				  .data.ptr = c };
+	epoll_ctl(l->ep, EPOLL_CTL_MOD, c->fd, &ev);
+	c->reading = want_read;
+	c->writing = want_write;
+}
+
 static void conn_events(struct loop *l, struct conn *c)
 {
 	int want_read = !l->draining || h2_conn_streams(c->h) > 0;
@@ -117,6 +130,7 @@ static void conn_close(struct loop *l, struct conn *c)
 	epoll_ctl(l->ep, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	h2_conn_free(c->h);
+	tls_conn_free(c->tls);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -135,13 +149,22 @@ static int conn_flush(struct loop *l, struct conn *c)
 		const uint8_t *p = h2_conn_output(c->h, &len);
 		if (!len)
 			break;
-		ssize_t n = send(c->fd, p, len, MSG_NOSIGNAL);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
+		ssize_t n;
+		if (c->tls) {
+			n = tls_conn_write(c->tls, p, len, NULL);
+			if (n == TLS_WANT_WRITE || n == TLS_WANT_READ)
 				break;
-			return -1;
+			if (n <= 0)
+				return -1;
+		} else {
+			n = send(c->fd, p, len, MSG_NOSIGNAL);
+			if (n < 0) {
+				if (errno == EINTR)
+					continue;
+				if (errno == EAGAIN || errno == EWOULDBLOCK)
+					break;
+				return -1;
+			}
 		}
 		h2_conn_consumed(c->h, (size_t)n);
 	}
@@ -151,11 +174,42 @@ static int conn_flush(struct loop *l, struct conn *c)
 	return 0;
 }
 
+/* Drive the TLS handshake; 1 done, 0 wait, -1 failed. */
+static int conn_handshake(struct loop *l, struct conn *c)
+{
+	int rc = tls_conn_handshake(c->tls, NULL);
+	if (rc == TLS_WANT_READ || rc == TLS_WANT_WRITE) {
+		set_events(l, c, rc == TLS_WANT_READ, rc == TLS_WANT_WRITE);
+		return 0;
+	}
+	if (rc < 0)
+		return -1;
+	c->handshaking = 0;
+	return 1;
+}
+
 static void conn_read(struct loop *l, struct conn *c)
 {
 	uint8_t buf[65536];
+	if (c->handshaking) {
+		int h = conn_handshake(l, c);
+		if (h < 0)
+			conn_close(l, c);
+		if (h <= 0)
+			return;
+		c->got_bytes = 1;
+	}
 	for (int rounds = 0; rounds < 16 && !h2_conn_backlogged(c->h); rounds++) {
-		ssize_t n = recv(c->fd, buf, sizeof buf, 0);
+		ssize_t n;
+		if (c->tls) {
+			n = tls_conn_read(c->tls, buf, sizeof buf, NULL);
+			if (n == TLS_WANT_READ || n == TLS_WANT_WRITE)
+				break;
+			if (n < 0)
+				n = 0;	/* a TLS error ends the connection */
+		} else {
+			n = recv(c->fd, buf, sizeof buf, 0);
+		}
 		if (n == 0) {
 			conn_close(l, c);
 			return;
@@ -197,6 +251,15 @@ static void accept_all(struct loop *l)
 		}
 		c->fd = fd;
 		c->born_ms = c->active_ms = now_ms();
+		if (l->o->tls) {
+			if (tls_conn_new(&c->tls, l->o->tls, fd, NULL, NULL) < 0) {
+				h2_conn_free(c->h);
+				free(c);
+				close(fd);
+				continue;
+			}
+			c->handshaking = 1;
+		}
 		c->reading = 1;
 		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
 		if (epoll_ctl(l->ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
@@ -210,6 +273,8 @@ static void accept_all(struct loop *l)
 			l->conns->prev = c;
 		l->conns = c;
 		l->nconns++;
+		if (c->handshaking)
+			continue;	/* our SETTINGS go out once TLS is up */
 		if (conn_flush(l, c) < 0)
 			conn_close(l, c);
 	}
@@ -225,6 +290,10 @@ static void start_drain(struct loop *l)
 	epoll_ctl(l->ep, EPOLL_CTL_DEL, l->lfd, NULL);
 	for (struct conn *c = l->conns, *n; c; c = n) {
 		n = c->next;
+		if (c->handshaking) {
+			conn_close(l, c);
+			continue;
+		}
 		h2_conn_shutdown(c->h);
 		if (conn_flush(l, c) < 0)
 			conn_close(l, c);
@@ -243,6 +312,8 @@ static void tick(struct loop *l)
 			conn_close(l, c);
 			continue;
 		}
+		if (c->handshaking)
+			continue;
 		if (idle)
 			h2_conn_shutdown(c->h);
 		if (conn_flush(l, c) < 0 || (idle && h2_conn_streams(c->h) == 0))
@@ -300,12 +371,20 @@ int loop_run(int listen_fd, struct service *svc, const struct loop_opts *o, stru
 				}
 			} else {
 				struct conn *c = evs[i].data.ptr;
-				if (evs[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP))
+				if ((evs[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP)) || c->handshaking)
 					conn_read(&l, c);	/* may close c */
 				else if ((evs[i].events & EPOLLOUT) && conn_flush(&l, c) < 0)
 					conn_close(&l, c);
 			}
 		}
+		/* TLS may hold decrypted records the socket no longer signals. */
+		if (o->tls)
+			for (struct conn *c = l.conns, *nx; c; c = nx) {
+				nx = c->next;
+				if (c->tls && !c->handshaking && tls_conn_pending(c->tls) &&
+				    !h2_conn_backlogged(c->h))
+					conn_read(&l, c);
+			}
 		if (now_ms() >= next_tick) {
 			tick(&l);
 			next_tick = now_ms() + 1000;

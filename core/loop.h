@@ -9,8 +9,10 @@
 #include "err.h"
 #include "h2.h"
 #include "service.h"
+#include "tls.h"
 
 struct loop_opts {
+	struct tls_config *tls;		/* NULL: plaintext h2c */
 	size_t max_conns;		/* more are accepted and closed at once */
 	int idle_ms;			/* a connection with no request in flight is closed after this */
 	int handshake_ms;		/* a connection that sent nothing is closed after this */

@@ -17,6 +17,7 @@
 #include "grpc.h"
 #include "rpcclient.h"
 #include "service.h"
+#include "tls.h"
 
 #define MAX_REPLY (16u << 20)
 
@@ -143,7 +144,65 @@ static int dial(const char *addr, int timeout_ms, struct cerr *err)
 	return fd;
 }
 
-static int pump(nghttp2_session *s, int fd, struct call *c, int64_t deadline, const char *addr,
+/* One transport for both: the socket, or TLS over it. */
+struct io {
+	int fd;
+	struct tls_conn *tls;
+};
+
+/* Wait for the fd; 0 ready, -1 deadline. */
+static int wait_fd(int fd, short events, int64_t deadline)
+{
+	int left = (int)(deadline - now_ms());
+	struct pollfd p = { .fd = fd, .events = events };
+	return left > 0 && poll(&p, 1, left) == 1 ? 0 : -1;
+}
+
+static ssize_t io_send(struct io *io, const uint8_t *p, size_t n, int64_t deadline)
+{
+	for (;;) {
+		ssize_t w;
+		if (io->tls) {
+			w = tls_conn_write(io->tls, p, n, NULL);
+			if (w == TLS_WANT_READ || w == TLS_WANT_WRITE) {
+				if (wait_fd(io->fd, w == TLS_WANT_READ ? POLLIN : POLLOUT, deadline) < 0)
+					return -2;
+				continue;
+			}
+			return w < 0 ? -1 : w;
+		}
+		w = send(io->fd, p, n, MSG_NOSIGNAL);
+		if (w < 0 && (errno == EAGAIN || errno == EINTR)) {
+			if (wait_fd(io->fd, POLLOUT, deadline) < 0)
+				return -2;
+			continue;
+		}
+		return w;
+	}
+}
+
+/* > 0 bytes, 0 closed, -1 error, -2 deadline. */
+static ssize_t io_recv(struct io *io, uint8_t *p, size_t n, int64_t deadline)
+{
+	for (;;) {
+		if (io->tls) {
+			if (!tls_conn_pending(io->tls) && wait_fd(io->fd, POLLIN, deadline) < 0)
+				return -2;
+			long r = tls_conn_read(io->tls, p, n, NULL);
+			if (r == TLS_WANT_READ || r == TLS_WANT_WRITE)
+				continue;
+			return r < 0 ? -1 : r;
+		}
+		if (wait_fd(io->fd, POLLIN, deadline) < 0)
+			return -2;
+		ssize_t r = recv(io->fd, p, n, 0);
+		if (r < 0 && (errno == EAGAIN || errno == EINTR))
+			continue;
+		return r;
+	}
+}
+
+static int pump(nghttp2_session *s, struct io *io, struct call *c, int64_t deadline, const char *addr,
 		struct cerr *err)
 {
 	uint8_t buf[16384];
@@ -153,14 +212,10 @@ static int pump(nghttp2_session *s, int fd, struct call *c, int64_t deadline, co
 		while ((n = nghttp2_session_mem_send(s, &out)) > 0) {
 			size_t off = 0;
 			while (off < (size_t)n) {
-				ssize_t w = send(fd, out + off, (size_t)n - off, MSG_NOSIGNAL);
-				if (w < 0 && (errno == EAGAIN || errno == EINTR)) {
-					struct pollfd p = { .fd = fd, .events = POLLOUT };
-					if (poll(&p, 1, (int)(deadline - now_ms())) != 1)
-						return cerr_set(err, COMPAT_EPROTO, "%s: deadline exceeded", addr);
-					continue;
-				}
-				if (w < 0)
+				ssize_t w = io_send(io, out + off, (size_t)n - off, deadline);
+				if (w == -2)
+					return cerr_set(err, COMPAT_EPROTO, "%s: deadline exceeded", addr);
+				if (w <= 0)
 					return cerr_sys(err, COMPAT_EUNREACH, "%s", addr);
 				off += (size_t)w;
 			}
@@ -169,18 +224,13 @@ static int pump(nghttp2_session *s, int fd, struct call *c, int64_t deadline, co
 			return cerr_set(err, COMPAT_EPROTO, "%s: %s", addr, nghttp2_strerror((int)n));
 		if (c->closed || (!nghttp2_session_want_read(s) && !nghttp2_session_want_write(s)))
 			break;
-		int left = (int)(deadline - now_ms());
-		struct pollfd p = { .fd = fd, .events = POLLIN };
-		if (left <= 0 || poll(&p, 1, left) != 1)
+		ssize_t r = io_recv(io, buf, sizeof buf, deadline);
+		if (r == -2)
 			return cerr_set(err, COMPAT_EPROTO, "%s: deadline exceeded", addr);
-		ssize_t r = recv(fd, buf, sizeof buf, 0);
 		if (r == 0)
 			return cerr_set(err, COMPAT_EUNREACH, "%s: connection closed by the server", addr);
-		if (r < 0) {
-			if (errno == EAGAIN || errno == EINTR)
-				continue;
+		if (r < 0)
 			return cerr_sys(err, COMPAT_EUNREACH, "%s", addr);
-		}
 		ssize_t fed = nghttp2_session_mem_recv(s, buf, (size_t)r);
 		if (fed < 0)
 			return cerr_set(err, COMPAT_EPROTO, "%s: %s", addr, nghttp2_strerror((int)fed));
@@ -315,6 +365,41 @@ int rpc_check_remote(const char *addr, const struct rpc_opts *o, const char *pay
 		free(c.req);
 		return fd;
 	}
+	struct io io = { .fd = fd };
+	struct tls_config *tcfg = NULL;
+	if (o && o->tls_ca) {
+		static const char *const alpn[] = { "h2", NULL };
+		char host[256];
+		const char *name = o->tls_name;
+		if (!name) {	/* the host part of addr */
+			const char *colon = strrchr(addr, ':'), *h = addr;
+			size_t hl = colon ? (size_t)(colon - addr) : strlen(addr);
+			if (hl >= 2 && h[0] == '[') {
+				h++;
+				hl -= 2;
+			}
+			snprintf(host, sizeof host, "%.*s", (int)hl, h);
+			name = host;
+		}
+		if ((rc = tls_config_client(&tcfg, o->tls_ca, alpn, err)) < 0 ||
+		    (rc = tls_conn_new(&io.tls, tcfg, fd, name, err)) < 0)
+			goto out;
+		for (;;) {
+			int h = tls_conn_handshake(io.tls, err);
+			if (h == 0)
+				break;
+			if (h != TLS_WANT_READ && h != TLS_WANT_WRITE) {
+				char m[200];
+				snprintf(m, sizeof m, "%s", err ? err->msg : "TLS handshake");
+				rc = cerr_set(err, COMPAT_EUNREACH, "%s: %s", addr, m);
+				goto out;
+			}
+			if (wait_fd(fd, h == TLS_WANT_READ ? POLLIN : POLLOUT, deadline) < 0) {
+				rc = cerr_set(err, COMPAT_EUNREACH, "%s: TLS handshake timed out", addr);
+				goto out;
+			}
+		}
+	}
 	rc = cerr_set(err, COMPAT_ENOMEM, "out of memory");
 	if (nghttp2_session_callbacks_new(&cb) != 0)
 		goto out;
@@ -326,7 +411,7 @@ int rpc_check_remote(const char *addr, const struct rpc_opts *o, const char *pay
 	char tmo[16];
 	snprintf(tmo, sizeof tmo, "%dm", timeout);
 	nghttp2_nv hdrs[] = {
-		NV(":method", "POST"), NV(":scheme", "http"),
+		NV(":method", "POST"), NV(":scheme", io.tls ? "https" : "http"),
 		NV(":path", "/" SERVICE_NAME "/CheckCompatibility"), NV(":authority", addr),
 		NV("content-type", "application/grpc"), NV("te", "trailers"), NV("grpc-timeout", tmo),
 	};
@@ -334,7 +419,7 @@ int rpc_check_remote(const char *addr, const struct rpc_opts *o, const char *pay
 	if (nghttp2_submit_settings(s, NGHTTP2_FLAG_NONE, NULL, 0) != 0 ||
 	    nghttp2_submit_request(s, NULL, hdrs, sizeof hdrs / sizeof hdrs[0], &prd, NULL) < 0)
 		goto out;
-	if ((rc = pump(s, fd, &c, deadline, addr, err)) < 0)
+	if ((rc = pump(s, &io, &c, deadline, addr, err)) < 0)
 		goto out;
 	if (c.http_status != 200) {
 		rc = cerr_set(err, COMPAT_EPROTO, "%s: HTTP status %d", addr, c.http_status);
@@ -385,6 +470,8 @@ out:
 	free(c.body);
 	nghttp2_session_del(s);
 	nghttp2_session_callbacks_del(cb);
+	tls_conn_free(io.tls);
+	tls_config_free(tcfg);
 	close(fd);
 	return rc;
 }

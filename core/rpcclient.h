@@ -13,6 +13,8 @@ struct rpc_opts {
 	const char *const *library_path;	/* sent as CompatRequest.library_path */
 	size_t nlibrary_path;
 	int timeout_ms;				/* whole call; 0: 10 s */
+	const char *tls_ca;			/* non-NULL: TLS (ALPN h2), trusting this CA file */
+	const char *tls_name;			/* name checked in the server's certificate; NULL: the host */
 };
 
 /* Ask the server at addr ("host:port", "[v6]:port") to judge payload (an

@@ -56,6 +56,55 @@ PY
 else
 	skip "IPv6: this machine has no ::1"
 fi
+# TLS: a CA and a server certificate made here by openssl; Python's grpcio and
+# compat check --host as clients; then client certificates required.
+if command -v openssl > /dev/null; then
+	C=$TMP/tls; mkdir -p "$C"
+	(cd "$C" && openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj '/CN=compat test CA' &&
+	 openssl req -newkey rsa:2048 -nodes -keyout srv.key -out srv.csr -subj '/CN=localhost' &&
+	 printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' > ext &&
+	 openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out srv.pem -days 2 -extfile ext &&
+	 openssl req -newkey rsa:2048 -nodes -keyout cli.key -out cli.csr -subj '/CN=client' &&
+	 openssl x509 -req -in cli.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out cli.pem -days 2) > "$TMP/openssl.log" 2>&1
+	start 127.0.0.1:0 --tls-cert "$C/srv.pem" --tls-key "$C/srv.key"
+	port=${ADDR##*:}
+	tls_py() { # ca [client-cert client-key]: health over TLS, prints the status name
+		timeout 20 /usr/bin/python3 - "$TMP/gen" "$port" "$@" <<'PY'
+import sys
+sys.path.insert(0, sys.argv[1])
+import grpc, health_pb2
+a = sys.argv[3:]
+rd = lambda p: open(p, "rb").read()
+creds = grpc.ssl_channel_credentials(root_certificates=rd(a[0]), private_key=rd(a[2]) if len(a) > 2 else None,
+                                     certificate_chain=rd(a[1]) if len(a) > 2 else None)
+ch = grpc.secure_channel("localhost:" + sys.argv[2], creds)
+f = ch.unary_unary("/grpc.health.v1.Health/Check", request_serializer=health_pb2.HealthCheckRequest.SerializeToString,
+                   response_deserializer=health_pb2.HealthCheckResponse.FromString)
+try:
+    print(health_pb2.HealthCheckResponse.ServingStatus.Name(f(health_pb2.HealthCheckRequest(), timeout=5).status))
+except grpc.RpcError as e:
+    print(e.code().name)
+PY
+	}
+	out=$(tls_py "$C/ca.pem")
+	t "TLS: python3-grpcio over TLS with the test CA: SERVING ($out)" test "$out" = SERVING
+	expect_status 0 "TLS: compat check --host --tls-ca" "$COMPAT" check --host "localhost:$port" --tls-ca "$C/ca.pem" "$PEERS/xz.json"
+	expect_status 0 "TLS: --tls-name for an IP address" "$COMPAT" check --host "127.0.0.1:$port" --tls-ca "$C/ca.pem" --tls-name localhost "$PEERS/xz.json"
+	expect_status 3 "TLS: a server certificate from another CA is refused (exit 3)" "$COMPAT" check --host "localhost:$port" --tls-ca /etc/ssl/certs/ca-certificates.crt "$PEERS/xz.json"
+	t "TLS: the refusal says why" grep -q 'verification failed' "$TMP/err"
+	expect_status 3 "TLS: a plaintext client gets no answer (exit 3)" "$COMPAT" check --host "localhost:$port" "$PEERS/xz.json"
+	kill -TERM "$PID"; wait "$PID"
+	start 127.0.0.1:0 --tls-cert "$C/srv.pem" --tls-key "$C/srv.key" --tls-client-ca "$C/ca.pem"
+	port=${ADDR##*:}
+	out=$(tls_py "$C/ca.pem" "$C/cli.pem" "$C/cli.key")
+	t "TLS client certificates: a client with one is served ($out)" test "$out" = SERVING
+	out=$(tls_py "$C/ca.pem")
+	t "TLS client certificates: a client without one is refused ($out)" test "$out" = UNAVAILABLE
+	kill -TERM "$PID"; wait "$PID"
+else
+	skip "TLS: openssl is not installed"
+fi
+
 # The server under valgrind: requests, bad input, SIGTERM; no errors, no leaks.
 if command -v valgrind > /dev/null && [ "${SANITIZE:-}" != 1 ]; then
 	valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=99 \

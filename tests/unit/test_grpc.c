@@ -65,7 +65,8 @@ static size_t frame(uint8_t *p, int type, int flags, int sid, const uint8_t *pl,
 	p[6] = (uint8_t)(sid >> 16);
 	p[7] = (uint8_t)(sid >> 8);
 	p[8] = (uint8_t)sid;
-	memcpy(p + 9, pl, n);
+	if (n)
+		memcpy(p + 9, pl, n);
 	return 9 + n;
 }
 
