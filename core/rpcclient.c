@@ -1,23 +1,17 @@
 #include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
-#include <netdb.h>
 #include <nghttp2/nghttp2.h>
 #include <pb_decode.h>
 #include <pb_encode.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "compat.pb.h"
 #include "grpc.h"
 #include "rpcclient.h"
+#include "net.h"
 #include "service.h"
-#include "tls.h"
 
 #define MAX_REPLY (16u << 20)
 
@@ -30,12 +24,6 @@ struct call {
 	char grpc_message[256];
 };
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static ssize_t read_req(nghttp2_session *s, int32_t id, uint8_t *buf, size_t length, uint32_t *flags,
 			nghttp2_data_source *src, void *user)
@@ -94,115 +82,7 @@ static int on_close(nghttp2_session *s, int32_t id, uint32_t code, void *user)
 	return 0;
 }
 
-static int dial(const char *addr, int timeout_ms, struct cerr *err)
-{
-	char host[256];
-	const char *colon = strrchr(addr, ':');
-	if (!colon || !colon[1])
-		return cerr_set(err, COMPAT_EINVAL, "%s: expected HOST:PORT", addr);
-	size_t hl = (size_t)(colon - addr);
-	const char *h = addr;
-	if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') {
-		h++;
-		hl -= 2;
-	}
-	if (hl >= sizeof host)
-		return cerr_set(err, COMPAT_EINVAL, "%s: host too long", addr);
-	memcpy(host, h, hl);
-	host[hl] = '\0';
-	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
-	struct addrinfo *res = NULL;
-	int g = getaddrinfo(host, colon + 1, &hints, &res);
-	if (g != 0)
-		return cerr_set(err, COMPAT_EUNREACH, "%s: %s", addr, gai_strerror(g));
-	int fd = -1, last = ECONNREFUSED;
-	for (struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next) {
-		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-		if (fd < 0)
-			continue;
-		if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0 && errno != EINPROGRESS) {
-			last = errno;
-			close(fd);
-			fd = -1;
-			continue;
-		}
-		struct pollfd p = { .fd = fd, .events = POLLOUT };
-		int soerr = 0;
-		socklen_t sl = sizeof soerr;
-		if (poll(&p, 1, timeout_ms) != 1 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0 ||
-		    soerr) {
-			last = soerr ? soerr : ETIMEDOUT;
-			close(fd);
-			fd = -1;
-		}
-	}
-	freeaddrinfo(res);
-	if (fd < 0) {
-		errno = last;
-		return cerr_sys(err, COMPAT_EUNREACH, "cannot reach %s", addr);
-	}
-	return fd;
-}
-
-/* One transport for both: the socket, or TLS over it. */
-struct io {
-	int fd;
-	struct tls_conn *tls;
-};
-
-/* Wait for the fd; 0 ready, -1 deadline. */
-static int wait_fd(int fd, short events, int64_t deadline)
-{
-	int left = (int)(deadline - now_ms());
-	struct pollfd p = { .fd = fd, .events = events };
-	return left > 0 && poll(&p, 1, left) == 1 ? 0 : -1;
-}
-
-static ssize_t io_send(struct io *io, const uint8_t *p, size_t n, int64_t deadline)
-{
-	for (;;) {
-		ssize_t w;
-		if (io->tls) {
-			w = tls_conn_write(io->tls, p, n, NULL);
-			if (w == TLS_WANT_READ || w == TLS_WANT_WRITE) {
-				if (wait_fd(io->fd, w == TLS_WANT_READ ? POLLIN : POLLOUT, deadline) < 0)
-					return -2;
-				continue;
-			}
-			return w < 0 ? -1 : w;
-		}
-		w = send(io->fd, p, n, MSG_NOSIGNAL);
-		if (w < 0 && (errno == EAGAIN || errno == EINTR)) {
-			if (wait_fd(io->fd, POLLOUT, deadline) < 0)
-				return -2;
-			continue;
-		}
-		return w;
-	}
-}
-
-/* > 0 bytes, 0 closed, -1 error, -2 deadline. */
-static ssize_t io_recv(struct io *io, uint8_t *p, size_t n, int64_t deadline)
-{
-	for (;;) {
-		if (io->tls) {
-			if (!tls_conn_pending(io->tls) && wait_fd(io->fd, POLLIN, deadline) < 0)
-				return -2;
-			long r = tls_conn_read(io->tls, p, n, NULL);
-			if (r == TLS_WANT_READ || r == TLS_WANT_WRITE)
-				continue;
-			return r < 0 ? -1 : r;
-		}
-		if (wait_fd(io->fd, POLLIN, deadline) < 0)
-			return -2;
-		ssize_t r = recv(io->fd, p, n, 0);
-		if (r < 0 && (errno == EAGAIN || errno == EINTR))
-			continue;
-		return r;
-	}
-}
-
-static int pump(nghttp2_session *s, struct io *io, struct call *c, int64_t deadline, const char *addr,
+static int pump(nghttp2_session *s, struct net_conn *io, struct call *c, const char *addr,
 		struct cerr *err)
 {
 	uint8_t buf[16384];
@@ -212,19 +92,19 @@ static int pump(nghttp2_session *s, struct io *io, struct call *c, int64_t deadl
 		while ((n = nghttp2_session_mem_send(s, &out)) > 0) {
 			size_t off = 0;
 			while (off < (size_t)n) {
-				ssize_t w = io_send(io, out + off, (size_t)n - off, deadline);
+				int w = net_send_all(io, out + off, (size_t)n - off);
 				if (w == -2)
 					return cerr_set(err, COMPAT_EPROTO, "%s: deadline exceeded", addr);
-				if (w <= 0)
+				if (w < 0)
 					return cerr_sys(err, COMPAT_EUNREACH, "%s", addr);
-				off += (size_t)w;
+				off = (size_t)n;
 			}
 		}
 		if (n < 0)
 			return cerr_set(err, COMPAT_EPROTO, "%s: %s", addr, nghttp2_strerror((int)n));
 		if (c->closed || (!nghttp2_session_want_read(s) && !nghttp2_session_want_write(s)))
 			break;
-		ssize_t r = io_recv(io, buf, sizeof buf, deadline);
+		ssize_t r = net_recv(io, buf, sizeof buf);
 		if (r == -2)
 			return cerr_set(err, COMPAT_EPROTO, "%s: deadline exceeded", addr);
 		if (r == 0)
@@ -352,8 +232,7 @@ int rpc_check_remote(const char *addr, const struct rpc_opts *o, const char *pay
 	struct call c = { 0 };
 	nghttp2_session_callbacks *cb = NULL;
 	nghttp2_session *s = NULL;
-	int timeout = o && o->timeout_ms > 0 ? o->timeout_ms : 10000, rc, fd;
-	int64_t deadline = now_ms() + timeout;
+	int timeout = o && o->timeout_ms > 0 ? o->timeout_ms : 10000, rc;
 	struct bytes rp = { 0 };
 
 	memset(v, 0, sizeof *v);
@@ -361,44 +240,12 @@ int rpc_check_remote(const char *addr, const struct rpc_opts *o, const char *pay
 		return cerr_set(err, COMPAT_ELIMIT, "artifact larger than 4 MiB");
 	if (encode_request(o, payload, len, &c) < 0)
 		return cerr_set(err, COMPAT_ENOMEM, "cannot encode the request");
-	if ((fd = dial(addr, timeout, err)) < 0) {
+	static const char *const alpn[] = { "h2", NULL };
+	struct net_conn io;
+	if ((rc = net_connect(&io, addr, NULL, timeout, o && o->tls_ca, o ? o->tls_ca : NULL, alpn,
+			      o ? o->tls_name : NULL, err)) < 0) {
 		free(c.req);
-		return fd;
-	}
-	struct io io = { .fd = fd };
-	struct tls_config *tcfg = NULL;
-	if (o && o->tls_ca) {
-		static const char *const alpn[] = { "h2", NULL };
-		char host[256];
-		const char *name = o->tls_name;
-		if (!name) {	/* the host part of addr */
-			const char *colon = strrchr(addr, ':'), *h = addr;
-			size_t hl = colon ? (size_t)(colon - addr) : strlen(addr);
-			if (hl >= 2 && h[0] == '[') {
-				h++;
-				hl -= 2;
-			}
-			snprintf(host, sizeof host, "%.*s", (int)hl, h);
-			name = host;
-		}
-		if ((rc = tls_config_client(&tcfg, o->tls_ca, alpn, err)) < 0 ||
-		    (rc = tls_conn_new(&io.tls, tcfg, fd, name, err)) < 0)
-			goto out;
-		for (;;) {
-			int h = tls_conn_handshake(io.tls, err);
-			if (h == 0)
-				break;
-			if (h != TLS_WANT_READ && h != TLS_WANT_WRITE) {
-				char m[200];
-				snprintf(m, sizeof m, "%s", err ? err->msg : "TLS handshake");
-				rc = cerr_set(err, COMPAT_EUNREACH, "%s: %s", addr, m);
-				goto out;
-			}
-			if (wait_fd(fd, h == TLS_WANT_READ ? POLLIN : POLLOUT, deadline) < 0) {
-				rc = cerr_set(err, COMPAT_EUNREACH, "%s: TLS handshake timed out", addr);
-				goto out;
-			}
-		}
+		return rc;
 	}
 	rc = cerr_set(err, COMPAT_ENOMEM, "out of memory");
 	if (nghttp2_session_callbacks_new(&cb) != 0)
@@ -419,7 +266,7 @@ int rpc_check_remote(const char *addr, const struct rpc_opts *o, const char *pay
 	if (nghttp2_submit_settings(s, NGHTTP2_FLAG_NONE, NULL, 0) != 0 ||
 	    nghttp2_submit_request(s, NULL, hdrs, sizeof hdrs / sizeof hdrs[0], &prd, NULL) < 0)
 		goto out;
-	if ((rc = pump(s, &io, &c, deadline, addr, err)) < 0)
+	if ((rc = pump(s, &io, &c, addr, err)) < 0)
 		goto out;
 	if (c.http_status != 200) {
 		rc = cerr_set(err, COMPAT_EPROTO, "%s: HTTP status %d", addr, c.http_status);
@@ -470,8 +317,6 @@ out:
 	free(c.body);
 	nghttp2_session_del(s);
 	nghttp2_session_callbacks_del(cb);
-	tls_conn_free(io.tls);
-	tls_config_free(tcfg);
-	close(fd);
+	net_close(&io);
 	return rc;
 }

@@ -1,0 +1,171 @@
+#include <errno.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "net.h"
+
+int64_t net_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int net_split_host(const char *addr, const char *default_port, char *host, size_t hcap, char *port,
+		   size_t pcap, struct cerr *err)
+{
+	const char *h = addr, *p = NULL;
+	size_t hl;
+	if (addr[0] == '[') {
+		const char *end = strchr(addr, ']');
+		if (!end)
+			return cerr_set(err, COMPAT_EINVAL, "%s: unbalanced [", addr);
+		h = addr + 1;
+		hl = (size_t)(end - h);
+		p = end[1] == ':' ? end + 2 : NULL;
+	} else {
+		const char *colon = strrchr(addr, ':');
+		hl = colon ? (size_t)(colon - addr) : strlen(addr);
+		p = colon ? colon + 1 : NULL;
+	}
+	if (!p || !*p)
+		p = default_port;
+	if (!p || !hl || hl >= hcap || strlen(p) >= pcap)
+		return cerr_set(err, COMPAT_EINVAL, "%s: expected HOST:PORT", addr);
+	memcpy(host, h, hl);
+	host[hl] = '\0';
+	snprintf(port, pcap, "%s", p);
+	return 0;
+}
+
+static int wait_fd(int fd, short events, int64_t deadline)
+{
+	int left = (int)(deadline - net_now_ms());
+	struct pollfd p = { .fd = fd, .events = events };
+	return left > 0 && poll(&p, 1, left) == 1 ? 0 : -1;
+}
+
+int net_connect(struct net_conn *c, const char *addr, const char *default_port, int timeout_ms,
+		int use_tls, const char *ca_file, const char *const *alpn, const char *tls_name,
+		struct cerr *err)
+{
+	char host[256], port[16];
+	memset(c, 0, sizeof *c);
+	c->fd = -1;
+	c->deadline = net_now_ms() + timeout_ms;
+	int rc = net_split_host(addr, default_port, host, sizeof host, port, sizeof port, err);
+	if (rc < 0)
+		return rc;
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
+	struct addrinfo *res = NULL;
+	int g = getaddrinfo(host, port, &hints, &res);
+	if (g != 0)
+		return cerr_set(err, COMPAT_EUNREACH, "%s: %s", addr, gai_strerror(g));
+	int fd = -1, last = ECONNREFUSED;
+	for (struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			continue;
+		int soerr = 0;
+		socklen_t sl = sizeof soerr;
+		if ((connect(fd, ai->ai_addr, ai->ai_addrlen) < 0 && errno != EINPROGRESS) ||
+		    wait_fd(fd, POLLOUT, c->deadline) < 0 ||
+		    getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0 || soerr) {
+			last = soerr ? soerr : errno ? errno : ETIMEDOUT;
+			close(fd);
+			fd = -1;
+		}
+	}
+	freeaddrinfo(res);
+	if (fd < 0) {
+		errno = last;
+		return cerr_sys(err, COMPAT_EUNREACH, "cannot reach %s", addr);
+	}
+	c->fd = fd;
+	if (!use_tls && !ca_file)
+		return 0;
+	if ((rc = tls_config_client(&c->cfg, ca_file, alpn, err)) < 0 ||
+	    (rc = tls_conn_new(&c->tls, c->cfg, fd, tls_name ? tls_name : host, err)) < 0) {
+		net_close(c);
+		return rc;
+	}
+	for (;;) {
+		int h = tls_conn_handshake(c->tls, err);
+		if (h == 0)
+			return 0;
+		if (h != TLS_WANT_READ && h != TLS_WANT_WRITE) {
+			char m[160];
+			snprintf(m, sizeof m, "%s", err ? err->msg : "TLS handshake failed");
+			net_close(c);
+			return cerr_set(err, COMPAT_EUNREACH, "%s: %s", addr, m);
+		}
+		if (wait_fd(fd, h == TLS_WANT_READ ? POLLIN : POLLOUT, c->deadline) < 0) {
+			net_close(c);
+			return cerr_set(err, COMPAT_EUNREACH, "%s: TLS handshake timed out", addr);
+		}
+	}
+}
+
+int net_send_all(struct net_conn *c, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+	while (len) {
+		ssize_t w;
+		if (c->tls) {
+			w = tls_conn_write(c->tls, p, len, NULL);
+			if (w == TLS_WANT_READ || w == TLS_WANT_WRITE) {
+				if (wait_fd(c->fd, w == TLS_WANT_READ ? POLLIN : POLLOUT, c->deadline) < 0)
+					return -2;
+				continue;
+			}
+		} else {
+			w = send(c->fd, p, len, MSG_NOSIGNAL);
+			if (w < 0 && (errno == EAGAIN || errno == EINTR)) {
+				if (wait_fd(c->fd, POLLOUT, c->deadline) < 0)
+					return -2;
+				continue;
+			}
+		}
+		if (w <= 0)
+			return -1;
+		p += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+ssize_t net_recv(struct net_conn *c, void *buf, size_t len)
+{
+	for (;;) {
+		if (c->tls) {
+			if (!tls_conn_pending(c->tls) && wait_fd(c->fd, POLLIN, c->deadline) < 0)
+				return -2;
+			long r = tls_conn_read(c->tls, buf, len, NULL);
+			if (r == TLS_WANT_READ || r == TLS_WANT_WRITE)
+				continue;
+			return r < 0 ? -1 : r;
+		}
+		if (wait_fd(c->fd, POLLIN, c->deadline) < 0)
+			return -2;
+		ssize_t r = recv(c->fd, buf, len, 0);
+		if (r < 0 && (errno == EAGAIN || errno == EINTR))
+			continue;
+		return r;
+	}
+}
+
+void net_close(struct net_conn *c)
+{
+	tls_conn_free(c->tls);
+	tls_config_free(c->cfg);
+	if (c->fd >= 0)
+		close(c->fd);
+	c->tls = NULL;
+	c->cfg = NULL;
+	c->fd = -1;
+}
