@@ -24,10 +24,28 @@ static int write_all(int fd, const char *p, size_t len)
 	return 0;
 }
 
+/* A destination that exists and is not a regular file (/dev/null, a
+ * FIFO, a terminal) is written in place: renaming over it would replace
+ * the device with a file. */
+static int write_special(const char *path, const void *data, size_t len, struct cerr *err)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return cerr_sys(err, COMPAT_EIO, "%s", path);
+	int rc = write_all(fd, data, len) < 0 ? cerr_sys(err, COMPAT_EIO, "%s", path) : 0;
+	close(fd);
+	return rc;
+}
+
 int fs_write_atomic(const char *path, const void *data, size_t len, struct cerr *err)
 {
 	char tmp[4096], dir[4096];
 	int fd = -1, rc = 0;
+	struct stat st;
+
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+		return S_ISDIR(st.st_mode) ? cerr_set(err, COMPAT_EIO, "%s: is a directory", path)
+					   : write_special(path, data, len, err);
 
 	if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path) >= sizeof tmp)
 		return cerr_set(err, COMPAT_EINVAL, "%s: path too long", path);

@@ -22,6 +22,11 @@ static void test_atomic_write_and_read(void)
 	/* No temporary file is left behind, even on failure. */
 	CHECK(fs_write_atomic("/nonexistent-dir/x", "a", 1, NULL) == COMPAT_EIO);
 	CHECK_INT(fx_sh("ls %s | grep -c tmp > /dev/null", fx_tmpdir()), 1);
+	/* A device or FIFO is written in place, never renamed over. */
+	CHECK_INT(fs_write_atomic("/dev/null", "x", 1, NULL), 0);
+	struct stat st;
+	CHECK(stat("/dev/null", &st) == 0 && S_ISCHR(st.st_mode));
+	CHECK(fs_write_atomic(fx_tmpdir(), "x", 1, NULL) == COMPAT_EIO);
 }
 
 static void test_strmap(void)
