@@ -12,11 +12,12 @@
 #include "core/describe.h"
 #include "core/fsutil.h"
 #include "core/hostindex.h"
+#include "core/oci.h"
 #include "core/rpcclient.h"
 #include "core/verdict.h"
 
 static const char usage_text[] =
-	"usage: compat check [--json] [--library-path DIRS] [--root DIR] ARTIFACT|-\n"
+	"usage: compat check [--json] [--library-path DIRS] [--root DIR] ARTIFACT|REF|-\n"
 	"       compat check --host ADDR [--tls-ca FILE [--tls-name NAME]] [--json] ARTIFACT|-\n"
 	"       compat check --exec [ARTIFACT] -- CMD [ARGS...]\n"
 	"\n"
@@ -33,13 +34,14 @@ static const char usage_text[] =
 	"      --tls-name NAME      name to check in the server's certificate (default: the host;\n"
 	"                           mbedtls 2.28 checks DNS names only, so use it for IP addresses)\n"
 	"      --plain-http         registry references over plain HTTP\n"
+	"      --ca-file FILE       trust this CA for the registry's TLS certificate\n"
 	"      --exec               then run CMD if compatible (without ARTIFACT,\n"
 	"                           describe CMD on the spot); else explain and exit 1\n"
 	"  -h, --help               this text\n"
 	"      --version            print the version\n";
 
-enum { OPT_JSON = 256, OPT_LIBPATH, OPT_ROOT, OPT_HOST, OPT_TLSCA, OPT_TLSNAME, OPT_PLAIN, OPT_EXEC,
-       OPT_VERSION };
+enum { OPT_JSON = 256, OPT_LIBPATH, OPT_ROOT, OPT_HOST, OPT_TLSCA, OPT_TLSNAME, OPT_PLAIN, OPT_CAFILE,
+       OPT_EXEC, OPT_VERSION };
 
 static const struct option options[] = {
 	{ "json", no_argument, NULL, OPT_JSON },
@@ -49,6 +51,7 @@ static const struct option options[] = {
 	{ "tls-ca", required_argument, NULL, OPT_TLSCA },
 	{ "tls-name", required_argument, NULL, OPT_TLSNAME },
 	{ "plain-http", no_argument, NULL, OPT_PLAIN },
+	{ "ca-file", required_argument, NULL, OPT_CAFILE },
 	{ "exec", no_argument, NULL, OPT_EXEC },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, OPT_VERSION },
@@ -56,8 +59,8 @@ static const struct option options[] = {
 };
 
 struct check_args {
-	int json, exec;
-	const char *libpath, *root, *host, *tls_ca, *tls_name;
+	int json, exec, plain_http;
+	const char *libpath, *root, *host, *tls_ca, *tls_name, *ca_file;
 };
 
 /* Split "a:b:c" into a NULL-terminated vector pointing into a copy. */
@@ -129,6 +132,18 @@ static int report(const struct check_args *ca, const struct verdict *v, const ch
 	return v->compatible ? 0 : 1;
 }
 
+/* The artifact's bytes: a file, "-", or a registry reference (pulled
+ * through the cache). */
+static int read_source(const struct check_args *ca, const char *src, char **data, size_t *len,
+		       struct cerr *err)
+{
+	if (oci_is_reference(src)) {
+		struct oci_opts o = { .plain_http = ca->plain_http, .ca_file = ca->ca_file };
+		return oci_pull_artifact(src, &o, data, len, err);
+	}
+	return fs_read_file(src, ARTIFACT_MAX_BYTES, data, len, err);
+}
+
 /* --host: the server judges; the same report and exit codes as here. */
 static int judge_remote(const struct check_args *ca, const char *src)
 {
@@ -136,7 +151,7 @@ static int judge_remote(const struct check_args *ca, const char *src)
 	size_t len, nextra;
 	struct cerr err;
 	struct verdict v;
-	if (fs_read_file(src, ARTIFACT_MAX_BYTES, &data, &len, &err) < 0)
+	if (read_source(ca, src, &data, &len, &err) < 0)
 		return cli_error("check", &err);
 	char **extra = split_path(ca->libpath, &nextra, &copy);
 	struct rpc_opts o = { .library_path = (const char *const *)extra, .nlibrary_path = nextra,
@@ -223,7 +238,8 @@ int check_main(int argc, char **argv)
 		case OPT_HOST: ca.host = optarg; break;
 		case OPT_TLSCA: ca.tls_ca = optarg; break;
 		case OPT_TLSNAME: ca.tls_name = optarg; break;
-		case OPT_PLAIN: break;
+		case OPT_CAFILE: ca.ca_file = optarg; break;
+		case OPT_PLAIN: ca.plain_http = 1; break;
 		case OPT_EXEC: ca.exec = 1; break;
 		case 'h': fputs(usage_text, stdout); return 0;
 		case OPT_VERSION: return cli_version("check");
@@ -252,7 +268,13 @@ int check_main(int argc, char **argv)
 	struct verdict v;
 	if (ca.host)
 		return judge_remote(&ca, src);
-	if (artifact_load(src, &a, &err) < 0)
+	char *data;
+	size_t len;
+	if (read_source(&ca, src, &data, &len, &err) < 0)
+		return cli_error("check", &err);
+	int prc = artifact_parse(data, len, strcmp(src, "-") == 0 ? "<stdin>" : src, &a, &err);
+	free(data);
+	if (prc < 0)
 		return cli_error("check", &err);
 	const char *name = artifact_get(&a, ARTIFACT_NS "executable-name");
 	int rc = judge_local(&ca, &a, &v, &err);

@@ -8,10 +8,12 @@
 #include "applets/applets.h"
 #include "applets/cli.h"
 #include "core/describe.h"
+#include "core/oci.h"
 #include "core/resolve.h"
 
 static const char usage_text[] =
-	"usage: compat gen [-o FILE] [--root DIR] [--library-path DIRS] [--no-symbols] PATH...\n"
+	"usage: compat gen [-o FILE] [--root DIR] [--library-path DIRS] [--no-symbols]\n"
+	"                  [--push REF [--plain-http]] PATH...\n"
 	"       compat gen --list|--tree [--root DIR] [--library-path DIRS] FILE...\n"
 	"\n"
 	"Describe what ELF programs need from a host, resolving their libraries as\n"
@@ -25,6 +27,7 @@ static const char usage_text[] =
 	"  -l, --list               print 'soname => path' per file, as ldd does\n"
 	"  -t, --tree               print the dependency tree and why each was found there\n"
 	"      --push REF           also push the artifact to a registry (see compat push)\n"
+	"      --plain-http         ... over HTTP instead of HTTPS\n"
 	"  -h, --help               this text\n"
 	"      --version            print the version\n";
 
@@ -162,7 +165,7 @@ int gen_main(int argc, char **argv)
 {
 	const char *out = "-", *root = NULL, *push = NULL;
 	const char *libpath = getenv("LD_LIBRARY_PATH");
-	int list = 0, tree = 0, no_symbols = 0, c;
+	int list = 0, tree = 0, no_symbols = 0, plain_http = 0, c;
 
 	while ((c = getopt_long(argc, argv, "o:lth", options, NULL)) != -1) {
 		switch (c) {
@@ -173,7 +176,7 @@ int gen_main(int argc, char **argv)
 		case 'l': list = 1; break;
 		case 't': tree = 1; break;
 		case OPT_PUSH: push = optarg; break;
-		case OPT_PLAIN: break;
+		case OPT_PLAIN: plain_http = 1; break;
 		case 'h': fputs(usage_text, stdout); return 0;
 		case OPT_VERSION: return cli_version("gen");
 		default: fputs(usage_text, stderr); return 2;
@@ -205,12 +208,13 @@ int gen_main(int argc, char **argv)
 	if (!json)
 		cli_die("gen", "out of memory");
 	rc = cli_write_file(out, json, len, &err);
-	free(json);
-	if (rc < 0)
-		return cli_error("gen", &err);
-	if (push) {
-		cli_warn("gen", "--push: registry support is not built into this binary yet");
-		return 3;
+	if (rc == 0 && push) {
+		struct oci_opts oo = { .plain_http = plain_http };
+		char digest[72];
+		rc = oci_push_artifact(push, json, len, &oo, digest, &err);
+		if (rc == 0)
+			fprintf(stderr, "compat gen: pushed %s@%s\n", push, digest);
 	}
-	return 0;
+	free(json);
+	return rc < 0 ? cli_error("gen", &err) : 0;
 }

@@ -1,18 +1,71 @@
-/* compat push: not built yet (see the open issues). */
+/* compat push: put an artifact into an OCI registry (ORAS-style). */
+#include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "applets/applets.h"
 #include "applets/cli.h"
+#include "core/artifact.h"
+#include "core/fsutil.h"
+#include "core/oci.h"
+
+static const char usage_text[] =
+	"usage: compat push [--plain-http] [--ca-file FILE] ARTIFACT.json REGISTRY/REPO[:TAG]\n"
+	"\n"
+	"Push an artifact to an OCI registry as an ORAS-style artifact (artifactType\n"
+	"application/vnd.llnl.compatlib.v1, empty config, one layer), and keep it in the\n"
+	"local cache. Prints the manifest digest. Credentials: ~/.docker/config.json.\n"
+	"\n"
+	"      --plain-http     talk HTTP, not HTTPS (as oras --plain-http)\n"
+	"      --ca-file FILE   trust this CA for the registry's TLS certificate\n"
+	"  -h, --help           this text\n"
+	"      --version        print the version\n";
+
+enum { OPT_PLAIN = 256, OPT_CA, OPT_VERSION };
+
+static const struct option options[] = {
+	{ "plain-http", no_argument, NULL, OPT_PLAIN },
+	{ "ca-file", required_argument, NULL, OPT_CA },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, OPT_VERSION },
+	{ NULL, 0, NULL, 0 },
+};
 
 int push_main(int argc, char **argv)
 {
-	if (argc > 1 && strcmp(argv[1], "--help") == 0) {
-		printf("usage: compat push ... (not built yet)\n");
-		return 0;
+	struct oci_opts o = { 0 };
+	int c;
+	while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+		switch (c) {
+		case OPT_PLAIN: o.plain_http = 1; break;
+		case OPT_CA: o.ca_file = optarg; break;
+		case 'h': fputs(usage_text, stdout); return 0;
+		case OPT_VERSION: return cli_version("push");
+		default: fputs(usage_text, stderr); return 2;
+		}
 	}
-	if (argc > 1 && strcmp(argv[1], "--version") == 0)
-		return cli_version("push");
-	cli_warn("push", "this applet is not built yet");
-	return 2;
+	if (optind + 2 != argc) {
+		fputs(usage_text, stderr);
+		return 2;
+	}
+	char *data;
+	size_t len;
+	struct cerr err;
+	struct artifact a;
+	if (fs_read_file(argv[optind], ARTIFACT_MAX_BYTES, &data, &len, &err) < 0)
+		return cli_error("push", &err);
+	/* Only artifacts go up: refuse what check could not read. */
+	if (artifact_parse(data, len, argv[optind], &a, &err) < 0) {
+		free(data);
+		return cli_error("push", &err);
+	}
+	artifact_free(&a);
+	char digest[72];
+	int rc = oci_push_artifact(argv[optind + 1], data, len, &o, digest, &err);
+	free(data);
+	if (rc < 0)
+		return cli_error("push", &err);
+	printf("%s\n", digest);
+	return 0;
 }

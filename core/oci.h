@@ -1,0 +1,60 @@
+/* Artifacts in an OCI registry (distribution spec 1.1), ORAS-style: an
+ * empty config, one layer holding the artifact JSON, artifactType
+ * application/vnd.llnl.compatlib.v1. Pulls go through the local cache
+ * (ocicache.h) and verify every digest before anything is stored. Auth:
+ * WWW-Authenticate Basic and Bearer (token endpoint), with credentials from
+ * ~/.docker/config.json (or $DOCKER_CONFIG). */
+#ifndef COMPAT_OCI_H
+#define COMPAT_OCI_H
+
+#include <stddef.h>
+
+#include "err.h"
+
+#define OCI_ARTIFACT_TYPE "application/vnd.llnl.compatlib.v1"
+#define OCI_LAYER_TYPE "application/vnd.llnl.compatlib.artifact.v1+json"
+#define OCI_MANIFEST_TYPE "application/vnd.oci.image.manifest.v1+json"
+#define OCI_MAX_MANIFEST (4u << 20)
+#define OCI_MAX_BLOB (4u << 20)
+
+struct oci_ref {
+	char registry[256];	/* host[:port] */
+	char repo[256];
+	char tag[129];		/* "" when by digest */
+	char digest[72];	/* "" when by tag */
+};
+
+struct oci_opts {
+	int plain_http;		/* http:// instead of https:// */
+	const char *ca_file;	/* NULL: the system bundle */
+	const char *cache_dir;	/* NULL: $COMPAT_CACHE or the XDG default */
+	int timeout_ms;		/* per request; 0: 30 s */
+};
+
+/* Parse REGISTRY/REPO[:TAG|@sha256:HEX] (as oras; a missing tag is
+ * "latest"). Returns 0 or COMPAT_EINVAL. */
+int oci_ref_parse(const char *s, struct oci_ref *r, struct cerr *err);
+
+/* 1 when s reads as a registry reference rather than a file: it is not an
+ * existing path and its first component names a host (has a '.' or ':',
+ * or is "localhost"). */
+int oci_is_reference(const char *s);
+
+/* Push the artifact JSON to ref; the manifest digest goes to digest.
+ * Returns 0; COMPAT_EUNREACH; COMPAT_EPERM (auth refused); COMPAT_EPROTO
+ * (unexpected reply); COMPAT_EINVAL (bad ref). */
+int oci_push_artifact(const char *ref, const char *json, size_t len, const struct oci_opts *o,
+		      char digest[72], struct cerr *err);
+
+/* Pull the artifact JSON of ref (caller frees *json), through the cache.
+ * Same returns plus COMPAT_EDIGEST when a manifest or blob does not match
+ * its digest (nothing is stored then). */
+int oci_pull_artifact(const char *ref, const struct oci_opts *o, char **json, size_t *len,
+		      struct cerr *err);
+
+/* The artifact layer of a manifest (its digest and size), with the
+ * checks of the title annotation. Exposed for the fuzz target. Returns 0,
+ * COMPAT_EINVAL. */
+int oci_manifest_layer(const char *manifest, size_t len, char digest[72], size_t *size, struct cerr *err);
+
+#endif
