@@ -66,6 +66,38 @@ expect_status 3 "pull from no registry: exit 3" "$COMPAT" pull --plain-http "127
 t "... with the address in the message" grep -q '127.0.0.1:1' "$TMP/err"
 expect_status 2 "a bad reference is refused" "$COMPAT" pull --plain-http "$REG/apps/xz@sha256:1234"
 
+# The server fetches a request's uri from an allow-listed registry only.
+if /usr/bin/python3 -c 'import grpc, google.protobuf' 2> /dev/null; then
+	mkdir -p "$TMP/gen"
+	protoc -I"$COMPAT_ROOT/proto" --python_out="$TMP/gen" "$COMPAT_ROOT/proto/compat.proto"
+	"$BIN/compat-server" --listen 127.0.0.1:0 --allow-registry "$REG" > "$TMP/srv.out" 2> "$TMP/srv.err" &
+	SPID=$!; cleanup_hooks+=("kill -9 $SPID 2>/dev/null")
+	for i in $(seq 100); do grep -q 'server listening:' "$TMP/srv.out" && break; sleep 0.05; done
+	SADDR=$(sed -n 's/^server listening: //p' "$TMP/srv.out")
+	uri_check() { # uri -> "STATUS compatible"
+		timeout 30 /usr/bin/python3 - "$TMP/gen" "$SADDR" "$1" <<'PY'
+import sys
+sys.path.insert(0, sys.argv[1])
+import grpc, compat_pb2
+f = grpc.insecure_channel(sys.argv[2]).unary_unary(
+    "/convergedcomputing.org.grpc.v1.CompatibilityService/CheckCompatibility",
+    request_serializer=compat_pb2.CompatRequest.SerializeToString,
+    response_deserializer=compat_pb2.Response.FromString)
+r = f(compat_pb2.CompatRequest(uri=sys.argv[3]), timeout=20)
+print(compat_pb2.Response.ResultType.Name(r.status), r.compatible)
+PY
+	}
+	out=$(uri_check "http://$REG/apps/xz:v1")
+	t "server uri: an allowed registry is fetched and judged ($out)" test "$out" = "SUCCESS True"
+	out=$(uri_check "registry.example.com/apps/xz:v1")
+	t "server uri: another registry is DENIED ($out)" test "$out" = "DENIED False"
+	out=$(uri_check "http://$REG/apps/xz:missing")
+	t "server uri: a missing tag is ERROR ($out)" test "$out" = "ERROR False"
+	kill -TERM $SPID; wait $SPID
+else
+	skip "server uri: /usr/bin/python3 lacks grpc (python3-grpcio)"
+fi
+
 # Tampering: change the artifact blob in the registry's storage.
 ldig=$(/usr/bin/python3 -c 'import json,sys; print(json.loads(sys.argv[1])["layers"][0]["digest"][7:])' "$man")
 blob=$(find "$TMP/plain/data" -path "*/blobs/sha256/*/$ldig/data")
