@@ -28,6 +28,7 @@ OPT         ?= -O2
 CFLAGS      ?= $(OPT) -g
 WARN        := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
 BUILD_CFLAGS := -std=gnu11 $(WARN) -D_GNU_SOURCE -DCOMPAT_VERSION='"$(VERSION)"' \
+                -ffunction-sections -fdata-sections \
                 -I. -Ibuild/gen $(PKG_CFLAGS)
 
 ifeq ($(SANITIZE),1)
@@ -69,7 +70,7 @@ bin/compat: $(APPLET_OBJ) $(CORE_OBJ) $(VARIANT_STAMP)
 STATIC_OUT ?= bin/compat
 static: $(APPLET_OBJ) $(CORE_OBJ)
 	@mkdir -p $(dir $(STATIC_OUT))
-	$(CC) -static $(LDFLAGS) -o $(STATIC_OUT) $^ $(STATIC_LIBS)
+	$(CC) -static -Wl,--gc-sections $(LDFLAGS) -o $(STATIC_OUT) $^ $(STATIC_LIBS)
 	strip $(STATIC_OUT)
 	@if [ "$(STATIC_OUT)" = bin/compat ]; then rm -f bin/.variant-*; fi
 	@for l in $(LINKS); do ln -sf $(notdir $(STATIC_OUT)) $(dir $(STATIC_OUT))$$l; done
@@ -125,17 +126,19 @@ demo: bin/compat
 bench: bin/compat
 	@for b in bench/*.sh; do echo "== $$b"; bash $$b || exit 1; done
 
+UNITDIR ?= $(PREFIX)/lib/systemd/system
 install: bin/compat
-	install -d $(DESTDIR)$(BINDIR)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR)
 	install -m 755 bin/compat $(DESTDIR)$(BINDIR)/compat
 	@for l in $(LINKS); do ln -sf compat $(DESTDIR)$(BINDIR)/$$l; done
+	sed 's|/usr/local/bin|$(BINDIR)|' docs/compat-server.service > $(DESTDIR)$(UNITDIR)/compat-server.service
 
 # Everything the build, tests, fuzzing and benchmarks use, from Debian 12.
 DEB_PKGS := build-essential clang pkg-config libelf-dev libnghttp2-dev libjansson-dev \
   libmbedtls-dev libnanopb-dev nanopb zlib1g-dev protobuf-compiler python3-protobuf \
   python3-grpcio nghttp2-client docker-registry skopeo apache2-utils openssl curl \
   libtree pax-utils strace valgrind gcc-multilib libc6-dev-i386 libgrpc++-dev \
-  protobuf-compiler-grpc hyperfine file
+  protobuf-compiler-grpc hyperfine file busybox-static
 deps:
 	@if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(DEB_PKGS)

@@ -39,3 +39,31 @@ rm "$R/lib/x86_64-linux-gnu/liblzma.so.5"; /sbin/ldconfig -r "$R" -X
 chroot "$R" /bin/compat check --json /opt/app/xz.json > "$TMP/report.json"; rc=$?
 t "in the chroot: a removed library is a missing-soname finding (exit 1)" \
 	bash -c '[ "$1" = 1 ] && grep -q "\"missing-soname\"" "$2" && grep -q liblzma "$2"' _ "$rc" "$TMP/report.json"
+
+# serve inside the tree, answering a real gRPC client outside it.
+mkdir -p "$R/etc"
+chroot "$R" /bin/compat serve --listen 127.0.0.1:0 > "$TMP/srv.out" 2> "$TMP/srv.err" &
+SPID=$!; cleanup_hooks+=("kill -9 $SPID 2>/dev/null")
+for i in $(seq 100); do grep -q 'server listening:' "$TMP/srv.out" && break; sleep 0.05; done
+ADDR=$(sed -n 's/^server listening: //p' "$TMP/srv.out")
+if /usr/bin/python3 -c 'import grpc' 2> /dev/null && [ -n "$ADDR" ]; then
+	mkdir -p "$TMP/gen"
+	protoc -I"$COMPAT_ROOT/proto" --python_out="$TMP/gen" "$COMPAT_ROOT/proto/compat.proto"
+	out=$(timeout 20 /usr/bin/python3 - "$TMP/gen" "$ADDR" "$R/opt/app/xz.json" <<'PY'
+import sys
+sys.path.insert(0, sys.argv[1])
+import grpc, compat_pb2
+f = grpc.insecure_channel(sys.argv[2]).unary_unary(
+    "/convergedcomputing.org.grpc.v1.CompatibilityService/CheckCompatibility",
+    request_serializer=compat_pb2.CompatRequest.SerializeToString,
+    response_deserializer=compat_pb2.Response.FromString)
+r = f(compat_pb2.CompatRequest(payload=open(sys.argv[3]).read()), timeout=10)
+print(compat_pb2.Response.ResultType.Name(r.status), r.compatible, " ".join(x.soname for x in r.findings))
+PY
+)
+	t "in the chroot: serve answers a gRPC client outside the tree ($out)" test "$out" = "SUCCESS False liblzma.so.5"
+else
+	skip "in the chroot: serve: no python3-grpcio client or the server did not start"
+fi
+kill -TERM $SPID; wait $SPID
+t "in the chroot: serve stops on SIGTERM with exit 0" test $? = 0
