@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "buf.h"
 #include "err.h"
 #include "grpc.h"
 #include "h2.h"
@@ -26,8 +27,7 @@ struct h2_stream {
 	int content_type_ok, encoding_set, is_post, responded;
 	int64_t deadline_ns;		/* 0: none */
 	size_t header_bytes;
-	uint8_t *body;			/* request bytes, up to the limit */
-	size_t len, cap;
+	struct buf body;		/* request bytes, up to the limit */
 	int too_big;
 	uint8_t *resp;			/* prefix + message */
 	size_t resp_len, resp_off;
@@ -131,18 +131,18 @@ static void finish_request(struct h2_stream *s)
 	}
 	int compressed;
 	uint32_t mlen;
-	if (grpc_prefix_decode(s->body, s->len, &compressed, &mlen) < 0)
+	if (grpc_prefix_decode(s->body.p, s->body.len, &compressed, &mlen) < 0)
 		return respond(s, GRPC_UNIMPLEMENTED, "a unary call needs one request message", NULL, 0);
 	if (compressed)
 		return respond(s, s->encoding_set ? GRPC_UNIMPLEMENTED : GRPC_INTERNAL,
 			       s->encoding_set ? "compressed messages are not supported"
 					       : "compressed flag set without grpc-encoding", NULL, 0);
-	if ((size_t)mlen + GRPC_PREFIX > s->len)
+	if ((size_t)mlen + GRPC_PREFIX > s->body.len)
 		return respond(s, GRPC_INTERNAL, "truncated request message", NULL, 0);
-	if ((size_t)mlen + GRPC_PREFIX < s->len)
+	if ((size_t)mlen + GRPC_PREFIX < s->body.len)
 		return respond(s, GRPC_UNIMPLEMENTED, "a unary call takes exactly one request message", NULL, 0);
 	struct service_reply r;
-	service_call(s->conn->svc, s->path, s->body + GRPC_PREFIX, mlen, &r);
+	service_call(s->conn->svc, s->path, s->body.p + GRPC_PREFIX, mlen, &r);
 	respond(s, r.status, r.message, r.body, r.len);
 }
 
@@ -209,30 +209,13 @@ static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t id, co
 	struct h2_stream *s = stream_of(session, id);
 	if (!s || s->too_big || s->responded)
 		return 0;
-	size_t limit = s->conn->lim.max_message + GRPC_PREFIX;
-	if (s->len + len > limit) {
+	int rc = buf_append(&s->body, data, len, s->conn->lim.max_message + GRPC_PREFIX);
+	if (rc == COMPAT_ELIMIT) {
 		/* Bounded before anything is allocated: count and drop. */
 		s->too_big = 1;
-		free(s->body);
-		s->body = NULL;
-		s->len = s->cap = 0;
-		return 0;
+		buf_free(&s->body);
 	}
-	if (s->len + len > s->cap) {
-		size_t ncap = s->cap ? s->cap : 1024;
-		while (ncap < s->len + len)
-			ncap *= 2;
-		if (ncap > limit)
-			ncap = limit;
-		uint8_t *nb = realloc(s->body, ncap);
-		if (!nb)
-			return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
-		s->body = nb;
-		s->cap = ncap;
-	}
-	memcpy(s->body + s->len, data, len);
-	s->len += len;
-	return 0;
+	return rc == COMPAT_ENOMEM ? NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE : 0;
 }
 
 static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, void *user)
@@ -255,7 +238,7 @@ static int on_stream_close(nghttp2_session *session, int32_t id, uint32_t error_
 		struct h2_stream *s = *pp;
 		*pp = s->next;
 		c->nstreams--;
-		free(s->body);
+		buf_free(&s->body);
 		free(s->resp);
 		free(s);
 		break;
@@ -396,7 +379,7 @@ void h2_conn_free(struct h2_conn *c)
 	while (c->streams) {
 		struct h2_stream *s = c->streams;
 		c->streams = s->next;
-		free(s->body);
+		buf_free(&s->body);
 		free(s->resp);
 		free(s);
 	}

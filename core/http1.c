@@ -4,6 +4,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "buf.h"
 #include "http1.h"
 #include "net.h"
 
@@ -47,16 +48,13 @@ void http_response_free(struct http_response *r)
 static int body_append(struct http_parser *p, const uint8_t *b, size_t n, struct cerr *err)
 {
 	struct http_response *r = p->r;
-	if (n > p->max_body - r->len)
-		return cerr_set(err, COMPAT_ELIMIT, "response body larger than %zu bytes", p->max_body);
-	uint8_t *nb = realloc(r->body, r->len + n + 1);
-	if (!nb)
-		return cerr_set(err, COMPAT_ENOMEM, "out of memory");
-	r->body = nb;
-	memcpy(nb + r->len, b, n);
-	r->len += n;
-	nb[r->len] = '\0';
-	return 0;
+	struct buf body = { r->body, r->len, r->len ? r->len + 1 : 0 };
+	int rc = buf_append(&body, b, n, p->max_body);
+	r->body = body.p;
+	r->len = body.len;
+	if (rc == COMPAT_ELIMIT)
+		return cerr_set(err, rc, "response body larger than %zu bytes", p->max_body);
+	return rc < 0 ? cerr_set(err, rc, "out of memory") : 0;
 }
 
 /* Status line and header lines, once the blank line has arrived. */

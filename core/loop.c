@@ -115,14 +115,7 @@ static void conn_events(struct loop *l, struct conn *c)
 	want_read = want_read && !h2_conn_backlogged(c->h);
 	size_t pending;
 	h2_conn_output(c->h, &pending);
-	int want_write = pending > 0;
-	if (want_read == c->reading && want_write == c->writing)
-		return;
-	struct epoll_event ev = { .events = (want_read ? EPOLLIN : 0) | (want_write ? EPOLLOUT : 0),
-				  .data.ptr = c };
-	epoll_ctl(l->ep, EPOLL_CTL_MOD, c->fd, &ev);
-	c->reading = want_read;
-	c->writing = want_write;
+	set_events(l, c, want_read, pending > 0);
 }
 
 static void conn_close(struct loop *l, struct conn *c)

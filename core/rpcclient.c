@@ -10,7 +10,9 @@
 #include "compat.pb.h"
 #include "grpc.h"
 #include "rpcclient.h"
+#include "buf.h"
 #include "net.h"
+#include "pbstr.h"
 #include "service.h"
 
 #define MAX_REPLY (16u << 20)
@@ -18,8 +20,7 @@
 struct call {
 	uint8_t *req;
 	size_t req_len, req_off;
-	uint8_t *body;
-	size_t len, cap;
+	struct buf body;
 	int http_status, grpc_status, have_grpc_status, closed, too_big;
 	char grpc_message[256];
 };
@@ -57,22 +58,8 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *
 static int on_data(nghttp2_session *s, uint8_t flags, int32_t id, const uint8_t *data, size_t len, void *user)
 {
 	struct call *c = user;
-	if (c->too_big || c->len + len > MAX_REPLY) {
-		c->too_big = 1;
-		return 0;
-	}
-	if (c->len + len > c->cap) {
-		size_t ncap = c->cap ? c->cap * 2 : 4096;
-		while (ncap < c->len + len)
-			ncap *= 2;
-		uint8_t *nb = realloc(c->body, ncap);
-		if (!nb)
-			return NGHTTP2_ERR_CALLBACK_FAILURE;
-		c->body = nb;
-		c->cap = ncap;
-	}
-	memcpy(c->body + c->len, data, len);
-	c->len += len;
+	if (!c->too_big && buf_append(&c->body, data, len, MAX_REPLY) == COMPAT_ELIMIT)
+		c->too_big = 1;	/* reported after the stream ends */
 	return 0;
 }
 
@@ -119,23 +106,6 @@ static int pump(nghttp2_session *s, struct net_conn *io, struct call *c, const c
 }
 
 /* ---- Response decoding ---- */
-
-struct bytes {
-	char *p;
-	size_t n;
-};
-
-static bool read_string(pb_istream_t *stream, const pb_field_t *field, void **arg)
-{
-	struct bytes *b = *arg;
-	free(b->p);
-	b->n = stream->bytes_left;
-	b->p = malloc(b->n + 1);
-	if (!b->p || !pb_read(stream, (pb_byte_t *)b->p, b->n))
-		return false;
-	b->p[b->n] = '\0';
-	return true;
-}
 
 static bool read_finding(pb_istream_t *stream, const pb_field_t *field, void **arg)
 {
@@ -233,7 +203,7 @@ int rpc_check_remote(const char *addr, const struct rpc_opts *o, const char *pay
 	nghttp2_session_callbacks *cb = NULL;
 	nghttp2_session *s = NULL;
 	int timeout = o && o->timeout_ms > 0 ? o->timeout_ms : 10000, rc;
-	struct bytes rp = { 0 };
+	struct pbstr rp = { 0 };
 
 	memset(v, 0, sizeof *v);
 	if (len > (4u << 20))
@@ -279,17 +249,17 @@ int rpc_check_remote(const char *addr, const struct rpc_opts *o, const char *pay
 	}
 	int compressed;
 	uint32_t mlen;
-	if (c.too_big || grpc_prefix_decode(c.body, c.len, &compressed, &mlen) < 0 || compressed ||
-	    (size_t)mlen + GRPC_PREFIX != c.len) {
+	if (c.too_big || grpc_prefix_decode(c.body.p, c.body.len, &compressed, &mlen) < 0 || compressed ||
+	    (size_t)mlen + GRPC_PREFIX != c.body.len) {
 		rc = cerr_set(err, COMPAT_EPROTO, "%s: malformed reply", addr);
 		goto out;
 	}
 	convergedcomputing_org_grpc_v1_Response resp = convergedcomputing_org_grpc_v1_Response_init_zero;
-	resp.payload.funcs.decode = read_string;
+	resp.payload.funcs.decode = pbstr_read;
 	resp.payload.arg = &rp;
 	resp.findings.funcs.decode = read_finding;
 	resp.findings.arg = v;
-	pb_istream_t is = pb_istream_from_buffer(c.body + GRPC_PREFIX, mlen);
+	pb_istream_t is = pb_istream_from_buffer(c.body.p + GRPC_PREFIX, mlen);
 	if (!pb_decode(&is, convergedcomputing_org_grpc_v1_Response_fields, &resp)) {
 		rc = cerr_set(err, COMPAT_EPROTO, "%s: malformed Response: %s", addr, PB_GET_ERROR(&is));
 		goto out;
@@ -314,7 +284,7 @@ out:
 		verdict_free(v);
 	free(rp.p);
 	free(c.req);
-	free(c.body);
+	buf_free(&c.body);
 	nghttp2_session_del(s);
 	nghttp2_session_callbacks_del(cb);
 	net_close(&io);

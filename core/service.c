@@ -12,6 +12,7 @@
 #include "grpc.h"
 #include "health.pb.h"
 #include "oci.h"
+#include "pbstr.h"
 #include "service.h"
 #include "verdict.h"
 
@@ -51,31 +52,6 @@ static int encode(const pb_msgdesc_t *fields, const void *msg, struct service_re
 }
 
 /* ---- CheckCompatibility ---- */
-
-struct bytes {
-	char *p;
-	size_t n;
-};
-
-/* Reads the payload string: bounded by the message, which the transport
- * already bounded by the message-size limit. */
-static bool read_payload(pb_istream_t *stream, const pb_field_t *field, void **arg)
-{
-	struct bytes *b = *arg;
-	free(b->p);
-	b->n = stream->bytes_left;
-	b->p = malloc(b->n + 1);
-	if (!b->p || !pb_read(stream, (pb_byte_t *)b->p, b->n))
-		return false;
-	b->p[b->n] = '\0';
-	return true;
-}
-
-static bool write_string(pb_ostream_t *stream, const pb_field_t *field, void *const *arg)
-{
-	const char *s = *arg;
-	return pb_encode_tag_for_field(stream, field) && pb_encode_string(stream, (const pb_byte_t *)s, strlen(s));
-}
 
 static void copy_trunc(char *dst, size_t cap, const char *src)
 {
@@ -140,7 +116,7 @@ static void check(struct service *s, const uint8_t *msg, size_t len, struct serv
 {
 	convergedcomputing_org_grpc_v1_CompatRequest *req = calloc(1, sizeof *req);
 	convergedcomputing_org_grpc_v1_Response resp = convergedcomputing_org_grpc_v1_Response_init_zero;
-	struct bytes payload = { 0 };
+	struct pbstr payload = { 0 };
 	struct artifact a;
 	struct verdict v;
 	struct cerr err;
@@ -153,7 +129,7 @@ static void check(struct service *s, const uint8_t *msg, size_t len, struct serv
 		fail(r, GRPC_RESOURCE_EXHAUSTED, "out of memory");
 		return;
 	}
-	req->payload.funcs.decode = read_payload;
+	req->payload.funcs.decode = pbstr_read;
 	req->payload.arg = &payload;
 	pb_istream_t is = pb_istream_from_buffer(msg, len);
 	if (!pb_decode(&is, convergedcomputing_org_grpc_v1_CompatRequest_fields, req)) {
@@ -206,7 +182,7 @@ static void check(struct service *s, const uint8_t *msg, size_t len, struct serv
 		fail(r, GRPC_RESOURCE_EXHAUSTED, "out of memory");
 		goto out;
 	}
-	resp.payload.funcs.encode = write_string;
+	resp.payload.funcs.encode = pbstr_write;
 	resp.payload.arg = out;
 	if (encode(convergedcomputing_org_grpc_v1_Response_fields, &resp, r) < 0)
 		fail(r, GRPC_INTERNAL, "cannot encode the response");
