@@ -11,7 +11,7 @@
 #include "core/oci.h"
 
 static const char usage_text[] =
-	"usage: compat push [--plain-http] [--ca-file FILE] ARTIFACT.json REGISTRY/REPO[:TAG]\n"
+	"usage: compat push [--plain-http] [--ca-file FILE] [--subject IMAGE] ARTIFACT.json REGISTRY/REPO[:TAG]\n"
 	"\n"
 	"Push an artifact to an OCI registry as an ORAS-style artifact (artifactType\n"
 	"application/vnd.llnl.compatlib.v1, empty config, one layer), and keep it in the\n"
@@ -19,14 +19,17 @@ static const char usage_text[] =
 	"\n"
 	"      --plain-http     talk HTTP, not HTTPS (as oras --plain-http)\n"
 	"      --ca-file FILE   trust this CA for the registry's TLS certificate\n"
+	"      --subject IMAGE  attach the artifact to this image (same repository; the\n"
+	"                       referrers API, or the sha256-<hex> tag where there is none)\n"
 	"  -h, --help           this text\n"
 	"      --version        print the version\n";
 
-enum { OPT_PLAIN = 256, OPT_CA, OPT_VERSION };
+enum { OPT_PLAIN = 256, OPT_CA, OPT_SUBJECT, OPT_VERSION };
 
 static const struct option options[] = {
 	{ "plain-http", no_argument, NULL, OPT_PLAIN },
 	{ "ca-file", required_argument, NULL, OPT_CA },
+	{ "subject", required_argument, NULL, OPT_SUBJECT },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -40,6 +43,7 @@ int push_main(int argc, char **argv)
 		switch (c) {
 		case OPT_PLAIN: o.plain_http = 1; break;
 		case OPT_CA: o.ca_file = optarg; break;
+		case OPT_SUBJECT: o.subject = optarg; break;
 		case 'h': fputs(usage_text, stdout); return 0;
 		case OPT_VERSION: return cli_version("push");
 		default: fputs(usage_text, stderr); return 2;

@@ -306,8 +306,85 @@ static int push_blob(struct reg *g, const char *digest, const void *data, size_t
 	return rc;
 }
 
+struct descriptor {
+	char media_type[128];
+	char digest[72];
+	size_t size;
+};
+
+/* The subject image's manifest descriptor (HEAD, then GET if needed). */
+static int subject_descriptor(struct reg *g, const struct oci_ref *ref, struct descriptor *d, struct cerr *err)
+{
+	static const char *const hdrs[] = {
+		"Accept: application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, "
+		"application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json",
+		NULL };
+	char url[1024];
+	struct http_response r;
+	snprintf(url, sizeof url, "/v2/%s/manifests/%s", ref->repo, ref->digest[0] ? ref->digest : ref->tag);
+	int rc = reg_request(g, "GET", url, hdrs, NULL, 0, OCI_MAX_MANIFEST, &r, err);
+	if (rc < 0)
+		return rc;
+	if (r.status != 200) {
+		rc = cerr_set(err, COMPAT_ENOTFOUND, "subject %s/%s: HTTP %d", ref->registry, ref->repo, r.status);
+		http_response_free(&r);
+		return rc;
+	}
+	const char *ct = http_header(&r, "Content-Type");
+	snprintf(d->media_type, sizeof d->media_type, "%s", ct ? ct : OCI_MANIFEST_TYPE);
+	oci_digest(r.body, r.len, d->digest);
+	d->size = r.len;
+	if (ref->digest[0] && strcmp(ref->digest, d->digest) != 0)
+		rc = cerr_set(err, COMPAT_EDIGEST, "subject manifest digest mismatch: %s", d->digest);
+	http_response_free(&r);
+	return rc;
+}
+
+/* Registries without the referrers API: the index tagged sha256-<hex>
+ * of the subject lists the artifacts attached to it. */
+static int update_fallback_index(struct reg *g, const struct descriptor *subject, const char *digest,
+				 size_t size, struct cerr *err)
+{
+	char url[1024];
+	static const char *const get_hdrs[] = { "Accept: application/vnd.oci.image.index.v1+json", NULL };
+	static const char *const put_hdrs[] = { "Content-Type: application/vnd.oci.image.index.v1+json", NULL };
+	struct http_response r;
+	snprintf(url, sizeof url, "/v2/%s/manifests/sha256-%s", g->repo, subject->digest + 7);
+	int rc = reg_request(g, "GET", url, get_hdrs, NULL, 0, OCI_MAX_MANIFEST, &r, err);
+	if (rc < 0)
+		return rc;
+	json_t *idx = r.status == 200 ? json_loadb((const char *)r.body, r.len, 0, NULL) : NULL;
+	http_response_free(&r);
+	if (!json_is_object(idx) || !json_is_array(json_object_get(idx, "manifests"))) {
+		json_decref(idx);
+		idx = json_pack("{s:i, s:s, s:[]}", "schemaVersion", 2, "mediaType",
+				"application/vnd.oci.image.index.v1+json", "manifests");
+	}
+	json_t *ms = json_object_get(idx, "manifests"), *m;
+	size_t i;
+	json_array_foreach(ms, i, m)
+		if (json_is_string(json_object_get(m, "digest")) &&
+		    strcmp(json_string_value(json_object_get(m, "digest")), digest) == 0)
+			break;
+	if (i == json_array_size(ms))
+		json_array_append_new(ms, json_pack("{s:s, s:s, s:I, s:s}", "mediaType", OCI_MANIFEST_TYPE, "digest",
+						    digest, "size", (json_int_t)size, "artifactType", OCI_ARTIFACT_TYPE));
+	char *text = json_dumps(idx, JSON_COMPACT);
+	json_decref(idx);
+	if (!text)
+		return cerr_set(err, COMPAT_ENOMEM, "out of memory");
+	rc = reg_request(g, "PUT", url, put_hdrs, text, strlen(text), 64 << 10, &r, err);
+	free(text);
+	if (rc == 0) {
+		if (r.status != 201)
+			rc = unexpected(g->t.host, "putting the referrers fallback index", &r, err);
+		http_response_free(&r);
+	}
+	return rc;
+}
+
 /* The manifest, deterministic: the same artifact gives the same digest. */
-static char *make_manifest(const char *layer_digest, size_t layer_size)
+static char *make_manifest(const char *layer_digest, size_t layer_size, const struct descriptor *subject)
 {
 	json_t *m = json_pack("{s:i, s:s, s:s, s:{s:s, s:s, s:i, s:s}, s:[{s:s, s:s, s:I, s:{s:s}}]}",
 			      "schemaVersion", 2, "mediaType", OCI_MANIFEST_TYPE, "artifactType",
@@ -315,6 +392,10 @@ static char *make_manifest(const char *layer_digest, size_t layer_size)
 			      "size", 2, "data", "e30=", "layers", "mediaType", OCI_LAYER_TYPE, "digest",
 			      layer_digest, "size", (json_int_t)layer_size, "annotations",
 			      "org.opencontainers.image.title", "compat.json");
+	if (m && subject)
+		json_object_set_new(m, "subject", json_pack("{s:s, s:s, s:I}", "mediaType", subject->media_type,
+							     "digest", subject->digest, "size",
+							     (json_int_t)subject->size));
 	char *s = m ? json_dumps(m, JSON_COMPACT) : NULL;
 	json_decref(m);
 	return s;
@@ -332,10 +413,22 @@ int oci_push_artifact(const char *refs, const char *json, size_t len, const stru
 	if (len > OCI_MAX_BLOB)
 		return cerr_set(err, COMPAT_ELIMIT, "artifact larger than %u bytes", OCI_MAX_BLOB);
 	reg_init(&g, &ref, o);
+	struct descriptor subject;
+	if (o->subject) {
+		struct oci_ref sref;
+		struct reg sg;
+		if ((rc = oci_ref_parse(o->subject, &sref, err)) < 0)
+			return rc;
+		if (strcmp(sref.registry, ref.registry) != 0 || strcmp(sref.repo, ref.repo) != 0)
+			return cerr_set(err, COMPAT_EINVAL, "--subject must be in the same repository as %s", refs);
+		reg_init(&sg, &sref, o);
+		if ((rc = subject_descriptor(&sg, &sref, &subject, err)) < 0)
+			return rc;
+	}
 	oci_digest(json, len, layer);
 	if ((rc = push_blob(&g, EMPTY_DIGEST, "{}", 2, err)) < 0 || (rc = push_blob(&g, layer, json, len, err)) < 0)
 		return rc;
-	char *man = make_manifest(layer, len);
+	char *man = make_manifest(layer, len, o->subject ? &subject : NULL);
 	if (!man)
 		return cerr_set(err, COMPAT_ENOMEM, "out of memory");
 	size_t mlen = strlen(man);
@@ -348,9 +441,12 @@ int oci_push_artifact(const char *refs, const char *json, size_t len, const stru
 	static const char *const hdrs[] = { "Content-Type: " OCI_MANIFEST_TYPE, NULL };
 	struct http_response r;
 	if ((rc = reg_request(&g, "PUT", url, hdrs, man, mlen, 64 << 10, &r, err)) == 0) {
+		int referrers_api = http_header(&r, "OCI-Subject") != NULL;
 		if (r.status != 201)
 			rc = unexpected(ref.registry, "putting the manifest", &r, err);
 		http_response_free(&r);
+		if (rc == 0 && o->subject && !referrers_api)
+			rc = update_fallback_index(&g, &subject, digest, mlen, err);
 	}
 	/* What we pushed is known good: keep it in the cache too. */
 	if (rc == 0 && ocicache_dir(o->cache_dir, cache, sizeof cache, NULL) == 0 &&

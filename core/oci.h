@@ -29,6 +29,7 @@ struct oci_opts {
 	const char *ca_file;	/* NULL: the system bundle */
 	const char *cache_dir;	/* NULL: $COMPAT_CACHE or the XDG default */
 	int timeout_ms;		/* per request; 0: 30 s */
+	const char *subject;	/* push: attach to this image (REGISTRY/REPO:TAG|@DIGEST), or NULL */
 };
 
 /* Parse REGISTRY/REPO[:TAG|@sha256:HEX] (as oras; a missing tag is
@@ -41,6 +42,9 @@ int oci_ref_parse(const char *s, struct oci_ref *r, struct cerr *err);
 int oci_is_reference(const char *s);
 
 /* Push the artifact JSON to ref; the manifest digest goes to digest.
+ * With o->subject, the manifest's subject names that image's manifest,
+ * and where the registry answers without OCI-Subject (no referrers API),
+ * the fallback index tagged sha256-<hex of the subject> lists it.
  * Returns 0; COMPAT_EUNREACH; COMPAT_EPERM (auth refused); COMPAT_EPROTO
  * (unexpected reply); COMPAT_EINVAL (bad ref). */
 int oci_push_artifact(const char *ref, const char *json, size_t len, const struct oci_opts *o,

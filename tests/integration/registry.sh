@@ -66,6 +66,27 @@ expect_status 3 "pull from no registry: exit 3" "$COMPAT" pull --plain-http "127
 t "... with the address in the message" grep -q '127.0.0.1:1' "$TMP/err"
 expect_status 2 "a bad reference is refused" "$COMPAT" pull --plain-http "$REG/apps/xz@sha256:1234"
 
+# --subject: attach an artifact to an image (here the manifest pushed as v1);
+# docker-registry 2.8 has no referrers API, so the sha256-<hex> tag lists it.
+"$COMPAT" gen --no-symbols -o "$TMP/true.json" /bin/true
+sub=$("$COMPAT" push --plain-http --subject "$REG/apps/xz:v1" "$TMP/true.json" "$REG/apps/xz:true-sig"); rc=$?
+t "push --subject: pushed (exit $rc)" test "$rc" = 0
+m2=$(curl -s -H 'Accept: application/vnd.oci.image.manifest.v1+json' "http://$REG/v2/apps/xz/manifests/true-sig")
+t "push --subject: the manifest's subject is the image's manifest" /usr/bin/python3 -c '
+import json, sys
+assert json.loads(sys.argv[1])["subject"]["digest"] == sys.argv[2]' "$m2" "$DIGEST"
+fb=$(curl -s -H 'Accept: application/vnd.oci.image.index.v1+json' "http://$REG/v2/apps/xz/manifests/sha256-${DIGEST#sha256:}")
+t "push --subject: the sha256-<hex> fallback index lists the artifact" /usr/bin/python3 -c '
+import json, sys
+ix = json.loads(sys.argv[1])
+assert any(m["digest"] == sys.argv[2] and m["artifactType"] == "application/vnd.llnl.compatlib.v1" for m in ix["manifests"])' "$fb" "$sub"
+"$COMPAT" push --plain-http --subject "$REG/apps/xz:v1" "$TMP/true.json" "$REG/apps/xz:true-sig" > /dev/null
+fb2=$(curl -s -H 'Accept: application/vnd.oci.image.index.v1+json' "http://$REG/v2/apps/xz/manifests/sha256-${DIGEST#sha256:}")
+t "push --subject twice: listed once" /usr/bin/python3 -c '
+import json, sys
+assert len(json.loads(sys.argv[1])["manifests"]) == 1' "$fb2"
+expect_status 2 "push --subject in another repository is refused" "$COMPAT" push --plain-http --subject "$REG/other/img:1" "$TMP/true.json" "$REG/apps/xz:x"
+
 # The server fetches a request's uri from an allow-listed registry only.
 if /usr/bin/python3 -c 'import grpc, google.protobuf' 2> /dev/null; then
 	mkdir -p "$TMP/gen"
