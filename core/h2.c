@@ -24,7 +24,7 @@ struct h2_stream {
 	struct h2_conn *conn;
 	struct h2_stream *next;
 	char path[160];
-	int content_type_ok, encoding_set, is_post, responded;
+	int content_type_ok, encoding_set, is_post, responded, fetching;
 	int64_t deadline_ns;		/* 0: none */
 	size_t header_bytes;
 	struct buf body;		/* request bytes, up to the limit */
@@ -44,6 +44,8 @@ struct h2_conn {
 	uint8_t *out;
 	size_t out_len, out_off, out_cap;
 	int broken;
+	h2_submit_fn submit;
+	void *submit_ctx;
 };
 
 static int64_t now_ns(void)
@@ -114,9 +116,14 @@ static void respond_http(struct h2_stream *s, const char *status)
 }
 
 /* The client finished its request: check it and run the method. */
+static struct h2_stream *stream_of(nghttp2_session *session, int32_t id)
+{
+	return nghttp2_session_get_stream_user_data(session, id);
+}
+
 static void finish_request(struct h2_stream *s)
 {
-	if (s->responded)
+	if (s->responded || s->fetching)
 		return;
 	if (!s->is_post || !s->path[0])
 		return respond_http(s, "405");
@@ -143,13 +150,36 @@ static void finish_request(struct h2_stream *s)
 		return respond(s, GRPC_UNIMPLEMENTED, "a unary call takes exactly one request message", NULL, 0);
 	struct service_reply r;
 	service_call(s->conn->svc, s->path, s->body.p + GRPC_PREFIX, mlen, &r);
+	if (r.fetch) {
+		if (!s->conn->submit) {
+			service_fetch_free(r.fetch);
+			return respond(s, GRPC_UNAVAILABLE, "no fetcher for registry requests", NULL, 0);
+		}
+		s->fetching = 1;	/* the answer comes with h2_conn_fetch_done */
+		s->conn->submit(s->conn->submit_ctx, s->conn, s->id, r.fetch);
+		return;
+	}
 	respond(s, r.status, r.message, r.body, r.len);
 }
 
-static struct h2_stream *stream_of(nghttp2_session *session, int32_t id)
+void h2_conn_set_fetcher(struct h2_conn *c, h2_submit_fn submit, void *ctx)
 {
-	return nghttp2_session_get_stream_user_data(session, id);
+	c->submit = submit;
+	c->submit_ctx = ctx;
 }
+
+void h2_conn_fetch_done(struct h2_conn *c, int32_t id, struct service_fetch *f)
+{
+	struct h2_stream *s = stream_of(c->session, id);
+	if (!s || s->responded) {	/* the client went away, or the deadline passed */
+		service_fetch_free(f);
+		return;
+	}
+	struct service_reply r;
+	service_fetch_finish(c->svc, f, &r);
+	respond(s, r.status, r.message, r.body, r.len);
+}
+
 
 static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame, void *user)
 {

@@ -45,6 +45,15 @@ size_t h2_conn_streams(const struct h2_conn *c);
 /* Graceful shutdown: GOAWAY, finish the streams already open. */
 void h2_conn_shutdown(struct h2_conn *c);
 
+/* Where requests that need a registry fetch go: submit(ctx, conn, stream
+ * id, fetch). The loop runs the fetch off-thread and later calls
+ * h2_conn_fetch_done with the same id and fetch. */
+typedef void (*h2_submit_fn)(void *ctx, struct h2_conn *c, int32_t stream_id, struct service_fetch *f);
+void h2_conn_set_fetcher(struct h2_conn *c, h2_submit_fn submit, void *ctx);
+
+/* A fetch finished: answer its stream if it is still open. Takes f. */
+void h2_conn_fetch_done(struct h2_conn *c, int32_t stream_id, struct service_fetch *f);
+
 /* Cancel streams whose grpc-timeout passed (now: CLOCK_MONOTONIC ns). */
 void h2_conn_tick(struct h2_conn *c, int64_t now_ns);
 

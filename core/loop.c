@@ -7,7 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <jansson.h>
+#include <pthread.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -25,8 +28,28 @@ struct conn {
 	struct conn *prev, *next;
 };
 
+/* A registry fetch in flight: queued for the worker, then done. conn is
+ * cleared (under the lock) when the connection closes first. */
+struct job {
+	struct conn *conn;
+	int32_t stream_id;
+	struct service_fetch *f;
+	struct job *next;
+};
+
+/* One worker thread runs the blocking fetches; results come back to the
+ * loop through an eventfd, and the loop answers the streams. */
+struct fetcher {
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct job *todo, *running, *done;
+	int efd, stop, started;
+};
+
 struct loop {
 	int ep, lfd, sfd;
+	struct fetcher fx;
 	struct service *svc;
 	const struct loop_opts *o;
 	struct conn *conns;
@@ -118,8 +141,25 @@ static void conn_events(struct loop *l, struct conn *c)
 	set_events(l, c, want_read, pending > 0);
 }
 
+static void orphan_jobs(struct fetcher *fx, struct conn *c)
+{
+	if (!fx->started)
+		return;
+	pthread_mutex_lock(&fx->mu);
+	for (struct job *j = fx->todo; j; j = j->next)
+		if (j->conn == c)
+			j->conn = NULL;
+	if (fx->running && fx->running->conn == c)
+		fx->running->conn = NULL;
+	for (struct job *j = fx->done; j; j = j->next)
+		if (j->conn == c)
+			j->conn = NULL;
+	pthread_mutex_unlock(&fx->mu);
+}
+
 static void conn_close(struct loop *l, struct conn *c)
 {
+	orphan_jobs(&l->fx, c);
 	epoll_ctl(l->ep, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	h2_conn_free(c->h);
@@ -224,6 +264,122 @@ static void conn_read(struct loop *l, struct conn *c)
 		conn_close(l, c);
 }
 
+static void *worker(void *arg)
+{
+	struct fetcher *fx = arg;
+	pthread_mutex_lock(&fx->mu);
+	for (;;) {
+		while (!fx->todo && !fx->stop)
+			pthread_cond_wait(&fx->cv, &fx->mu);
+		if (fx->stop)
+			break;
+		struct job *j = fx->todo;
+		fx->todo = j->next;
+		fx->running = j;
+		pthread_mutex_unlock(&fx->mu);
+		service_fetch_run(j->f);
+		pthread_mutex_lock(&fx->mu);
+		fx->running = NULL;
+		j->next = fx->done;
+		fx->done = j;
+		uint64_t one = 1;
+		if (write(fx->efd, &one, sizeof one) < 0) {
+			/* the counter cannot overflow here; nothing to do */
+		}
+	}
+	pthread_mutex_unlock(&fx->mu);
+	return NULL;
+}
+
+static void submit(void *ctx, struct h2_conn *h, int32_t id, struct service_fetch *f)
+{
+	struct loop *l = ctx;
+	struct job *j = calloc(1, sizeof *j);
+	struct conn *c = l->conns;
+	while (c && c->h != h)
+		c = c->next;
+	if (!j || !c) {
+		free(j);
+		h2_conn_fetch_done(h, id, f);	/* answers with the fetch's error: nothing fetched */
+		return;
+	}
+	j->conn = c;
+	j->stream_id = id;
+	j->f = f;
+	pthread_mutex_lock(&l->fx.mu);
+	struct job **tail = &l->fx.todo;
+	while (*tail)
+		tail = &(*tail)->next;
+	*tail = j;
+	pthread_cond_signal(&l->fx.cv);
+	pthread_mutex_unlock(&l->fx.mu);
+}
+
+/* Fetches the worker finished: answer their streams on the loop. */
+static void complete_jobs(struct loop *l)
+{
+	uint64_t n;
+	if (read(l->fx.efd, &n, sizeof n) < 0 && errno != EAGAIN)
+		return;
+	pthread_mutex_lock(&l->fx.mu);
+	struct job *done = l->fx.done;
+	l->fx.done = NULL;
+	pthread_mutex_unlock(&l->fx.mu);
+	while (done) {
+		struct job *j = done;
+		done = j->next;
+		if (j->conn) {
+			struct conn *c = j->conn;
+			h2_conn_fetch_done(c->h, j->stream_id, j->f);
+			if (conn_flush(l, c) < 0) {
+				for (struct job *k = done; k; k = k->next)
+					if (k->conn == c)
+						k->conn = NULL;
+				conn_close(l, c);
+			}
+		} else {
+			service_fetch_free(j->f);
+		}
+		free(j);
+	}
+}
+
+static int fetcher_start(struct loop *l)
+{
+	struct fetcher *fx = &l->fx;
+	json_object_seed(0);	/* jansson's one global, set before a second thread uses it */
+	fx->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (fx->efd < 0 || pthread_mutex_init(&fx->mu, NULL) != 0 || pthread_cond_init(&fx->cv, NULL) != 0)
+		return -1;
+	if (pthread_create(&fx->thread, NULL, worker, fx) != 0)
+		return -1;
+	fx->started = 1;
+	return 0;
+}
+
+static void fetcher_stop(struct fetcher *fx)
+{
+	if (fx->started) {
+		pthread_mutex_lock(&fx->mu);
+		fx->stop = 1;
+		pthread_cond_broadcast(&fx->cv);
+		pthread_mutex_unlock(&fx->mu);
+		pthread_join(fx->thread, NULL);
+		struct job *lists[] = { fx->todo, fx->done };
+		for (int k = 0; k < 2; k++)
+			while (lists[k]) {
+				struct job *j = lists[k];
+				lists[k] = j->next;
+				service_fetch_free(j->f);
+				free(j);
+			}
+		pthread_mutex_destroy(&fx->mu);
+		pthread_cond_destroy(&fx->cv);
+	}
+	if (fx->efd > 0)
+		close(fx->efd);
+}
+
 static void accept_all(struct loop *l)
 {
 	for (;;) {
@@ -242,6 +398,7 @@ static void accept_all(struct loop *l)
 			close(fd);
 			continue;
 		}
+		h2_conn_set_fetcher(c->h, submit, l);
 		c->fd = fd;
 		c->born_ms = c->active_ms = now_ms();
 		if (l->o->tls) {
@@ -318,7 +475,7 @@ static void tick(struct loop *l)
 
 int loop_run(int listen_fd, struct service *svc, const struct loop_opts *o, struct cerr *err)
 {
-	struct loop l = { .lfd = listen_fd, .svc = svc, .o = o, .ep = -1, .sfd = -1 };
+	struct loop l = { .lfd = listen_fd, .svc = svc, .o = o, .ep = -1, .sfd = -1, .fx = { .efd = -1 } };
 	sigset_t mask;
 	int rc = 0;
 	sigemptyset(&mask);
@@ -339,6 +496,15 @@ int loop_run(int listen_fd, struct service *svc, const struct loop_opts *o, stru
 		rc = cerr_sys(err, COMPAT_EIO, "epoll_ctl");
 		goto out;
 	}
+	if (fetcher_start(&l) < 0) {
+		rc = cerr_sys(err, COMPAT_EIO, "fetch worker");
+		goto out;
+	}
+	struct epoll_event fev = { .events = EPOLLIN, .data.ptr = &l.fx.efd };
+	if (epoll_ctl(l.ep, EPOLL_CTL_ADD, l.fx.efd, &fev) < 0) {
+		rc = cerr_sys(err, COMPAT_EIO, "epoll_ctl");
+		goto out;
+	}
 	svc->serving = 1;
 	int64_t next_tick = now_ms() + 1000;
 	for (;;) {
@@ -354,6 +520,8 @@ int loop_run(int listen_fd, struct service *svc, const struct loop_opts *o, stru
 			if (evs[i].data.ptr == &l.lfd) {
 				if (!l.draining)
 					accept_all(&l);
+			} else if (evs[i].data.ptr == &l.fx.efd) {
+				complete_jobs(&l);
 			} else if (evs[i].data.ptr == &l.sfd) {
 				struct signalfd_siginfo si;
 				while (read(l.sfd, &si, sizeof si) == sizeof si) {
@@ -386,6 +554,7 @@ int loop_run(int listen_fd, struct service *svc, const struct loop_opts *o, stru
 out:
 	while (l.conns)
 		conn_close(&l, l.conns);
+	fetcher_stop(&l.fx);
 	if (l.ep >= 0)
 		close(l.ep);
 	if (l.sfd >= 0)

@@ -112,11 +112,37 @@ static void judge(struct service *s, const convergedcomputing_org_grpc_v1_Compat
 	resp->findings.arg = v;
 }
 
-static void check(struct service *s, const uint8_t *msg, size_t len, struct service_reply *r)
+struct service_fetch {
+	convergedcomputing_org_grpc_v1_CompatRequest *req;	/* owned */
+	char ref[1024];
+	int plain_http;
+	struct pbstr payload;	/* fetched bytes */
+	int rc;
+	struct cerr err;
+};
+
+void service_fetch_free(struct service_fetch *f)
 {
-	convergedcomputing_org_grpc_v1_CompatRequest *req = calloc(1, sizeof *req);
+	if (!f)
+		return;
+	free(f->req);
+	free(f->payload.p);
+	free(f);
+}
+
+void service_fetch_run(struct service_fetch *f)
+{
+	struct oci_opts oo = { .timeout_ms = 10000, .plain_http = f->plain_http };
+	free(f->payload.p);
+	f->payload.p = NULL;
+	f->rc = oci_pull_artifact(f->ref, &oo, &f->payload.p, &f->payload.n, &f->err);
+}
+
+/* Judge the payload (or report why there is none) and encode the Response. */
+static void answer(struct service *s, const convergedcomputing_org_grpc_v1_CompatRequest *req,
+		   const struct pbstr *payload, const char *fail_msg, struct service_reply *r)
+{
 	convergedcomputing_org_grpc_v1_Response resp = convergedcomputing_org_grpc_v1_Response_init_zero;
-	struct pbstr payload = { 0 };
 	struct artifact a;
 	struct verdict v;
 	struct cerr err;
@@ -125,10 +151,61 @@ static void check(struct service *s, const uint8_t *msg, size_t len, struct serv
 
 	artifact_init(&a);
 	memset(&v, 0, sizeof v);
-	if (!req) {
-		fail(r, GRPC_RESOURCE_EXHAUSTED, "out of memory");
-		return;
+	resp.status = convergedcomputing_org_grpc_v1_Response_ResultType_SUCCESS;
+	if (fail_msg) {
+		resp.status = convergedcomputing_org_grpc_v1_Response_ResultType_ERROR;
+		out = error_payload(fail_msg);
+	} else if (artifact_parse(payload->p ? payload->p : "", payload->n, "payload", &a, &err) < 0) {
+		resp.status = convergedcomputing_org_grpc_v1_Response_ResultType_ERROR;
+		out = error_payload(err.msg);
+	} else {
+		have_artifact = 1;
+		judge(s, req, &a, &resp, &v, &have_verdict, &out);
 	}
+	if (!out) {
+		fail(r, GRPC_RESOURCE_EXHAUSTED, "out of memory");
+	} else {
+		resp.payload.funcs.encode = pbstr_write;
+		resp.payload.arg = out;
+		if (encode(convergedcomputing_org_grpc_v1_Response_fields, &resp, r) < 0)
+			fail(r, GRPC_INTERNAL, "cannot encode the response");
+	}
+	free(out);
+	if (have_artifact)
+		artifact_free(&a);
+	if (have_verdict)
+		verdict_free(&v);
+}
+
+void service_fetch_finish(struct service *s, struct service_fetch *f, struct service_reply *r)
+{
+	memset(r, 0, sizeof *r);
+	answer(s, f->req, &f->payload, f->rc < 0 ? f->err.msg : NULL, r);
+	service_fetch_free(f);
+}
+
+static void denied(const char *host, struct service_reply *r)
+{
+	convergedcomputing_org_grpc_v1_Response resp = convergedcomputing_org_grpc_v1_Response_init_zero;
+	char m[400];
+	snprintf(m, sizeof m, "registry %s is not allowed (compat serve --allow-registry)", host);
+	char *out = error_payload(m);
+	if (!out)
+		return fail(r, GRPC_RESOURCE_EXHAUSTED, "out of memory");
+	resp.status = convergedcomputing_org_grpc_v1_Response_ResultType_DENIED;
+	resp.payload.funcs.encode = pbstr_write;
+	resp.payload.arg = out;
+	if (encode(convergedcomputing_org_grpc_v1_Response_fields, &resp, r) < 0)
+		fail(r, GRPC_INTERNAL, "cannot encode the response");
+	free(out);
+}
+
+static void check(struct service *s, const uint8_t *msg, size_t len, struct service_reply *r)
+{
+	convergedcomputing_org_grpc_v1_CompatRequest *req = calloc(1, sizeof *req);
+	struct pbstr payload = { 0 };
+	if (!req)
+		return fail(r, GRPC_RESOURCE_EXHAUSTED, "out of memory");
 	req->payload.funcs.decode = pbstr_read;
 	req->payload.arg = &payload;
 	pb_istream_t is = pb_istream_from_buffer(msg, len);
@@ -138,62 +215,39 @@ static void check(struct service *s, const uint8_t *msg, size_t len, struct serv
 		fail(r, GRPC_INVALID_ARGUMENT, m);
 		goto out;
 	}
-	resp.status = convergedcomputing_org_grpc_v1_Response_ResultType_SUCCESS;
-	if (req->uri[0]) {
-		char host[256];
-		int allowed = 0;
-		uri_host(req->uri, host, sizeof host);
-		for (size_t i = 0; i < s->nallow; i++)
-			allowed |= strcmp(s->allow[i], host) == 0;
-		char m[400];
-		if (!allowed) {
-			resp.status = convergedcomputing_org_grpc_v1_Response_ResultType_DENIED;
-			snprintf(m, sizeof m, "registry %s is not allowed (compat serve --allow-registry)", host);
-			out = error_payload(m);
-		} else {
-			/* Fetched through the cache, with a short deadline: this
-			 * runs on the loop (see README, "Known limits"). */
-			const char *ref = req->uri;
-			struct oci_opts oo = { .timeout_ms = 5000 };
-			if (strncmp(ref, "http://", 7) == 0) {
-				ref += 7;
-				oo.plain_http = 1;
-			} else if (strncmp(ref, "https://", 8) == 0) {
-				ref += 8;
-			}
-			free(payload.p);
-			payload.p = NULL;
-			if (oci_pull_artifact(ref, &oo, &payload.p, &payload.n, &err) < 0) {
-				resp.status = convergedcomputing_org_grpc_v1_Response_ResultType_ERROR;
-				out = error_payload(err.msg);
-			}
-		}
+	if (!req->uri[0]) {
+		answer(s, req, &payload, NULL, r);
+		goto out;
 	}
-	if (out) {
-		/* denied, or the fetch failed: already answered */
-	} else if (artifact_parse(payload.p ? payload.p : "", payload.n, "payload", &a, &err) < 0) {
-		resp.status = convergedcomputing_org_grpc_v1_Response_ResultType_ERROR;
-		out = error_payload(err.msg);
-	} else {
-		have_artifact = 1;
-		judge(s, req, &a, &resp, &v, &have_verdict, &out);
+	char host[256];
+	int allowed = 0;
+	uri_host(req->uri, host, sizeof host);
+	for (size_t i = 0; i < s->nallow; i++)
+		allowed |= strcmp(s->allow[i], host) == 0;
+	if (!allowed) {
+		denied(host, r);
+		goto out;
 	}
-	if (!out) {
+	/* The fetch blocks: hand it to the caller, who runs it off the loop. */
+	struct service_fetch *f = calloc(1, sizeof *f);
+	if (!f) {
 		fail(r, GRPC_RESOURCE_EXHAUSTED, "out of memory");
 		goto out;
 	}
-	resp.payload.funcs.encode = pbstr_write;
-	resp.payload.arg = out;
-	if (encode(convergedcomputing_org_grpc_v1_Response_fields, &resp, r) < 0)
-		fail(r, GRPC_INTERNAL, "cannot encode the response");
+	const char *ref = req->uri;
+	if (strncmp(ref, "http://", 7) == 0) {
+		ref += 7;
+		f->plain_http = 1;
+	} else if (strncmp(ref, "https://", 8) == 0) {
+		ref += 8;
+	}
+	snprintf(f->ref, sizeof f->ref, "%s", ref);
+	f->req = req;
+	req = NULL;
+	r->fetch = f;
 out:
-	free(out);
 	free(payload.p);
 	free(req);
-	if (have_artifact)
-		artifact_free(&a);
-	if (have_verdict)
-		verdict_free(&v);
 }
 
 /* ---- LocateLibraries ---- */

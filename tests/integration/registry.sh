@@ -177,6 +177,40 @@ fake bearer; rm -rf "$COMPAT_CACHE"
 "$COMPAT" pull --plain-http "$FREG/apps/x:v1" > "$TMP/out" 2> "$TMP/err"; rc=$?
 t "bearer token flow: challenge, token endpoint, retry" bash -c '[ "$1" = 0 ] && cmp -s "$2" "$3"' _ "$rc" "$TMP/out" "$TMP/xz.json"
 kill $FPID
+
+# A slow registry does not stall the server: its fetch runs off the loop.
+if /usr/bin/python3 -c 'import grpc' 2> /dev/null; then
+	fake slow
+	"$BIN/compat-server" --listen 127.0.0.1:0 --allow-registry "$FREG" > "$TMP/srv2.out" 2> /dev/null &
+	SPID=$!; cleanup_hooks+=("kill -9 $SPID 2>/dev/null")
+	for i in $(seq 100); do grep -q 'server listening:' "$TMP/srv2.out" && break; sleep 0.05; done
+	SADDR=$(sed -n 's/^server listening: //p' "$TMP/srv2.out")
+	rm -rf "$COMPAT_CACHE"
+	out=$(timeout 60 /usr/bin/python3 - "$TMP/gen" "$SADDR" "http://$FREG/apps/x:v1" "$TMP/xz.json" <<'PY'
+import sys, threading, time
+sys.path.insert(0, sys.argv[1])
+import grpc, compat_pb2
+f = grpc.insecure_channel(sys.argv[2]).unary_unary(
+    "/convergedcomputing.org.grpc.v1.CompatibilityService/CheckCompatibility",
+    request_serializer=compat_pb2.CompatRequest.SerializeToString,
+    response_deserializer=compat_pb2.Response.FromString)
+slow = {}
+def run():
+    slow["r"] = f(compat_pb2.CompatRequest(uri=sys.argv[3]), timeout=30)
+th = threading.Thread(target=run); th.start()
+time.sleep(0.5)
+t0 = time.time()
+fast = f(compat_pb2.CompatRequest(payload=open(sys.argv[4]).read()), timeout=10)
+dt = time.time() - t0
+th.join()
+print("%s %.2f %s" % (fast.compatible, dt, compat_pb2.Response.ResultType.Name(slow["r"].status)))
+PY
+)
+	read -r ok_fast dt slow_status <<< "$out"
+	t "a slow registry fetch does not stall other requests (answered in ${dt}s)" \
+		bash -c '[ "$1" = True ] && awk "BEGIN{exit !($2 < 1.5)}" && [ "$3" = SUCCESS ]' _ "$ok_fast" "$dt" "$slow_status"
+	kill -TERM $SPID; wait $SPID; kill $FPID 2> /dev/null
+fi
 for m in status500 truncated hugeheaders endlesschunks; do
 	fake $m; rm -rf "$COMPAT_CACHE"
 	timeout 60 "$COMPAT" pull --plain-http "$FREG/apps/x:v1" > "$TMP/out" 2> "$TMP/err"; rc=$?

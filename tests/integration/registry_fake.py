@@ -3,7 +3,8 @@
 
 Usage: registry_fake.py PORTFILE MODE ARTIFACT.json
 MODE: bearer (a real token flow: 401 + WWW-Authenticate Bearer, a token
-endpoint, then the artifact), status500, truncated, hugeheaders, endlesschunks.
+endpoint, then the artifact), slow (3 s before each answer), status500,
+truncated, hugeheaders, endlesschunks.
 Writes the port it listens on to PORTFILE."""
 import hashlib, http.server, json, sys, threading
 
@@ -39,6 +40,9 @@ class H(http.server.BaseHTTPRequestHandler):
             if self.headers.get("Authorization") != "Bearer " + TOKEN:
                 return self.send(401, b"{}", [("WWW-Authenticate",
                     'Bearer realm="http://%s/token",service="fake",scope="repository:apps/x:pull"' % host)])
+        if mode == "slow":
+            import time
+            time.sleep(3)
         if mode == "status500":
             return self.send(500, b"oops")
         if mode == "hugeheaders":
