@@ -38,7 +38,8 @@ struct http_parser {
 	size_t line_len;
 };
 
-/* Start parsing into *r (zeroed). */
+/* Start parsing into *r (zeroed). Whatever the outcome, the caller frees
+ * *r with http_response_free and the parser with http_parser_free. */
 void http_parser_init(struct http_parser *p, struct http_response *r, size_t max_body, int head);
 
 /* Feed bytes. Returns 1 when the response is complete, 0 for more, or

@@ -19,6 +19,8 @@ static int feed_all(const char *text, size_t piece, size_t max, int head, struct
 	if (rc == 0)
 		rc = http_parser_eof(&p, err);
 	http_parser_free(&p);
+	if (rc < 0)
+		http_response_free(r);	/* the caller's job on errors, as http_request does */
 	return rc;
 }
 
