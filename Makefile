@@ -139,6 +139,9 @@ DEB_PKGS := build-essential clang pkg-config libelf-dev libnghttp2-dev libjansso
   python3-grpcio nghttp2-client docker-registry skopeo apache2-utils openssl curl \
   libtree pax-utils strace valgrind gcc-multilib libc6-dev-i386 libgrpc++-dev \
   protobuf-compiler-grpc hyperfine file busybox-static
+print-deps:
+	@echo $(DEB_PKGS)
+
 deps:
 	@if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(DEB_PKGS)
@@ -146,7 +149,7 @@ deps:
 clean:
 	rm -rf build bin
 
-.PHONY: all static check units fuzz fuzz-build demo bench install deps clean
+.PHONY: all static check units fuzz fuzz-build demo bench install deps print-deps clean
 # Generated protobuf code is kept (not deleted as an intermediate file).
 .SECONDARY: $(GEN_C) $(GEN_H)
 
