@@ -14,6 +14,24 @@ struct pbstr {
 	size_t n;
 };
 
+/* A repeated string field, bounded: at most PBSTR_LIST_MAX entries of at
+ * most PBSTR_LIST_ITEM bytes each (more is a decode error). */
+#define PBSTR_LIST_MAX 16
+#define PBSTR_LIST_ITEM 4096
+
+struct pbstr_list {
+	char *v[PBSTR_LIST_MAX];	/* malloc'd; pbstr_list_free */
+	size_t n;
+};
+
+/* Decode callback for a repeated string: *arg is a struct pbstr_list. */
+bool pbstr_list_read(pb_istream_t *stream, const pb_field_t *field, void **arg);
+
+/* Encode callback for a repeated string: *arg is a struct pbstr_list. */
+bool pbstr_list_write(pb_ostream_t *stream, const pb_field_t *field, void *const *arg);
+
+void pbstr_list_free(struct pbstr_list *l);
+
 /* Decode callback: *arg is a struct pbstr. */
 bool pbstr_read(pb_istream_t *stream, const pb_field_t *field, void **arg);
 

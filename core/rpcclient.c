@@ -167,13 +167,14 @@ static int from_report(const char *json, struct verdict *v)
 
 static int encode_request(const struct rpc_opts *o, const char *payload, size_t len, struct call *c)
 {
-	convergedcomputing_org_grpc_v1_CompatRequest *req = calloc(1, sizeof *req);
+	convergedcomputing_org_grpc_v1_CompatRequest reqs = convergedcomputing_org_grpc_v1_CompatRequest_init_zero,
+						     *req = &reqs;
+	struct pbstr_list dirs = { 0 };
 	int rc = -1;
-	if (!req)
-		return -1;
-	for (size_t i = 0; o && i < o->nlibrary_path && i < 16; i++)
-		snprintf(req->library_path[req->library_path_count++], sizeof req->library_path[0], "%s",
-			 o->library_path[i]);
+	for (size_t i = 0; o && i < o->nlibrary_path && i < PBSTR_LIST_MAX; i++)
+		dirs.v[dirs.n++] = (char *)o->library_path[i];	/* borrowed: not freed */
+	req->library_path.funcs.encode = pbstr_list_write;
+	req->library_path.arg = &dirs;
 	/* payload first (field 1, length-delimited), then the rest */
 	size_t rest;
 	if (!pb_get_encoded_size(&rest, convergedcomputing_org_grpc_v1_CompatRequest_fields, req))
@@ -190,7 +191,6 @@ static int encode_request(const struct rpc_opts *o, const char *payload, size_t 
 	c->req_len = GRPC_PREFIX + os.bytes_written;
 	rc = 0;
 out:
-	free(req);
 	return rc;
 }
 

@@ -91,15 +91,12 @@ static void uri_host(const char *uri, char *host, size_t cap)
 }
 
 /* Judge a parsed artifact: the verdict, its JSON report, the findings. */
-static void judge(struct service *s, const convergedcomputing_org_grpc_v1_CompatRequest *req,
-		  const struct artifact *a, convergedcomputing_org_grpc_v1_Response *resp, struct verdict *v,
-		  int *have_verdict, char **out)
+static void judge(struct service *s, const struct pbstr_list *dirs, const struct artifact *a,
+		  convergedcomputing_org_grpc_v1_Response *resp, struct verdict *v, int *have_verdict,
+		  char **out)
 {
-	const char *dirs[16];
 	struct cerr err;
-	for (pb_size_t i = 0; i < req->library_path_count && i < 16; i++)
-		dirs[i] = req->library_path[i];
-	struct verdict_opts vo = { .extra_dirs = dirs, .nextra = req->library_path_count };
+	struct verdict_opts vo = { .extra_dirs = (const char *const *)dirs->v, .nextra = dirs->n };
 	if (verdict_check(s->idx, a, &vo, v, &err) < 0) {
 		resp->status = convergedcomputing_org_grpc_v1_Response_ResultType_ERROR;
 		*out = error_payload(err.msg);
@@ -113,8 +110,8 @@ static void judge(struct service *s, const convergedcomputing_org_grpc_v1_Compat
 }
 
 struct service_fetch {
-	convergedcomputing_org_grpc_v1_CompatRequest *req;	/* owned */
-	char ref[1024];
+	struct pbstr_list dirs;		/* the request's library_path, owned */
+	char ref[1100];
 	int plain_http;
 	struct pbstr payload;	/* fetched bytes */
 	int rc;
@@ -125,7 +122,7 @@ void service_fetch_free(struct service_fetch *f)
 {
 	if (!f)
 		return;
-	free(f->req);
+	pbstr_list_free(&f->dirs);
 	free(f->payload.p);
 	free(f);
 }
@@ -139,8 +136,8 @@ void service_fetch_run(struct service_fetch *f)
 }
 
 /* Judge the payload (or report why there is none) and encode the Response. */
-static void answer(struct service *s, const convergedcomputing_org_grpc_v1_CompatRequest *req,
-		   const struct pbstr *payload, const char *fail_msg, struct service_reply *r)
+static void answer(struct service *s, const struct pbstr_list *dirs, const struct pbstr *payload,
+		   const char *fail_msg, struct service_reply *r)
 {
 	convergedcomputing_org_grpc_v1_Response resp = convergedcomputing_org_grpc_v1_Response_init_zero;
 	struct artifact a;
@@ -160,7 +157,7 @@ static void answer(struct service *s, const convergedcomputing_org_grpc_v1_Compa
 		out = error_payload(err.msg);
 	} else {
 		have_artifact = 1;
-		judge(s, req, &a, &resp, &v, &have_verdict, &out);
+		judge(s, dirs, &a, &resp, &v, &have_verdict, &out);
 	}
 	if (!out) {
 		fail(r, GRPC_RESOURCE_EXHAUSTED, "out of memory");
@@ -180,7 +177,7 @@ static void answer(struct service *s, const convergedcomputing_org_grpc_v1_Compa
 void service_fetch_finish(struct service *s, struct service_fetch *f, struct service_reply *r)
 {
 	memset(r, 0, sizeof *r);
-	answer(s, f->req, &f->payload, f->rc < 0 ? f->err.msg : NULL, r);
+	answer(s, &f->dirs, &f->payload, f->rc < 0 ? f->err.msg : NULL, r);
 	service_fetch_free(f);
 }
 
@@ -202,12 +199,14 @@ static void denied(const char *host, struct service_reply *r)
 
 static void check(struct service *s, const uint8_t *msg, size_t len, struct service_reply *r)
 {
-	convergedcomputing_org_grpc_v1_CompatRequest *req = calloc(1, sizeof *req);
+	convergedcomputing_org_grpc_v1_CompatRequest reqs = convergedcomputing_org_grpc_v1_CompatRequest_init_zero,
+						     *req = &reqs;
 	struct pbstr payload = { 0 };
-	if (!req)
-		return fail(r, GRPC_RESOURCE_EXHAUSTED, "out of memory");
+	struct pbstr_list dirs = { 0 };
 	req->payload.funcs.decode = pbstr_read;
 	req->payload.arg = &payload;
+	req->library_path.funcs.decode = pbstr_list_read;
+	req->library_path.arg = &dirs;
 	pb_istream_t is = pb_istream_from_buffer(msg, len);
 	if (!pb_decode(&is, convergedcomputing_org_grpc_v1_CompatRequest_fields, req)) {
 		char m[200];
@@ -216,7 +215,7 @@ static void check(struct service *s, const uint8_t *msg, size_t len, struct serv
 		goto out;
 	}
 	if (!req->uri[0]) {
-		answer(s, req, &payload, NULL, r);
+		answer(s, &dirs, &payload, NULL, r);
 		goto out;
 	}
 	char host[256];
@@ -242,12 +241,12 @@ static void check(struct service *s, const uint8_t *msg, size_t len, struct serv
 		ref += 8;
 	}
 	snprintf(f->ref, sizeof f->ref, "%s", ref);
-	f->req = req;
-	req = NULL;
+	f->dirs = dirs;
+	dirs.n = 0;
 	r->fetch = f;
 out:
 	free(payload.p);
-	free(req);
+	pbstr_list_free(&dirs);
 }
 
 /* ---- LocateLibraries ---- */
