@@ -28,11 +28,14 @@ expect_status 1 "check --host: incompatible (exit 1)" "$COMPAT" check --host "$A
 t "check --host --json: the server's findings" grep -q '"kind":"missing-soname"' "$TMP/out"
 expect_status 2 "check --host: an artifact the server cannot read (exit 2)" "$COMPAT" check --host "$ADDR" "$PEERS/bad.json"
 t "check --host: the server's reason is shown" grep -q 'unexpected token' "$TMP/err"
-# --library-path travels as CompatRequest.library_path: a directory with a
-# linker script named libc.so.6 provides nothing, so libc still resolves.
-mkdir -p "$TMP/lp"; echo 'GROUP ( libc.so.6 )' > "$TMP/lp/libc.so.6"
-expect_status 0 "check --host --library-path: sent and searched first" "$COMPAT" check --host "$ADDR" --library-path "/nonexistent:$TMP/lp" "$PEERS/xz.json"
-t "check --host --library-path: libc still from the system" grep -q 'libc.so.6 => /lib/x86_64-linux-gnu/libc.so.6' "$TMP/out"
+# --library-path travels as CompatRequest.library_path and is searched first
+# by the server: the same artifact is compatible with one copy of the
+# library and lacks a version with the other.
+. "$(dirname "$0")/fixtures.sh"
+LD_LIBRARY_PATH="$FX/vboth" "$COMPAT" gen -o "$TMP/v.json" "$FX/exe_v"
+expect_status 0 "check --host --library-path: the full copy is compatible" "$COMPAT" check --host "$ADDR" --library-path "/nonexistent:$FX/vboth" "$TMP/v.json"
+expect_status 1 "check --host --library-path: the old copy lacks FOO_2.0" "$COMPAT" check --host "$ADDR" --library-path "$FX/v1" "$TMP/v.json"
+t "check --host --library-path: the finding names the version" grep -q 'lacks version FOO_2.0' "$TMP/out"
 expect_status 3 "check --host: no server there (exit 3)" "$COMPAT" check --host 127.0.0.1:1 "$PEERS/xz.json"
 t "check --host: the address is in the message" grep -q '127.0.0.1:1' "$TMP/err"
 
