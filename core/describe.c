@@ -471,20 +471,14 @@ int describe_paths(const char *const *paths, size_t npaths, const struct describ
 		rc = cerr_set(err, COMPAT_EINVAL, "%s: no ELF program or library found", paths[0]);
 		goto out;
 	}
-	char exe[256];
-	const char *base = strrchr(paths[0], '/');
-	snprintf(exe, sizeof exe, "%s", base && base[1] ? base + 1 : paths[0]);
-	if (!base || !base[1]) {
-		/* "dir/" or "name": strip trailing slashes, keep the last part */
-		char tmp[PATH_MAX];
-		snprintf(tmp, sizeof tmp, "%s", paths[0]);
-		size_t l = strlen(tmp);
-		while (l > 1 && tmp[l - 1] == '/')
-			tmp[--l] = '\0';
-		const char *b = strrchr(tmp, '/');
-		snprintf(exe, sizeof exe, "%s", b ? b + 1 : tmp);
-	}
-	if ((rc = write_attrs(&d, exe)) < 0)
+	/* The last component of the first PATH ("dir/" included). */
+	char tmp[PATH_MAX];
+	snprintf(tmp, sizeof tmp, "%s", paths[0]);
+	size_t l = strlen(tmp);
+	while (l > 1 && tmp[l - 1] == '/')
+		tmp[--l] = '\0';
+	const char *base = strrchr(tmp, '/');
+	if ((rc = write_attrs(&d, base && base[1] ? base + 1 : tmp)) < 0)
 		cerr_set(err, rc, "out of memory");
 out:
 	for (size_t i = 0; i < files.n; i++)

@@ -266,6 +266,15 @@ static void reg_init(struct reg *g, const struct oci_ref *ref, const struct oci_
 	load_docker_auth(g);
 }
 
+/* Move a reply's body out (it stays NUL-terminated), then free the rest. */
+static void take_body(struct http_response *r, char **data, size_t *len)
+{
+	*data = (char *)r->body;
+	*len = r->len;
+	r->body = NULL;
+	http_response_free(r);
+}
+
 static int unexpected(const char *host, const char *what, const struct http_response *r, struct cerr *err)
 {
 	return cerr_set(err, COMPAT_EPROTO, "%s: %s: unexpected HTTP status %d", host, what, r->status);
@@ -537,10 +546,7 @@ int oci_pull_artifact(const char *refs, const struct oci_opts *o, char **json, s
 			http_response_free(&r);
 			return rc;
 		}
-		man = (char *)r.body;
-		mlen = r.len;
-		r.body = NULL;
-		http_response_free(&r);
+		take_body(&r, &man, &mlen);
 	}
 	if ((rc = oci_manifest_layer(man, mlen, ldigest, &lsize, err)) < 0)
 		goto out;
@@ -554,10 +560,7 @@ int oci_pull_artifact(const char *refs, const struct oci_opts *o, char **json, s
 			http_response_free(&r);
 			goto out;
 		}
-		blob = (char *)r.body;
-		blen = r.len;
-		r.body = NULL;
-		http_response_free(&r);
+		take_body(&r, &blob, &blen);
 		oci_digest(blob ? blob : "", blen, got);
 		if (blen != lsize || strcmp(got, ldigest) != 0) {
 			rc = cerr_set(err, COMPAT_EDIGEST, "%s: artifact blob digest mismatch: content is %s (%zu bytes), "

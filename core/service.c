@@ -81,13 +81,17 @@ static char *error_payload(const char *msg)
 	return s;
 }
 
-/* The registry host of a reference REGISTRY/REPO[:TAG|@DIGEST]. */
-static void uri_host(const char *uri, char *host, size_t cap)
+
+/* Encode resp with out as its JSON payload; out NULL means we ran out of
+ * memory building it. */
+static void send_response(convergedcomputing_org_grpc_v1_Response *resp, char *out, struct service_reply *r)
 {
-	const char *p = strstr(uri, "://");
-	p = p ? p + 3 : uri;
-	size_t n = strcspn(p, "/");
-	snprintf(host, cap, "%.*s", (int)n, p);
+	if (!out)
+		return fail(r, GRPC_RESOURCE_EXHAUSTED, "out of memory");
+	resp->payload.funcs.encode = pbstr_write;
+	resp->payload.arg = out;
+	if (encode(convergedcomputing_org_grpc_v1_Response_fields, resp, r) < 0)
+		fail(r, GRPC_INTERNAL, "cannot encode the response");
 }
 
 /* Judge a parsed artifact: the verdict, its JSON report, the findings. */
@@ -159,14 +163,7 @@ static void answer(struct service *s, const struct pbstr_list *dirs, const struc
 		have_artifact = 1;
 		judge(s, dirs, &a, &resp, &v, &have_verdict, &out);
 	}
-	if (!out) {
-		fail(r, GRPC_RESOURCE_EXHAUSTED, "out of memory");
-	} else {
-		resp.payload.funcs.encode = pbstr_write;
-		resp.payload.arg = out;
-		if (encode(convergedcomputing_org_grpc_v1_Response_fields, &resp, r) < 0)
-			fail(r, GRPC_INTERNAL, "cannot encode the response");
-	}
+	send_response(&resp, out, r);
 	free(out);
 	if (have_artifact)
 		artifact_free(&a);
@@ -187,13 +184,8 @@ static void denied(const char *host, struct service_reply *r)
 	char m[400];
 	snprintf(m, sizeof m, "registry %s is not allowed (compat serve --allow-registry)", host);
 	char *out = error_payload(m);
-	if (!out)
-		return fail(r, GRPC_RESOURCE_EXHAUSTED, "out of memory");
 	resp.status = convergedcomputing_org_grpc_v1_Response_ResultType_DENIED;
-	resp.payload.funcs.encode = pbstr_write;
-	resp.payload.arg = out;
-	if (encode(convergedcomputing_org_grpc_v1_Response_fields, &resp, r) < 0)
-		fail(r, GRPC_INTERNAL, "cannot encode the response");
+	send_response(&resp, out, r);
 	free(out);
 }
 
@@ -218,9 +210,16 @@ static void check(struct service *s, const uint8_t *msg, size_t len, struct serv
 		answer(s, &dirs, &payload, NULL, r);
 		goto out;
 	}
+	/* [http://|https://]REGISTRY/REPO[:TAG|@DIGEST] */
+	const char *ref = req->uri;
+	int plain = strncmp(ref, "http://", 7) == 0;
+	if (plain)
+		ref += 7;
+	else if (strncmp(ref, "https://", 8) == 0)
+		ref += 8;
 	char host[256];
 	int allowed = 0;
-	uri_host(req->uri, host, sizeof host);
+	snprintf(host, sizeof host, "%.*s", (int)strcspn(ref, "/"), ref);
 	for (size_t i = 0; i < s->nallow; i++)
 		allowed |= strcmp(s->allow[i], host) == 0;
 	if (!allowed) {
@@ -233,13 +232,7 @@ static void check(struct service *s, const uint8_t *msg, size_t len, struct serv
 		fail(r, GRPC_RESOURCE_EXHAUSTED, "out of memory");
 		goto out;
 	}
-	const char *ref = req->uri;
-	if (strncmp(ref, "http://", 7) == 0) {
-		ref += 7;
-		f->plain_http = 1;
-	} else if (strncmp(ref, "https://", 8) == 0) {
-		ref += 8;
-	}
+	f->plain_http = plain;
 	snprintf(f->ref, sizeof f->ref, "%s", ref);
 	f->dirs = dirs;
 	dirs.n = 0;
