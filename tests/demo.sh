@@ -14,6 +14,6 @@ $C gen --no-symbols -o "$tmp/xz.json" /usr/bin/xz && cat "$tmp/xz.json"
 say compat check xz.json
 $C check "$tmp/xz.json"
 say "compat check missing.json   # the prototype's example of an absent library"
-$C check ../shared/peers/artifacts/missing.json 2>/dev/null || echo "(exit $?: not compatible)"
+$C check tests/fixtures/prototype/missing.json || echo "(exit $?: not compatible)"
 say compat check --exec -- xz --version
 $C check --exec -- xz --version

@@ -3,7 +3,7 @@
 # several of them the real loader's verdict on the same setup agrees.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/fixtures.sh"
-PEERS=$COMPAT_ROOT/../shared/peers/artifacts
+PEERS=$COMPAT_ROOT/tests/fixtures/prototype
 
 # finding KIND SONAME: the JSON report holds that finding (not a warning).
 has_finding() {

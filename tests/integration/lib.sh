@@ -26,3 +26,51 @@ expect_status() {
 
 # build_c OUT SRC [gcc args...]: compile a fixture from a here-doc'd source file.
 build_c() { local out=$1 src=$2; shift 2; gcc -w -o "$out" "$src" "$@"; }
+
+# wait_for_line FILE PATTERN [SECONDS]: wait until a line of FILE matches the
+# grep pattern (a server's "server listening:"); 1 when it does not in time.
+wait_for_line() {
+	local file=$1 pat=$2 secs=${3:-10} i
+	for ((i = 0; i < secs * 20; i++)); do
+		grep -q -- "$pat" "$file" 2> /dev/null && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# start_server OUTFILE ARGS...: start "compat serve ARGS" in the background,
+# its output in OUTFILE, stopped when the script exits. Sets SERVER_PID and
+# SERVER_ADDR (from its "server listening: ADDR" line); 1 when it does not
+# come up within 10 s.
+start_server() {
+	local out=$1; shift
+	"$COMPAT" serve "$@" > "$out" 2>&1 &
+	SERVER_PID=$!
+	cleanup_hooks+=("kill $SERVER_PID 2> /dev/null; wait $SERVER_PID 2> /dev/null")
+	SERVER_ADDR=
+	wait_for_line "$out" '^server listening: ' || return 1
+	SERVER_ADDR=$(sed -n 's/^server listening: //p' "$out" | head -1)
+}
+
+# debian_tarball SUITE [mmdebstrap options...]: a tarball of a Debian tree
+# (mmdebstrap, deb.debian.org), built once per SUITE and options and kept in
+# $COMPAT_TEST_CACHE (default /var/cache/compat-tests) between runs. Prints
+# its path; 1 when mmdebstrap is missing or fails (its log on stderr).
+debian_tarball() {
+	local suite=$1; shift
+	local dir=${COMPAT_TEST_CACHE:-/var/cache/compat-tests}
+	local key
+	key=$(printf '%s\n' "$suite" "$@" | sha256sum | cut -c1-16)
+	local tar=$dir/debian-$suite-$key.tar
+	command -v mmdebstrap > /dev/null || return 1
+	mkdir -p "$dir" || return 1
+	(
+		flock 9
+		[ -s "$tar" ] && exit 0
+		tmp=$dir/.building-$suite-$key.tar
+		rm -f "$tmp"
+		mmdebstrap --quiet "$@" "$suite" "$tmp" http://deb.debian.org/debian >&2 &&
+			mv "$tmp" "$tar"
+	) 9> "$dir/.lock-$suite-$key" || return 1
+	echo "$tar"
+}

@@ -2,7 +2,7 @@
 # compat serve with real clients: Debian's python3-grpcio (interop, bad input,
 # floods), signals, IPv6. The server is started here on a free port.
 . "$(dirname "$0")/lib.sh"
-PEERS=$COMPAT_ROOT/../shared/peers/artifacts
+PEERS=$COMPAT_ROOT/tests/fixtures/prototype
 if ! /usr/bin/python3 -c 'import grpc, google.protobuf' 2> /dev/null; then
 	skip "serve interop: /usr/bin/python3 lacks grpc or protobuf (python3-grpcio, python3-protobuf)"; exit 0
 fi

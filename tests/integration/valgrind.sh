@@ -3,7 +3,7 @@
 . "$(dirname "$0")/lib.sh"
 if ! command -v valgrind > /dev/null; then skip "valgrind is not installed"; exit 0; fi
 if [ "${SANITIZE:-}" = 1 ]; then skip "valgrind: the ASan build cannot run under valgrind"; exit 0; fi
-PEERS=$COMPAT_ROOT/../shared/peers/artifacts
+PEERS=$COMPAT_ROOT/tests/fixtures/prototype
 vg() { # name expected-status args...
 	local name=$1 want=$2; shift 2
 	valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=99 \

@@ -1,14 +1,18 @@
 /* A tiny unit-test harness. A test file defines static void test_X(void)
  * functions and a main() that calls RUN(test_X) for each, then
  * return check_summary(). Output is one TAP-like line per test
- * ("ok - name" / "not ok - name"), which tests/run.sh counts. */
+ * ("ok - name", "not ok - name", "skip - name: reason"), which tests/run.sh
+ * counts. A test that cannot run here calls SKIP("reason") and returns: it is
+ * counted as skipped, never as passed. A failed CHECK before the SKIP still
+ * fails the test. */
 #ifndef CHECK_H
 #define CHECK_H
 
 #include <stdio.h>
 #include <string.h>
 
-static int check_failed_now, check_passed, check_failed;
+static int check_failed_now, check_passed, check_failed, check_skipped;
+static const char *check_skip_now;
 
 #define CHECK(cond)                                                          \
 	do {                                                                 \
@@ -41,15 +45,28 @@ static int check_failed_now, check_passed, check_failed;
 		}                                                            \
 	} while (0)
 
+/* Leave the current test, counted as skipped with this reason. */
+#define SKIP(reason)                                                         \
+	do {                                                                 \
+		check_skip_now = (reason);                                   \
+		return;                                                      \
+	} while (0)
+
 #define RUN(fn)                                                              \
 	do {                                                                 \
 		check_failed_now = 0;                                        \
+		check_skip_now = NULL;                                       \
 		fn();                                                        \
-		printf("%s - %s\n", check_failed_now ? "not ok" : "ok", #fn); \
-		if (check_failed_now)                                        \
+		if (check_failed_now) {                                      \
+			printf("not ok - %s\n", #fn);                        \
 			check_failed++;                                      \
-		else                                                         \
+		} else if (check_skip_now) {                                 \
+			printf("skip - %s: %s\n", #fn, check_skip_now);       \
+			check_skipped++;                                     \
+		} else {                                                     \
+			printf("ok - %s\n", #fn);                            \
 			check_passed++;                                      \
+		}                                                            \
 	} while (0)
 
 static inline int check_summary(void)

@@ -198,7 +198,7 @@ static void test_run_true(void)
 	if (rc == COMPAT_EPERM) {
 		printf("# ptrace not permitted here: %s\n", err.msg);
 		traceable = 0;
-		return;
+		SKIP("ptrace is not permitted here");
 	}
 	CHECK_INT(rc, 0);
 	CHECK_INT(ptrace_exit_code(res.status), 0);
@@ -216,7 +216,7 @@ static void test_run_status(void)
 	struct ptrace_result res;
 	struct cerr err;
 	if (!traceable)
-		return;
+		SKIP("ptrace is not permitted here");
 	CHECK_INT(ptrace_run(&o, &res, &err), 0);
 	CHECK_INT(ptrace_exit_code(res.status), 3);
 	o.argv = argv2;
@@ -231,7 +231,7 @@ static void test_run_missing(void)
 	struct ptrace_result res;
 	struct cerr err;
 	if (!traceable)
-		return;
+		SKIP("ptrace is not permitted here");
 	CHECK_INT(ptrace_run(&o, &res, &err), COMPAT_ENOTFOUND);
 	CHECK(strstr(err.msg, "/nonexistent/program") != NULL);
 	CHECK_INT(ptrace_exit_code(res.status), 127);
@@ -245,7 +245,7 @@ static void test_run_callback_stops(void)
 	struct ptrace_result res;
 	struct cerr err;
 	if (!traceable)
-		return;
+		SKIP("ptrace is not permitted here");
 	CHECK_INT(ptrace_run(&o, &res, &err), COMPAT_EINVAL);
 	CHECK_INT(c.events, 3);
 	/* nothing left behind */
@@ -273,7 +273,7 @@ static void test_run_modes(void)
 	struct ptrace_result res;
 	struct cerr err;
 	if (!traceable)
-		return;
+		SKIP("ptrace is not permitted here");
 	fflush(stdout);
 	int saved = dup(1), null = open("/dev/null", O_WRONLY);
 	dup2(null, 1);	/* cat's output is not a test line */
