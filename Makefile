@@ -6,7 +6,9 @@
 #
 #   make            bin/compat and its symlinks (dynamic link)
 #   make static     bin/compat linked statically
-#   make check      unit + integration tests + a short fuzz run; ends "N passed, N failed, N skipped"
+#   make check      unit + integration tests; ends "N passed, N failed, N skipped"
+#   make check-host the whole-machine sweeps and Debian cross-release trees
+#   make check-fuzz every fuzz target for a few seconds
 #   make SANITIZE=1 check   the same under ASan+UBSan (objects go to build/san)
 #   make fuzz FUZZ_SECONDS=N   every libFuzzer target for N seconds
 #   make deps       apt-get install everything the build, the tests and the benchmarks use
@@ -16,25 +18,38 @@ CC          ?= cc
 PREFIX      ?= /usr/local
 BINDIR      ?= $(PREFIX)/bin
 FUZZ_SECONDS ?= 10
+# Library flags are computed when a recipe uses them (recursive '='), not when
+# make reads this file: 'make deps demo' on a bare machine installs pkg-config
+# and the -dev packages first, then builds with them. 'depcheck' (run before
+# any compile) stops with one line naming what is missing.
 PKGS        := libelf libnghttp2 jansson zlib
-PKG_CFLAGS  := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+PKG_CFLAGS   = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 # mbedtls 2.28 and nanopb ship no pkg-config file on Debian 12.
 EXTRA_LIBS  := -lmbedtls -lmbedx509 -lmbedcrypto -lprotobuf-nanopb
-LIBS        := $(PKG_LIBS) $(EXTRA_LIBS)
-STATIC_LIBS := -Wl,-Bstatic $(shell pkg-config --static --libs $(PKGS) 2>/dev/null) $(EXTRA_LIBS)
+# The default build links these libraries from their static archives and glibc
+# dynamically (DESIGN §8): the loader has one library to map, so a process
+# starts about as fast as /bin/true. LINK=shared links them dynamically.
+LINK        ?= static-libs
+ifeq ($(LINK),shared)
+  LIBS       = $(shell pkg-config --libs $(PKGS) 2>/dev/null) $(EXTRA_LIBS)
+else
+  LIBS       = -Wl,-Bstatic $(shell pkg-config --static --libs $(PKGS) 2>/dev/null) $(EXTRA_LIBS) -Wl,-Bdynamic
+endif
+STATIC_LIBS  = -Wl,-Bstatic $(shell pkg-config --static --libs $(PKGS) 2>/dev/null) $(EXTRA_LIBS)
 
 OPT         ?= -O2
 CFLAGS      ?= $(OPT) -g
 WARN        := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
-BUILD_CFLAGS := -std=gnu11 $(WARN) -D_GNU_SOURCE -DCOMPAT_VERSION='"$(VERSION)"' \
+BUILD_CFLAGS = -std=gnu11 $(WARN) -D_GNU_SOURCE -DCOMPAT_VERSION='"$(VERSION)"' \
                 -ffunction-sections -fdata-sections \
-                -I. -Ibuild/gen $(PKG_CFLAGS)
+                -I. -Ibuild/gen $(PKG_CFLAGS) $(SAN_FLAGS)
 
+# The sanitizer flags are kept apart from CFLAGS so that 'make SANITIZE=1
+# CFLAGS=-O1' still builds with them.
 ifeq ($(SANITIZE),1)
   BUILD     := build/san
-  CFLAGS    += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
-  LDFLAGS   += -fsanitize=address,undefined
+  SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+  override LDFLAGS += -fsanitize=address,undefined
 else
   BUILD     := build/$(if $(filter clang%,$(notdir $(CC))),clang,gcc)
 endif
@@ -55,7 +70,7 @@ all: bin/compat
 
 # bin/compat is relinked when the build variant (gcc, clang, san) changes:
 # each variant has its own objects, which may all be older than the binary.
-VARIANT_STAMP := bin/.variant-$(notdir $(BUILD))
+VARIANT_STAMP := bin/.variant-$(notdir $(BUILD))-$(LINK)
 $(VARIANT_STAMP):
 	@mkdir -p bin
 	@rm -f bin/.variant-*
@@ -63,14 +78,14 @@ $(VARIANT_STAMP):
 
 bin/compat: $(APPLET_OBJ) $(CORE_OBJ) $(VARIANT_STAMP)
 	@mkdir -p bin
-	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIBS)
+	$(CC) -Wl,--gc-sections $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIBS)
 	@for l in $(LINKS); do ln -sf compat bin/$$l; done
 
 # STATIC_OUT: where the static binary goes (tests build one aside). The
 # static variant has its own objects, built for size (the budget is 2 MiB).
 STATIC_OUT ?= bin/compat
 STATIC_CFLAGS ?= -Os -fno-asynchronous-unwind-tables
-static:
+static: | $(DEPS_FIRST)
 	@$(MAKE) --no-print-directory BUILD=build/static CFLAGS="$(STATIC_CFLAGS)" SANITIZE= \
 		STATIC_OUT=$(STATIC_OUT) static-link
 
@@ -79,18 +94,28 @@ static-link: $(APPLET_OBJ) $(CORE_OBJ)
 	$(CC) -static -Wl,--gc-sections $(LDFLAGS) -o $(STATIC_OUT) $^ $(STATIC_LIBS)
 	strip $(STATIC_OUT)
 	@for l in $(LINKS); do ln -sf $(notdir $(STATIC_OUT)) $(dir $(STATIC_OUT))$$l; done
-	@if [ "$(STATIC_OUT)" = bin/compat ]; then rm -f bin/.variant-*; fi
+	@if [ "$(STATIC_OUT)" = bin/compat ]; then rm -f bin/.variant-*; touch bin/.variant-static; fi
 
-$(BUILD)/%.o: %.c $(GEN_H)
+# 'make deps X' installs first, even with -j: every compile waits for it.
+DEPS_FIRST := $(filter deps,$(MAKECMDGOALS))
+
+depcheck: | $(DEPS_FIRST)
+	@command -v pkg-config > /dev/null || { echo "compat: pkg-config is not installed (run 'make deps')" >&2; exit 1; }; \
+	missing=; for p in $(PKGS); do pkg-config --exists $$p || missing="$$missing $$p"; done; \
+	for h in mbedtls/ssl.h pb.h; do [ -e /usr/include/$$h ] || missing="$$missing $$h"; done; \
+	command -v nanopb_generator.py > /dev/null || missing="$$missing nanopb_generator.py"; \
+	if [ -n "$$missing" ]; then echo "compat: missing build dependencies:$$missing (run 'make deps')" >&2; exit 1; fi
+
+$(BUILD)/%.o: %.c $(GEN_H) | depcheck
 	@mkdir -p $(dir $@)
 	$(CC) $(BUILD_CFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
 
-$(BUILD)/gen/%.o: build/gen/%.c $(GEN_H)
+$(BUILD)/gen/%.o: build/gen/%.c $(GEN_H) | depcheck
 	@mkdir -p $(dir $@)
 	$(CC) $(BUILD_CFLAGS) $(CFLAGS) -Wno-missing-prototypes -c -o $@ $<
 
 # nanopb's generator picks up proto/NAME.options by itself.
-build/gen/%.pb.c build/gen/%.pb.h: proto/%.proto $(wildcard proto/*.options)
+build/gen/%.pb.c build/gen/%.pb.h: proto/%.proto $(wildcard proto/*.options) | depcheck
 	@mkdir -p build/gen
 	nanopb_generator.py -q -I proto -D build/gen $<
 
@@ -100,8 +125,18 @@ $(BUILD)/tests/%: tests/unit/%.c $(CORE_OBJ) tests/unit/check.h
 
 units: $(UNIT_BIN)
 
+# make check: unit and integration tests (budget: 60 s on 2 cores).
+# make check-host: the whole-machine sweeps (gen = ldd on every ELF file,
+# every program judged) and the Debian cross-release trees.
+# make check-fuzz: every fuzz target for FUZZ_CHECK_SECONDS over its seeds.
 check: bin/compat $(UNIT_BIN)
-	BUILD=$(BUILD) FUZZ_SECONDS=$(FUZZ_CHECK_SECONDS) SANITIZE=$(SANITIZE) bash tests/run.sh
+	BUILD=$(BUILD) SUITE=check SANITIZE=$(SANITIZE) bash tests/run.sh
+
+check-host: bin/compat
+	BUILD=$(BUILD) SUITE=host SANITIZE=$(SANITIZE) bash tests/run.sh
+
+check-fuzz:
+	BUILD=$(BUILD) SUITE=fuzz FUZZ_SECONDS=$(FUZZ_CHECK_SECONDS) bash tests/run.sh
 
 FUZZ_CHECK_SECONDS ?= 5
 
@@ -133,7 +168,9 @@ bench: bin/compat
 	@for b in bench/*.sh; do echo "== $$b"; bash $$b || exit 1; done
 
 UNITDIR ?= $(PREFIX)/lib/systemd/system
-install: bin/compat
+# After 'make static', install what it built rather than relinking the default.
+INSTALL_FROM := $(if $(wildcard bin/.variant-static),,bin/compat)
+install: $(INSTALL_FROM)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR)
 	install -m 755 bin/compat $(DESTDIR)$(BINDIR)/compat
 	@for l in $(LINKS); do ln -sf compat $(DESTDIR)$(BINDIR)/$$l; done
@@ -144,7 +181,7 @@ DEB_PKGS := build-essential clang pkg-config libelf-dev libnghttp2-dev libjansso
   libmbedtls-dev libnanopb-dev nanopb zlib1g-dev protobuf-compiler python3-protobuf \
   python3-grpcio nghttp2-client docker-registry skopeo apache2-utils openssl curl \
   libtree pax-utils strace valgrind gcc-multilib libc6-dev-i386 libgrpc++-dev \
-  protobuf-compiler-grpc hyperfine file busybox-static
+  protobuf-compiler-grpc hyperfine file busybox-static procps mmdebstrap
 print-deps:
 	@echo $(DEB_PKGS)
 
@@ -155,7 +192,7 @@ deps:
 clean:
 	rm -rf build bin
 
-.PHONY: all static static-link check units fuzz fuzz-build demo bench install deps print-deps clean
+.PHONY: depcheck all static static-link check check-host check-fuzz units fuzz fuzz-build demo bench install deps print-deps clean
 # Generated protobuf code is kept (not deleted as an intermediate file).
 .SECONDARY: $(GEN_C) $(GEN_H)
 

@@ -54,6 +54,9 @@ int oci_is_reference(const char *s)
 	if (!slash || slash == s)
 		return 0;
 	size_t n = (size_t)(slash - s);
+	/* "./x", "../x" and ".hidden/x" are paths: no host name starts with a dot. */
+	if (s[0] == '.')
+		return 0;
 	return memchr(s, '.', n) || memchr(s, ':', n) || (n == 9 && strncmp(s, "localhost", 9) == 0);
 }
 

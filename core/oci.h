@@ -38,7 +38,8 @@ int oci_ref_parse(const char *s, struct oci_ref *r, struct cerr *err);
 
 /* 1 when s reads as a registry reference rather than a file: it is not an
  * existing path and its first component names a host (has a '.' or ':',
- * or is "localhost"). */
+ * or is "localhost"; never one starting with '.', so "./x.json" and
+ * "../x.json" are files even when they do not exist). */
 int oci_is_reference(const char *s);
 
 /* Push the artifact JSON to ref; the manifest digest goes to digest.

@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
-# Runs every test: unit binaries, integration scripts, a short fuzz run.
-# Each prints TAP-like lines: "ok - NAME", "not ok - NAME", "skip - NAME: reason".
+# Runs the tests: unit binaries and integration scripts (SUITE=check), the
+# whole-machine sweeps (SUITE=host), or a short fuzz run (SUITE=fuzz).
+# Each test prints TAP-like lines: "ok - NAME", "not ok - NAME", "skip - NAME: reason".
 # This script counts them and ends with "N passed, N failed, N skipped".
-# Env: BUILD (object dir of the unit binaries), FUZZ_SECONDS (0 = no fuzz run),
+# An integration script belongs to the host suite when one of its first lines
+# is "# suite: host" (sweeps over every program of the machine, Debian trees).
+# Env: BUILD (object dir of the unit binaries), SUITE (check, host, fuzz),
+#      FUZZ_SECONDS (per target, SUITE=fuzz),
 #      TESTS (a regex: run only the unit/integration files whose name matches).
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build/gcc}
 FUZZ_SECONDS=${FUZZ_SECONDS:-5}
+SUITE=${SUITE:-check}
 export COMPAT_ROOT=$PWD COMPAT_BIN=$PWD/bin BUILD
 passed=0 failed=0 skipped=0
 failures=()
@@ -27,9 +32,10 @@ tally() { # name, file with output
 run_one() { # name, command...
 	local name=$1; shift
 	local out=$log/$(echo "$name" | tr '/' '_').out
-	echo "== $name"
+	local t0=${EPOCHREALTIME/./}
 	"$@" > "$out" 2>&1
-	local rc=$?
+	local rc=$? ds=$(((${EPOCHREALTIME/./} - t0) / 100000))
+	echo "== $name ($((ds / 10)).$((ds % 10)) s)"
 	grep -E '^(ok|not ok|skip|#) ' "$out" | sed 's/^/   /' | grep -vE '^   ok - ' || true
 	tally "$name" "$out"
 	if [ $rc -ne 0 ] && ! grep -q '^not ok - ' "$out"; then
@@ -39,18 +45,22 @@ run_one() { # name, command...
 }
 
 sel=${TESTS:-.}
-for t in "$BUILD"/tests/test_*; do
-	[ -x "$t" ] || continue
-	echo "$t" | grep -qE "$sel" || continue
-	run_one "unit/$(basename "$t")" "$t"
-done
+suite_of() { head -5 "$1" | grep -q '^# suite: host' && echo host || echo check; }
+if [ "$SUITE" = check ]; then
+	for t in "$BUILD"/tests/test_*; do
+		[ -x "$t" ] || continue
+		echo "$t" | grep -qE "$sel" || continue
+		run_one "unit/$(basename "$t")" "$t"
+	done
+fi
 for t in tests/integration/*.sh; do
 	# sourced helpers (lib.sh, fixtures.sh) have no "#!" line
 	head -c2 "$t" | grep -q '^#!' || continue
+	[ "$(suite_of "$t")" = "$SUITE" ] || continue
 	echo "$t" | grep -qE "$sel" || continue
 	run_one "integration/$(basename "$t" .sh)" bash "$t"
 done
-if [ "$FUZZ_SECONDS" != 0 ] && [ -z "${TESTS:-}" ] && ls tests/fuzz/fuzz_*.c > /dev/null 2>&1; then
+if [ "$SUITE" = fuzz ] && ls tests/fuzz/fuzz_*.c > /dev/null 2>&1; then
 	if command -v clang > /dev/null; then
 		if make -s fuzz-build > "$log/fuzz-build.out" 2>&1; then
 			run_one fuzz env FUZZ_SECONDS="$FUZZ_SECONDS" bash tests/fuzz/run.sh build/fuzz/fuzz_*

@@ -118,5 +118,5 @@ t "--exec replaces itself (execve, no extra process)" bash -c '[ "$1" = 0 ] && [
 expect_status 7 "--exec passes the command's exit status" "$COMPAT" check --exec -- /bin/sh -c 'exit 7'
 "$COMPAT" check --exec "$PEERS/missing.json" -- /bin/echo SHOULD-NOT-RUN > "$TMP/out" 2> "$TMP/err"; rc=$?
 t "--exec on an incompatible artifact exits 1 and does not run the command" \
-	bash -c '[ "$1" = 1 ] && ! grep -q SHOULD-NOT-RUN "$2" && grep -q "libcompat-peer-absent.so.9" "$3"' _ "$rc" "$TMP/out" "$TMP/err"
+	bash -c '[ "$1" = 1 ] && ! grep -q SHOULD-NOT-RUN "$2" && grep -q "libcompat-fixture-absent.so.9" "$3"' _ "$rc" "$TMP/out" "$TMP/err"
 expect_status 2 "--exec without a command is a usage error" "$COMPAT" check --exec

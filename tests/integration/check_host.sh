@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# suite: host
 # No false alarms: every dynamically linked program of this machine under
 # /usr/bin and /usr/sbin, described by gen, is compatible here.
 . "$(dirname "$0")/lib.sh"

@@ -20,6 +20,7 @@ start() { # listen-address; sets PID and ADDR
 start 127.0.0.1:0
 t "compat-server prints 'server listening: ADDR'" test -n "$ADDR"
 timeout 300 /usr/bin/python3 "$(dirname "$0")/serve_grpc.py" "$ADDR" "$TMP/gen" "$PEERS"
+rc=$?; [ $rc = 0 ] || nok "serve_grpc.py ran to its end (exit $rc)"
 
 # compat check --host: the same report and exit codes as a local check.
 expect_status 0 "check --host: compatible (exit 0)" "$BIN/compat-check" --host "$ADDR" "$PEERS/xz.json"
@@ -39,8 +40,8 @@ t "check --host --library-path: the finding names the version" grep -q 'lacks ve
 expect_status 3 "check --host: no server there (exit 3)" "$COMPAT" check --host 127.0.0.1:1 "$PEERS/xz.json"
 t "check --host: the address is in the message" grep -q '127.0.0.1:1' "$TMP/err"
 
-kill -HUP "$PID"; sleep 0.5
-t "SIGHUP rebuilds the index and keeps serving" bash -c 'grep -q "index rebuilt" "$1" && kill -0 "$2"' _ "$TMP/srv.err" "$PID"
+kill -HUP "$PID"
+t "SIGHUP rebuilds the index and keeps serving" bash -c '. "$3"; wait_for_line "$1" "index rebuilt" 10 && kill -0 "$2"' _ "$TMP/srv.err" "$PID" "$COMPAT_ROOT/tests/integration/lib.sh"
 kill -TERM "$PID"; wait "$PID"; rc=$?
 t "SIGTERM: the server exits 0" test "$rc" = 0
 

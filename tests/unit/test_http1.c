@@ -94,6 +94,9 @@ static void test_refs(void)
 	CHECK(!oci_is_reference("artifacts/xz.json"));
 	CHECK(!oci_is_reference("/etc/passwd"));
 	CHECK(!oci_is_reference("-"));
+	CHECK(!oci_is_reference("./absent.json"));
+	CHECK(!oci_is_reference("../absent.json"));
+	CHECK(!oci_is_reference("./sub/app:1"));
 }
 
 int main(void)
