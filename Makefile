@@ -96,6 +96,15 @@ static-link: $(APPLET_OBJ) $(CORE_OBJ)
 	@for l in $(LINKS); do ln -sf $(notdir $(STATIC_OUT)) $(dir $(STATIC_OUT))$$l; done
 	@if [ "$(STATIC_OUT)" = bin/compat ]; then rm -f bin/.variant-*; touch bin/.variant-static; fi
 
+# The commit goes into --version; core/version.o is rebuilt when it changes.
+build/commit: FORCE
+	@mkdir -p build
+	@c=$$(git describe --always --dirty --abbrev=12 2>/dev/null || echo unknown); \
+	[ "$$(cat $@ 2>/dev/null)" = "$$c" ] || echo "$$c" > $@
+$(BUILD)/core/version.o: build/commit
+$(BUILD)/core/version.o: BUILD_CFLAGS += -DCOMPAT_COMMIT='"$(shell cat build/commit 2>/dev/null)"'
+FORCE:
+
 # 'make deps X' installs first, even with -j: every compile waits for it.
 DEPS_FIRST := $(filter deps,$(MAKECMDGOALS))
 
@@ -192,7 +201,7 @@ deps:
 clean:
 	rm -rf build bin
 
-.PHONY: depcheck all static static-link check check-host check-fuzz units fuzz fuzz-build demo bench install deps print-deps clean
+.PHONY: FORCE depcheck all static static-link check check-host check-fuzz units fuzz fuzz-build demo bench install deps print-deps clean
 # Generated protobuf code is kept (not deleted as an intermediate file).
 .SECONDARY: $(GEN_C) $(GEN_H)
 

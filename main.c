@@ -3,8 +3,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "applets/applets.h"
+#include "applets/cli.h"
 
 struct applet {
 	const char *name;
@@ -58,21 +60,24 @@ int main(int argc, char **argv)
 			return a->main(argc, argv);
 	}
 	if (argc < 2) {
-		usage(stderr);
+		fprintf(stderr, "compat: no applet named\nTry 'compat --help'.\n");
 		return 2;
 	}
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
 		usage(stdout);
 		return 0;
 	}
-	if (strcmp(argv[1], "--version") == 0) {
-		printf("compat %s\n", COMPAT_VERSION);
-		return 0;
-	}
+	if (strcmp(argv[1], "--version") == 0)
+		return cli_version(NULL);
 	const struct applet *a = applet_find(argv[1]);
 	if (!a) {
-		fprintf(stderr, "compat: unknown applet '%s'\n", argv[1]);
-		usage(stderr);
+		/* "compat ./prog": the user wants an answer about a file. */
+		if (access(argv[1], F_OK) == 0)
+			fprintf(stderr, "compat: '%s' is not an applet; did you mean 'compat check %s'?\n",
+				argv[1], argv[1]);
+		else
+			fprintf(stderr, "compat: unknown applet '%s'\n", argv[1]);
+		fprintf(stderr, "Try 'compat --help'.\n");
 		return 2;
 	}
 	return a->main(argc - 1, argv + 1);

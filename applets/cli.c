@@ -5,6 +5,7 @@
 
 #include "applets/cli.h"
 #include "core/fsutil.h"
+#include "core/version.h"
 
 static void vwarn(const char *applet, const char *fmt, va_list ap)
 {
@@ -38,7 +39,11 @@ int cli_error(const char *applet, const struct cerr *err)
 
 int cli_version(const char *applet)
 {
-	printf("compat %s %s\n", applet, COMPAT_VERSION);
+	char libs[256];
+	printf("compat%s%s %s (commit %s)\n", applet ? " " : "", applet ? applet : "",
+	       version_number(), version_commit());
+	printf("link: %s\n", version_link());
+	printf("libraries: %s\n", version_libraries(libs, sizeof libs));
 	return 0;
 }
 

@@ -17,7 +17,8 @@ void cli_die(const char *applet, const char *fmt, ...)
 /* Print err's message for APPLET; returns the exit status for its code. */
 int cli_error(const char *applet, const struct cerr *err);
 
-/* "compat APPLET VERSION" on stdout. */
+/* "compat APPLET VERSION (commit C)", then how it was linked and the
+ * versions of the libraries in it, on stdout. applet may be NULL. */
 int cli_version(const char *applet);
 
 /* True when colour may be used on this stream (a TTY and no NO_COLOR). */
