@@ -66,6 +66,7 @@ static bool write_findings(pb_ostream_t *stream, const pb_field_t *field, void *
 		copy_trunc(f.kind, sizeof f.kind, v->findings[i].kind);
 		copy_trunc(f.soname, sizeof f.soname, v->findings[i].soname);
 		copy_trunc(f.detail, sizeof f.detail, v->findings[i].detail);
+		f.warning = v->findings[i].warning != 0;
 		if (!pb_encode_tag_for_field(stream, field) ||
 		    !pb_encode_submessage(stream, convergedcomputing_org_grpc_v1_Finding_fields, &f))
 			return false;
