@@ -64,7 +64,9 @@ APPLET_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(APPLET_SRC)) $(BUILD)/main.o
 UNIT_SRC    := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 FUZZ_SRC    := $(sort $(wildcard tests/fuzz/fuzz_*.c))
-LINKS       := compat-gen compat-check compat-server compat-trace
+APPLETS     := $(shell sed -n 's/^\tAPPLET(\([a-z]*\)).*/\1/p' applets/applets.h)
+# A link per applet, and the prototype's name for the server.
+LINKS       := $(addprefix compat-,$(APPLETS)) compat-server
 
 all: bin/compat
 
@@ -177,20 +179,43 @@ bench: bin/compat
 	@for b in bench/*.sh; do echo "== $$b"; bash $$b || exit 1; done
 
 UNITDIR ?= $(PREFIX)/lib/systemd/system
+MANDIR  ?= $(PREFIX)/share/man/man1
+DOCDIR  ?= $(PREFIX)/share/doc/compat
+COMPLETIONDIR ?= $(PREFIX)/share/bash-completion/completions
 # After 'make static', install what it built rather than relinking the default.
 INSTALL_FROM := $(if $(wildcard bin/.variant-static),,bin/compat)
-install: $(INSTALL_FROM)
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR)
+
+# Man pages, one per applet and one for compat, made from --help by help2man.
+man: $(INSTALL_FROM)
+	@command -v help2man > /dev/null || { echo "compat: help2man is not installed (run 'make deps')" >&2; exit 1; }
+	@mkdir -p build/man
+	help2man -N --no-discard-stderr -n 'will this program run on this node?' \
+		--version-string=$(VERSION) -o build/man/compat.1 bin/compat
+	@for a in $(APPLETS); do \
+		n=$$(bin/compat $$a --help | awk 'BEGIN{RS=""} NR==2{gsub(/\n/," "); sub(/\. .*/,""); sub(/\.$$/,""); print; exit}'); \
+		help2man -N --no-discard-stderr -n "$$n" --version-string=$(VERSION) \
+			-o build/man/compat-$$a.1 bin/compat-$$a || exit 1; \
+	done
+
+install: $(INSTALL_FROM) man
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(MANDIR) $(DESTDIR)$(DOCDIR) $(DESTDIR)$(COMPLETIONDIR)
 	install -m 755 bin/compat $(DESTDIR)$(BINDIR)/compat
 	@for l in $(LINKS); do ln -sf compat $(DESTDIR)$(BINDIR)/$$l; done
-	sed 's|/usr/local/bin|$(BINDIR)|' docs/compat-server.service > $(DESTDIR)$(UNITDIR)/compat-server.service
+	sed -e 's|/usr/local/bin|$(BINDIR)|' -e 's|/usr/local/share/doc/compat|$(DOCDIR)|' \
+		docs/compat-server.service > $(DESTDIR)$(UNITDIR)/compat-server.service
+	install -m 644 build/man/*.1 $(DESTDIR)$(MANDIR)/
+	ln -sf compat-serve.1 $(DESTDIR)$(MANDIR)/compat-server.1
+	install -m 644 README.md LICENSE $(DESTDIR)$(DOCDIR)/
+	install -m 644 docs/*.md $(DESTDIR)$(DOCDIR)/
+	install -m 644 docs/compat.bash-completion $(DESTDIR)$(COMPLETIONDIR)/compat
+	@for l in $(LINKS); do ln -sf compat $(DESTDIR)$(COMPLETIONDIR)/$$l; done
 
 # Everything the build, tests, fuzzing and benchmarks use, from Debian 12.
 DEB_PKGS := build-essential clang pkg-config libelf-dev libnghttp2-dev libjansson-dev \
   libmbedtls-dev libnanopb-dev nanopb zlib1g-dev protobuf-compiler python3-protobuf \
   python3-grpcio nghttp2-client docker-registry skopeo apache2-utils openssl curl \
   libtree pax-utils strace valgrind gcc-multilib libc6-dev-i386 libgrpc++-dev \
-  protobuf-compiler-grpc hyperfine file busybox-static procps mmdebstrap
+  protobuf-compiler-grpc hyperfine file busybox-static procps mmdebstrap help2man man-db bash-completion
 print-deps:
 	@echo $(DEB_PKGS)
 
@@ -201,7 +226,7 @@ deps:
 clean:
 	rm -rf build bin
 
-.PHONY: FORCE depcheck all static static-link check check-host check-fuzz units fuzz fuzz-build demo bench install deps print-deps clean
+.PHONY: man install FORCE depcheck all static static-link check check-host check-fuzz units fuzz fuzz-build demo bench install deps print-deps clean
 # Generated protobuf code is kept (not deleted as an intermediate file).
 .SECONDARY: $(GEN_C) $(GEN_H)
 
