@@ -2,6 +2,7 @@
  * container entrypoint (--exec): check, then execve the command. */
 #include <errno.h>
 #include <getopt.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +19,8 @@
 
 static const char usage_text[] =
 	"usage: compat check [--json] [--library-path DIRS] [--root DIR] ARTIFACT|REF|-\n"
-	"       compat check --host ADDR [--tls-ca FILE [--tls-name NAME]] [--json] ARTIFACT|-\n"
+	"       compat check --host ADDR [--host ADDR]... [--hosts FILE] [--tls-ca FILE [--tls-name NAME]]\n"
+	"                    [--json] ARTIFACT|-\n"
 	"       compat check --exec [ARTIFACT] -- CMD [ARGS...]\n"
 	"\n"
 	"Judge an artifact (from compat gen) against this host's libraries, or ask\n"
@@ -29,7 +31,10 @@ static const char usage_text[] =
 	"      --json               machine-readable report on stdout\n"
 	"      --library-path DIRS  also search these directories first (like LD_LIBRARY_PATH)\n"
 	"      --root DIR           judge the host tree at DIR instead of /\n"
-	"      --host ADDR          ask the compat server at ADDR (host:port)\n"
+	"      --host ADDR          ask the compat server at ADDR (host[:port], port 50051 by\n"
+	"                           default); repeat it to ask several servers at once\n"
+	"      --hosts FILE         ask every server listed in FILE (one per line, # comments)\n"
+	"      --timeout MS         give each server this long to answer (default 10000)\n"
 	"      --tls-ca FILE        talk TLS to the server, trusting this CA\n"
 	"      --tls-name NAME      name to check in the server's certificate (default: the host;\n"
 	"                           mbedtls 2.28 checks DNS names only, so use it for IP addresses)\n"
@@ -40,7 +45,7 @@ static const char usage_text[] =
 	"  -h, --help               this text\n"
 	"      --version            print the version\n";
 
-enum { OPT_JSON = 256, OPT_LIBPATH, OPT_ROOT, OPT_HOST, OPT_TLSCA, OPT_TLSNAME, OPT_PLAIN, OPT_CAFILE,
+enum { OPT_JSON = 256, OPT_LIBPATH, OPT_ROOT, OPT_HOST, OPT_HOSTS, OPT_TIMEOUT, OPT_TLSCA, OPT_TLSNAME, OPT_PLAIN, OPT_CAFILE,
        OPT_EXEC, OPT_VERSION };
 
 static const struct option options[] = {
@@ -48,6 +53,8 @@ static const struct option options[] = {
 	{ "library-path", required_argument, NULL, OPT_LIBPATH },
 	{ "root", required_argument, NULL, OPT_ROOT },
 	{ "host", required_argument, NULL, OPT_HOST },
+	{ "hosts", required_argument, NULL, OPT_HOSTS },
+	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "tls-ca", required_argument, NULL, OPT_TLSCA },
 	{ "tls-name", required_argument, NULL, OPT_TLSNAME },
 	{ "plain-http", no_argument, NULL, OPT_PLAIN },
@@ -59,9 +66,45 @@ static const struct option options[] = {
 };
 
 struct check_args {
-	int json, exec, plain_http;
-	const char *libpath, *root, *host, *tls_ca, *tls_name, *ca_file;
+	int json, exec, plain_http, timeout_ms;
+	const char *libpath, *root, *tls_ca, *tls_name, *ca_file;
+	const char **hosts;	/* --host and --hosts, in order */
+	size_t nhosts;
+	char *hosts_text;	/* --hosts FILE's contents, which hosts point into */
 };
+
+static void add_host(struct check_args *ca, const char *h)
+{
+	if (ca->nhosts >= RPC_MAX_HOSTS)
+		cli_die("check", "more than %d servers", RPC_MAX_HOSTS);
+	const char **v = realloc(ca->hosts, (ca->nhosts + 1) * sizeof *v);
+	if (!v)
+		cli_die("check", "out of memory");
+	ca->hosts = v;
+	ca->hosts[ca->nhosts++] = h;
+}
+
+/* --hosts FILE: one address per line; blank lines and # comments ignored. */
+static void add_hosts_file(struct check_args *ca, const char *path)
+{
+	size_t len;
+	struct cerr err;
+	if (ca->hosts_text)
+		cli_die("check", "--hosts given twice");
+	if (fs_read_file(path, 1u << 20, &ca->hosts_text, &len, &err) < 0)
+		cli_die("check", "%s", err.msg);
+	for (char *save, *line = strtok_r(ca->hosts_text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *hash = strchr(line, '#');
+		if (hash)
+			*hash = '\0';
+		line += strspn(line, " \t\r");
+		line[strcspn(line, " \t\r")] = '\0';
+		if (*line)
+			add_host(ca, line);
+	}
+	if (!ca->nhosts)
+		cli_die("check", "%s: no server addresses in it", path);
+}
 
 /* Split "a:b:c" into a NULL-terminated vector pointing into a copy. */
 static char **split_path(const char *s, size_t *n, char **copy)
@@ -144,26 +187,102 @@ static int read_source(const struct check_args *ca, const char *src, char **data
 	return fs_read_file(src, ARTIFACT_MAX_BYTES, data, len, err);
 }
 
-/* --host: the server judges; the same report and exit codes as here. */
+/* A host's one-line status in the fleet table, and its exit status:
+ * 0 compatible, 1 not, 2 the server refused the artifact, 3 no answer. */
+static int fleet_status(const struct rpc_result *r, const char **verdict, const char **first)
+{
+	*first = "";
+	if (r->rc < 0) {
+		*first = r->err.msg;
+		*verdict = r->rc == COMPAT_EINVAL ? "refused" : "unreachable";
+		return r->rc == COMPAT_EINVAL ? 2 : 3;
+	}
+	for (size_t i = 0; i < r->v.nfindings && !**first; i++)
+		if (!r->v.findings[i].warning)
+			*first = r->v.findings[i].detail;
+	*verdict = r->v.compatible ? "compatible" : "NOT compatible";
+	return r->v.compatible ? 0 : 1;
+}
+
+/* Several servers: a table (or a JSON list), one row per server, in the
+ * order given. Exit 0 only when every one is compatible; 3 when any gave
+ * no answer, else 2 when any refused the artifact, else 1. */
+static int fleet_report(const struct check_args *ca, const struct rpc_result *res)
+{
+	int worst = 0;
+	size_t w = 4;
+	for (size_t i = 0; i < ca->nhosts; i++)
+		if (strlen(ca->hosts[i]) > w)
+			w = strlen(ca->hosts[i]);
+	json_t *list = ca->json ? json_array() : NULL;
+	if (!ca->json)
+		printf("%-*s  %-14s  %s\n", (int)w, "HOST", "VERDICT", "FIRST FINDING");
+	for (size_t i = 0; i < ca->nhosts; i++) {
+		const char *verdict, *first;
+		int st = fleet_status(&res[i], &verdict, &first);
+		if (st > worst)
+			worst = st;	/* 3 no answer > 2 refused > 1 not compatible */
+		if (!ca->json) {
+			printf("%-*s  %-14s  %s\n", (int)w, ca->hosts[i], verdict, first);
+			continue;
+		}
+		json_t *row = json_pack("{s:s, s:s}", "host", ca->hosts[i], "status",
+					st == 0 ? "compatible" : st == 1 ? "incompatible" : st == 2 ? "refused" : "unreachable");
+		if (res[i].rc < 0) {
+			json_object_set_new(row, "error", json_string(res[i].err.msg));
+		} else {
+			size_t len;
+			char *j = verdict_to_json(&res[i].v, &len);
+			json_object_set_new(row, "report", j ? json_loads(j, 0, NULL) : json_null());
+			free(j);
+		}
+		json_array_append_new(list, row);
+	}
+	if (ca->json) {
+		char *s = json_dumps(list, JSON_INDENT(2));
+		if (!s)
+			cli_die("check", "out of memory");
+		printf("%s\n", s);
+		free(s);
+		json_decref(list);
+	}
+	fflush(stdout);
+	return worst;
+}
+
+/* --host: the servers judge; with one, the same report and exit codes as here. */
 static int judge_remote(const struct check_args *ca, const char *src)
 {
 	char *data = NULL, *copy = NULL;
 	size_t len, nextra;
 	struct cerr err;
-	struct verdict v;
 	if (read_source(ca, src, &data, &len, &err) < 0)
 		return cli_error("check", &err);
 	char **extra = split_path(ca->libpath, &nextra, &copy);
 	struct rpc_opts o = { .library_path = (const char *const *)extra, .nlibrary_path = nextra,
-			      .tls_ca = ca->tls_ca, .tls_name = ca->tls_name };
-	int rc = rpc_check_remote(ca->host, &o, data, len, &v, &err);
+			      .tls_ca = ca->tls_ca, .tls_name = ca->tls_name, .timeout_ms = ca->timeout_ms };
+	struct rpc_result *res = calloc(ca->nhosts, sizeof *res);
+	if (!res)
+		cli_die("check", "out of memory");
+	int rc = rpc_check_many(ca->hosts, ca->nhosts, &o, data, len, res, &err);
 	free(data);
 	free(extra);
 	free(copy);
-	if (rc < 0)
+	if (rc < 0) {
+		free(res);
 		return cli_error("check", &err);
-	rc = report(ca, &v, src);
-	verdict_free(&v);
+	}
+	if (ca->nhosts == 1) {
+		if (res[0].rc < 0)
+			rc = cli_error("check", &res[0].err);
+		else
+			rc = report(ca, &res[0].v, src);
+	} else {
+		rc = fleet_report(ca, res);
+	}
+	for (size_t i = 0; i < ca->nhosts; i++)
+		verdict_free(&res[i].v);
+	free(res);
 	return rc;
 }
 
@@ -235,7 +354,16 @@ int check_main(int argc, char **argv)
 		case OPT_JSON: ca.json = 1; break;
 		case OPT_LIBPATH: ca.libpath = optarg; break;
 		case OPT_ROOT: ca.root = optarg; break;
-		case OPT_HOST: ca.host = optarg; break;
+		case OPT_HOST: add_host(&ca, optarg); break;
+		case OPT_HOSTS: add_hosts_file(&ca, optarg); break;
+		case OPT_TIMEOUT: {
+			char *end;
+			long ms = strtol(optarg, &end, 10);
+			if (*end || ms <= 0 || ms > 3600000)
+				cli_die("check", "--timeout: expected milliseconds (1 to 3600000), got '%s'", optarg);
+			ca.timeout_ms = (int)ms;
+			break;
+		}
 		case OPT_TLSCA: ca.tls_ca = optarg; break;
 		case OPT_TLSNAME: ca.tls_name = optarg; break;
 		case OPT_CAFILE: ca.ca_file = optarg; break;
@@ -266,8 +394,12 @@ int check_main(int argc, char **argv)
 	struct artifact a;
 	struct cerr err;
 	struct verdict v;
-	if (ca.host)
-		return judge_remote(&ca, src);
+	if (ca.nhosts) {
+		int rc = judge_remote(&ca, src);
+		free(ca.hosts);
+		free(ca.hosts_text);
+		return rc;
+	}
 	char *data;
 	size_t len;
 	if (read_source(&ca, src, &data, &len, &err) < 0)

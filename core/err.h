@@ -23,7 +23,7 @@ enum cerr_code {
 struct cerr {
 	int code;
 	int sys_errno;
-	char msg[160];
+	char msg[320];
 };
 
 /* Fill err (if non-NULL) with code and a printf-style message; returns code,

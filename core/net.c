@@ -99,7 +99,7 @@ int net_connect(struct net_conn *c, const char *addr, const char *default_port, 
 		if (h == 0)
 			return 0;
 		if (h != TLS_WANT_READ && h != TLS_WANT_WRITE) {
-			char m[160];
+			char m[sizeof err->msg];
 			snprintf(m, sizeof m, "%s", err ? err->msg : "TLS handshake failed");
 			net_close(c);
 			return cerr_set(err, COMPAT_EUNREACH, "%s: %s", addr, m);

@@ -1,11 +1,17 @@
+#include <arpa/inet.h>
 #include <errno.h>
 #include <jansson.h>
+#include <netdb.h>
 #include <nghttp2/nghttp2.h>
 #include <pb_decode.h>
 #include <pb_encode.h>
+#include <poll.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "compat.pb.h"
 #include "grpc.h"
@@ -14,17 +20,35 @@
 #include "net.h"
 #include "pbstr.h"
 #include "service.h"
+#include "tls.h"
 
 #define MAX_REPLY (16u << 20)
+#define MAX_REQUEST (4u << 20)
 
+enum call_state { C_CONNECT, C_TLS, C_H2, C_DONE };
+
+/* One server being asked: its connection moves through the states above,
+ * driven by the shared poll() loop of rpc_check_many. */
 struct call {
-	uint8_t *req;
+	const char *addr;		/* as given */
+	char where[300];		/* host:port, for messages */
+	struct rpc_result *res;
+	enum call_state state;
+	int64_t deadline;
+	struct addrinfo *ai, *next_ai;
+	int fd;
+	short want;			/* POLLIN / POLLOUT wanted now */
+	struct tls_conn *tls;
+	nghttp2_session *s;
+	const uint8_t *req;		/* the encoded request, shared by every call */
 	size_t req_len, req_off;
+	const uint8_t *pend;		/* output nghttp2 gave us, not yet written */
+	size_t pend_len;
+	size_t received;		/* reply bytes seen: for hints on a silent close */
 	struct buf body;
 	int http_status, grpc_status, have_grpc_status, closed, too_big;
 	char grpc_message[256];
 };
-
 
 static ssize_t read_req(nghttp2_session *s, int32_t id, uint8_t *buf, size_t length, uint32_t *flags,
 			nghttp2_data_source *src, void *user)
@@ -69,42 +93,6 @@ static int on_close(nghttp2_session *s, int32_t id, uint32_t code, void *user)
 	return 0;
 }
 
-static int pump(nghttp2_session *s, struct net_conn *io, struct call *c, const char *addr,
-		struct cerr *err)
-{
-	uint8_t buf[16384];
-	while (!c->closed) {
-		const uint8_t *out;
-		ssize_t n;
-		while ((n = nghttp2_session_mem_send(s, &out)) > 0) {
-			size_t off = 0;
-			while (off < (size_t)n) {
-				int w = net_send_all(io, out + off, (size_t)n - off);
-				if (w == -2)
-					return cerr_set(err, COMPAT_EPROTO, "%s: deadline exceeded", addr);
-				if (w < 0)
-					return cerr_sys(err, COMPAT_EUNREACH, "%s", addr);
-				off = (size_t)n;
-			}
-		}
-		if (n < 0)
-			return cerr_set(err, COMPAT_EPROTO, "%s: %s", addr, nghttp2_strerror((int)n));
-		if (c->closed || (!nghttp2_session_want_read(s) && !nghttp2_session_want_write(s)))
-			break;
-		ssize_t r = net_recv(io, buf, sizeof buf);
-		if (r == -2)
-			return cerr_set(err, COMPAT_EPROTO, "%s: deadline exceeded", addr);
-		if (r == 0)
-			return cerr_set(err, COMPAT_EUNREACH, "%s: connection closed by the server", addr);
-		if (r < 0)
-			return cerr_sys(err, COMPAT_EUNREACH, "%s", addr);
-		ssize_t fed = nghttp2_session_mem_recv(s, buf, (size_t)r);
-		if (fed < 0)
-			return cerr_set(err, COMPAT_EPROTO, "%s: %s", addr, nghttp2_strerror((int)fed));
-	}
-	return 0;
-}
-
 /* ---- Response decoding ---- */
 
 static bool read_finding(pb_istream_t *stream, const pb_field_t *field, void **arg)
@@ -120,7 +108,7 @@ static bool read_finding(pb_istream_t *stream, const pb_field_t *field, void **a
 	nf[v->nfindings].kind = strdup(f.kind);
 	nf[v->nfindings].soname = strdup(f.soname);
 	nf[v->nfindings].detail = strdup(f.detail);
-	nf[v->nfindings].warning = 0;
+	nf[v->nfindings].warning = f.warning;
 	v->nfindings++;
 	return true;
 }
@@ -165,8 +153,11 @@ static int from_report(const char *json, struct verdict *v)
 	return 0;
 }
 
-static int encode_request(const struct rpc_opts *o, const char *payload, size_t len, struct call *c)
+/* The request message with its gRPC prefix, into *out (malloc'd). */
+static int encode_request(const struct rpc_opts *o, const char *payload, size_t len, uint8_t **out,
+			  size_t *out_len)
 {
+	struct { uint8_t *req; size_t req_len; } cs = { NULL, 0 }, *c = &cs;
 	convergedcomputing_org_grpc_v1_CompatRequest reqs = convergedcomputing_org_grpc_v1_CompatRequest_init_zero,
 						     *req = &reqs;
 	struct pbstr_list dirs = { 0 };
@@ -188,78 +179,198 @@ static int encode_request(const struct rpc_opts *o, const char *payload, size_t 
 	    !pb_encode(&os, convergedcomputing_org_grpc_v1_CompatRequest_fields, req))
 		goto out;
 	grpc_prefix_encode(c->req, (uint32_t)os.bytes_written);
-	c->req_len = GRPC_PREFIX + os.bytes_written;
+	*out = c->req;
+	*out_len = GRPC_PREFIX + os.bytes_written;
+	c->req = NULL;
 	rc = 0;
 out:
+	free(c->req);
 	return rc;
 }
 
 #define NV(n, v) { (uint8_t *)(n), (uint8_t *)(v), sizeof(n) - 1, strlen(v), NGHTTP2_NV_FLAG_NONE }
 
-int rpc_check_remote(const char *addr, const struct rpc_opts *o, const char *payload, size_t len,
-		     struct verdict *v, struct cerr *err)
+static int fail(struct call *c, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(struct call *c, int code, const char *fmt, ...)
 {
-	struct call c = { 0 };
-	nghttp2_session_callbacks *cb = NULL;
-	nghttp2_session *s = NULL;
-	int timeout = o && o->timeout_ms > 0 ? o->timeout_ms : 10000, rc;
-	struct pbstr rp = { 0 };
+	va_list ap;
+	va_start(ap, fmt);
+	char m[sizeof c->res->err.msg];
+	vsnprintf(m, sizeof m, fmt, ap);
+	va_end(ap);
+	c->res->rc = cerr_set(&c->res->err, code, "%s", m);
+	c->state = C_DONE;
+	return c->res->rc;
+}
 
-	memset(v, 0, sizeof *v);
-	if (len > (4u << 20))
-		return cerr_set(err, COMPAT_ELIMIT, "artifact larger than 4 MiB");
-	if (encode_request(o, payload, len, &c) < 0)
-		return cerr_set(err, COMPAT_ENOMEM, "cannot encode the request");
-	static const char *const alpn[] = { "h2", NULL };
-	struct net_conn io;
-	if ((rc = net_connect(&io, addr, NULL, timeout, o && o->tls_ca, o ? o->tls_ca : NULL, alpn,
-			      o ? o->tls_name : NULL, err)) < 0) {
-		free(c.req);
-		return rc;
+static int is_ip_literal(const char *host)
+{
+	unsigned char b[16];
+	return inet_pton(AF_INET, host, b) == 1 || inet_pton(AF_INET6, host, b) == 1;
+}
+
+/* Start connecting to the next address of the list; C_DONE when none is left. */
+static void connect_next(struct call *c, int last_errno)
+{
+	while (c->next_ai) {
+		struct addrinfo *ai = c->next_ai;
+		c->next_ai = ai->ai_next;
+		c->fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (c->fd < 0) {
+			last_errno = errno;
+			continue;
+		}
+		if (connect(c->fd, ai->ai_addr, ai->ai_addrlen) == 0 || errno == EINPROGRESS) {
+			c->state = C_CONNECT;
+			c->want = POLLOUT;
+			return;
+		}
+		last_errno = errno;
+		close(c->fd);
+		c->fd = -1;
 	}
-	rc = cerr_set(err, COMPAT_ENOMEM, "out of memory");
-	if (nghttp2_session_callbacks_new(&cb) != 0)
-		goto out;
-	nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
-	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data);
-	nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_close);
-	if (nghttp2_session_client_new(&s, cb, &c) != 0)
-		goto out;
+	fail(c, COMPAT_EUNREACH, "cannot reach %s: %s", c->where, strerror(last_errno ? last_errno : ECONNREFUSED));
+}
+
+static int start_h2(struct call *c, nghttp2_session_callbacks *cb, int timeout_ms)
+{
+	if (nghttp2_session_client_new(&c->s, cb, c) != 0)
+		return fail(c, COMPAT_ENOMEM, "out of memory");
 	char tmo[16];
-	snprintf(tmo, sizeof tmo, "%dm", timeout);
+	snprintf(tmo, sizeof tmo, "%dm", timeout_ms);
 	nghttp2_nv hdrs[] = {
-		NV(":method", "POST"), NV(":scheme", io.tls ? "https" : "http"),
-		NV(":path", "/" SERVICE_NAME "/CheckCompatibility"), NV(":authority", addr),
+		NV(":method", "POST"), NV(":scheme", c->tls ? "https" : "http"),
+		NV(":path", "/" SERVICE_NAME "/CheckCompatibility"), NV(":authority", c->where),
 		NV("content-type", "application/grpc"), NV("te", "trailers"), NV("grpc-timeout", tmo),
 	};
-	nghttp2_data_provider prd = { .source.ptr = &c, .read_callback = read_req };
-	if (nghttp2_submit_settings(s, NGHTTP2_FLAG_NONE, NULL, 0) != 0 ||
-	    nghttp2_submit_request(s, NULL, hdrs, sizeof hdrs / sizeof hdrs[0], &prd, NULL) < 0)
-		goto out;
-	if ((rc = pump(s, &io, &c, addr, err)) < 0)
-		goto out;
-	if (c.http_status != 200) {
-		rc = cerr_set(err, COMPAT_EPROTO, "%s: HTTP status %d", addr, c.http_status);
+	nghttp2_data_provider prd = { .source.ptr = c, .read_callback = read_req };
+	if (nghttp2_submit_settings(c->s, NGHTTP2_FLAG_NONE, NULL, 0) != 0 ||
+	    nghttp2_submit_request(c->s, NULL, hdrs, sizeof hdrs / sizeof hdrs[0], &prd, NULL) < 0)
+		return fail(c, COMPAT_ENOMEM, "out of memory");
+	c->state = C_H2;
+	return 0;
+}
+
+/* Why a TLS handshake failed, with what to do about it. */
+static void tls_failed(struct call *c, const struct cerr *e, const char *host, const struct rpc_opts *o)
+{
+	const char *hint = "";
+	if (strstr(e->msg, "invalid SSL record") || strstr(e->msg, "INVALID_RECORD"))
+		hint = " (the server does not speak TLS? leave out --tls-ca)";
+	else if (strstr(e->msg, "erification") && is_ip_literal(host) && !(o && o->tls_name))
+		hint = " (mbedtls checks DNS names only: give the name in the server's certificate with --tls-name)";
+	fail(c, COMPAT_EUNREACH, "%s: TLS handshake: %s%s", c->where, e->msg, hint);
+}
+
+static void step_tls(struct call *c, const char *host, const struct rpc_opts *o, nghttp2_session_callbacks *cb,
+		     int timeout_ms)
+{
+	struct cerr e = { 0 };
+	int h = tls_conn_handshake(c->tls, &e);
+	if (h == TLS_WANT_READ || h == TLS_WANT_WRITE) {
+		c->want = h == TLS_WANT_READ ? POLLIN : POLLOUT;
+		return;
+	}
+	if (h != 0)
+		return tls_failed(c, &e, host, o);
+	start_h2(c, cb, timeout_ms);
+}
+
+/* 1 when the first bytes of a reply to our h2c preface are a TLS record. */
+static int looks_like_tls(const uint8_t *b, size_t n)
+{
+	return n >= 2 && (b[0] == 0x15 || b[0] == 0x16) && b[1] == 0x03;
+}
+
+static void lost(struct call *c, const char *why)
+{
+	const char *hint = !c->tls && c->received == 0 ? " before answering (does the server speak TLS? try --tls-ca FILE)" : "";
+	fail(c, COMPAT_EUNREACH, "%s: %s%s", c->where, why, hint);
+}
+
+/* Move bytes both ways until the socket would block. */
+static void step_h2(struct call *c)
+{
+	uint8_t buf[16384];
+	for (;;) {
+		long r;
+		if (c->tls) {
+			r = tls_conn_read(c->tls, buf, sizeof buf, NULL);
+			if (r == TLS_WANT_READ || r == TLS_WANT_WRITE)
+				break;
+		} else {
+			r = recv(c->fd, buf, sizeof buf, 0);
+			if (r < 0 && (errno == EAGAIN || errno == EINTR))
+				break;
+		}
+		if (r == 0)
+			return lost(c, "connection closed by the server");
+		if (r < 0)
+			return lost(c, c->tls ? "TLS error" : strerror(errno));
+		if (!c->tls && c->received == 0 && looks_like_tls(buf, (size_t)r))
+			return (void)fail(c, COMPAT_EUNREACH, "%s: the server answered with TLS (use --tls-ca FILE)",
+					  c->where);
+		c->received += (size_t)r;
+		ssize_t fed = nghttp2_session_mem_recv(c->s, buf, (size_t)r);
+		if (fed < 0)
+			return (void)fail(c, COMPAT_EPROTO, "%s: %s", c->where, nghttp2_strerror((int)fed));
+	}
+	c->want = POLLIN;
+	for (;;) {
+		if (!c->pend_len) {
+			ssize_t n = nghttp2_session_mem_send(c->s, &c->pend);
+			if (n < 0)
+				return (void)fail(c, COMPAT_EPROTO, "%s: %s", c->where, nghttp2_strerror((int)n));
+			if (n == 0)
+				break;
+			c->pend_len = (size_t)n;
+		}
+		long w = c->tls ? tls_conn_write(c->tls, c->pend, c->pend_len, NULL)
+				: send(c->fd, c->pend, c->pend_len, MSG_NOSIGNAL);
+		if ((c->tls && (w == TLS_WANT_READ || w == TLS_WANT_WRITE)) || (!c->tls && w < 0 && errno == EAGAIN)) {
+			c->want |= POLLOUT;
+			break;
+		}
+		if (w <= 0)
+			return lost(c, "connection lost while sending");
+		c->pend += w;
+		c->pend_len -= (size_t)w;
+	}
+	if (c->closed || (!nghttp2_session_want_read(c->s) && !nghttp2_session_want_write(c->s) && !c->pend_len))
+		c->state = C_DONE;
+}
+
+/* The call's reply, decoded into c->res. */
+static void finish(struct call *c)
+{
+	struct rpc_result *res = c->res;
+	struct pbstr rp = { 0 };
+	const char *addr = c->where;
+	struct cerr *err = &res->err;
+	int rc;
+	if (c->http_status != 200) {
+		rc = cerr_set(err, COMPAT_EPROTO, "%s: HTTP status %d", addr, c->http_status);
 		goto out;
 	}
-	if (!c.have_grpc_status || c.grpc_status != 0) {
+	if (!c->have_grpc_status || c->grpc_status != 0) {
 		rc = cerr_set(err, COMPAT_EPROTO, "%s: gRPC status %d: %s", addr,
-			      c.have_grpc_status ? c.grpc_status : -1, c.grpc_message);
+			      c->have_grpc_status ? c->grpc_status : -1, c->grpc_message);
 		goto out;
 	}
 	int compressed;
 	uint32_t mlen;
-	if (c.too_big || grpc_prefix_decode(c.body.p, c.body.len, &compressed, &mlen) < 0 || compressed ||
-	    (size_t)mlen + GRPC_PREFIX != c.body.len) {
+	if (c->too_big || grpc_prefix_decode(c->body.p, c->body.len, &compressed, &mlen) < 0 || compressed ||
+	    (size_t)mlen + GRPC_PREFIX != c->body.len) {
 		rc = cerr_set(err, COMPAT_EPROTO, "%s: malformed reply", addr);
 		goto out;
 	}
+	struct verdict *v = &res->v;
 	convergedcomputing_org_grpc_v1_Response resp = convergedcomputing_org_grpc_v1_Response_init_zero;
 	resp.payload.funcs.decode = pbstr_read;
 	resp.payload.arg = &rp;
 	resp.findings.funcs.decode = read_finding;
 	resp.findings.arg = v;
-	pb_istream_t is = pb_istream_from_buffer(c.body.p + GRPC_PREFIX, mlen);
+	pb_istream_t is = pb_istream_from_buffer(c->body.p + GRPC_PREFIX, mlen);
 	if (!pb_decode(&is, convergedcomputing_org_grpc_v1_Response_fields, &resp)) {
 		rc = cerr_set(err, COMPAT_EPROTO, "%s: malformed Response: %s", addr, PB_GET_ERROR(&is));
 		goto out;
@@ -281,12 +392,182 @@ int rpc_check_remote(const char *addr, const struct rpc_opts *o, const char *pay
 	rc = 0;
 out:
 	if (rc < 0)
-		verdict_free(v);
+		verdict_free(&res->v);
+	res->rc = rc;
 	free(rp.p);
-	free(c.req);
-	buf_free(&c.body);
-	nghttp2_session_del(s);
+}
+
+static void call_free(struct call *c)
+{
+	buf_free(&c->body);
+	nghttp2_session_del(c->s);
+	tls_conn_free(c->tls);
+	if (c->fd >= 0)
+		close(c->fd);
+	if (c->ai)
+		freeaddrinfo(c->ai);
+}
+
+/* Resolve and start connecting (name resolution blocks: a client may). */
+static void call_start(struct call *c, char *host, size_t hcap)
+{
+	char port[16];
+	if (net_split_host(c->addr, RPC_DEFAULT_PORT, host, hcap, port, sizeof port, &c->res->err) < 0) {
+		c->res->rc = c->res->err.code;
+		c->state = C_DONE;
+		return;
+	}
+	snprintf(c->where, sizeof c->where, strchr(host, ':') ? "[%s]:%s" : "%s:%s", host, port);
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
+	int g = getaddrinfo(host, port, &hints, &c->ai);
+	if (g != 0) {
+		c->ai = NULL;
+		fail(c, COMPAT_EUNREACH, "%s: %s", c->where, gai_strerror(g));
+		return;
+	}
+	c->next_ai = c->ai;
+	connect_next(c, 0);
+}
+
+static void step_connect(struct call *c, const char *host, struct tls_config *cfg, const struct rpc_opts *o,
+			 nghttp2_session_callbacks *cb, int timeout_ms)
+{
+	int soerr = 0;
+	socklen_t sl = sizeof soerr;
+	if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0 || soerr) {
+		close(c->fd);
+		c->fd = -1;
+		return connect_next(c, soerr ? soerr : errno);
+	}
+	if (!cfg) {
+		start_h2(c, cb, timeout_ms);
+		return;
+	}
+	struct cerr e = { 0 };
+	if (tls_conn_new(&c->tls, cfg, c->fd, o->tls_name ? o->tls_name : host, &e) < 0)
+		return (void)fail(c, e.code, "%s: %s", c->where, e.msg);
+	c->state = C_TLS;
+	step_tls(c, host, o, cb, timeout_ms);
+}
+
+int rpc_check_many(const char *const *addrs, size_t n, const struct rpc_opts *o, const char *payload,
+		   size_t len, struct rpc_result *res, struct cerr *err)
+{
+	int timeout = o && o->timeout_ms > 0 ? o->timeout_ms : 10000, rc;
+	struct rpc_opts none = { 0 };
+	uint8_t *req = NULL;
+	size_t req_len = 0;
+	struct call *calls = NULL;
+	char (*hosts)[256] = NULL;
+	struct pollfd *pfd = NULL;
+	struct tls_config *cfg = NULL;
+	nghttp2_session_callbacks *cb = NULL;
+
+	if (!o)
+		o = &none;
+	if (n == 0 || n > RPC_MAX_HOSTS)
+		return cerr_set(err, COMPAT_EINVAL, "between 1 and %d servers can be asked at once", RPC_MAX_HOSTS);
+	if (len > MAX_REQUEST)
+		return cerr_set(err, COMPAT_ELIMIT, "artifact larger than 4 MiB");
+	rc = cerr_set(err, COMPAT_ENOMEM, "out of memory");
+	if (encode_request(o, payload, len, &req, &req_len) < 0)
+		goto out;
+	calls = calloc(n, sizeof *calls);
+	hosts = calloc(n, sizeof *hosts);
+	pfd = calloc(n, sizeof *pfd);
+	if (!calls || !hosts || !pfd || nghttp2_session_callbacks_new(&cb) != 0)
+		goto out;
+	nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
+	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data);
+	nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_close);
+	if (o->tls_ca) {
+		static const char *const alpn[] = { "h2", NULL };
+		if ((rc = tls_config_client(&cfg, o->tls_ca, alpn, err)) < 0)
+			goto out;
+	}
+
+	int64_t start = net_now_ms();
+	for (size_t i = 0; i < n; i++) {
+		struct call *c = &calls[i];
+		memset(&res[i], 0, sizeof res[i]);
+		c->addr = addrs[i];
+		snprintf(c->where, sizeof c->where, "%s", addrs[i]);
+		c->res = &res[i];
+		c->fd = -1;
+		c->req = req;
+		c->req_len = req_len;
+		c->deadline = start + timeout;
+		call_start(c, hosts[i], sizeof hosts[i]);
+	}
+	for (;;) {
+		size_t live = 0;
+		int64_t now = net_now_ms(), wait = -1;
+		for (size_t i = 0; i < n; i++) {
+			struct call *c = &calls[i];
+			pfd[i].fd = -1;
+			pfd[i].revents = 0;
+			if (c->state == C_DONE)
+				continue;
+			if (now >= c->deadline) {
+				if (c->state == C_H2)
+					fail(c, COMPAT_EPROTO, "%s: deadline exceeded", c->where);
+				else
+					fail(c, COMPAT_EUNREACH, "cannot reach %s: timed out", c->where);
+				continue;
+			}
+			pfd[i].fd = c->fd;
+			pfd[i].events = c->want;
+			if (wait < 0 || c->deadline - now < wait)
+				wait = c->deadline - now;
+			if (c->tls && tls_conn_pending(c->tls))
+				wait = 0;	/* decrypted bytes wait in mbedtls, not in the socket */
+			live++;
+		}
+		if (!live)
+			break;
+		if (poll(pfd, n, (int)wait) < 0 && errno != EINTR) {
+			rc = cerr_sys(err, COMPAT_EIO, "poll");
+			goto out;
+		}
+		for (size_t i = 0; i < n; i++) {
+			struct call *c = &calls[i];
+			if (c->state == C_DONE || !(pfd[i].revents || (c->tls && tls_conn_pending(c->tls))))
+				continue;
+			if (c->state == C_CONNECT)
+				step_connect(c, hosts[i], cfg, o, cb, timeout);
+			else if (c->state == C_TLS)
+				step_tls(c, hosts[i], o, cb, timeout);
+			if (c->state == C_H2)
+				step_h2(c);
+			if (c->state == C_DONE && c->res->rc == 0)
+				finish(c);
+		}
+	}
+	rc = 0;
+out:
+	for (size_t i = 0; calls && i < n; i++)
+		call_free(&calls[i]);
+	free(calls);
+	free(hosts);
+	free(pfd);
+	free(req);
+	tls_config_free(cfg);
 	nghttp2_session_callbacks_del(cb);
-	net_close(&io);
 	return rc;
+}
+
+int rpc_check_remote(const char *addr, const struct rpc_opts *o, const char *payload, size_t len,
+		     struct verdict *v, struct cerr *err)
+{
+	struct rpc_result r;
+	memset(v, 0, sizeof *v);
+	int rc = rpc_check_many(&addr, 1, o, payload, len, &r, err);
+	if (rc < 0)
+		return rc;
+	if (r.rc < 0) {
+		*err = r.err;
+		return r.rc;
+	}
+	*v = r.v;
+	return 0;
 }

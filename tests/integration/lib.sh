@@ -74,3 +74,18 @@ debian_tarball() {
 	) 9> "$dir/.lock-$suite-$key" || return 1
 	echo "$tar"
 }
+
+# make_test_certs DIR [SAN]: with openssl, a CA (ca.pem, ca.key), a server
+# certificate for SAN (default DNS:localhost; srv.pem, srv.key) and a client
+# certificate (cli.pem, cli.key), valid two days. 1 when openssl fails.
+make_test_certs() {
+	local d=$1 san=${2:-DNS:localhost}
+	mkdir -p "$d"
+	(cd "$d" &&
+		openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj '/CN=compat test CA' &&
+		openssl req -newkey rsa:2048 -nodes -keyout srv.key -out srv.csr -subj '/CN=localhost' &&
+		printf 'subjectAltName=%s\n' "$san" > ext &&
+		openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out srv.pem -days 2 -extfile ext &&
+		openssl req -newkey rsa:2048 -nodes -keyout cli.key -out cli.csr -subj '/CN=client' &&
+		openssl x509 -req -in cli.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out cli.pem -days 2) > "$d/openssl.log" 2>&1
+}
