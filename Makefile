@@ -7,6 +7,7 @@
 #   make            bin/compat and its symlinks (dynamic link)
 #   make static     bin/compat linked statically
 #   make check      unit + integration tests + a short fuzz run; ends "N passed, N failed, N skipped"
+#   make check-cross  Debian 11/12/13 trees judged by their own loaders (root, minutes)
 #   make SANITIZE=1 check   the same under ASan+UBSan (objects go to build/san)
 #   make fuzz FUZZ_SECONDS=N   every libFuzzer target for N seconds
 #   make deps       apt-get install everything the build, the tests and the benchmarks use
@@ -105,6 +106,12 @@ check: bin/compat $(UNIT_BIN)
 
 FUZZ_CHECK_SECONDS ?= 5
 
+# The cross-release sweep (docs/cross-release.md): Debian 11, 12 and 13 trees,
+# each file judged by compat and by the other trees' own loaders. Root (chroot),
+# a few minutes, deb.debian.org the first time; not part of `make check`.
+check-cross: bin/compat
+	BUILD=$(BUILD) COMPAT_CROSS=1 TESTS=cross_release FUZZ_SECONDS=0 bash tests/run.sh
+
 # libFuzzer targets: clang, ASan+UBSan, core objects rebuilt in build/fuzz.
 FUZZ_CORE_OBJ := $(patsubst %.c,build/fuzz/%.o,$(CORE_SRC)) $(patsubst build/gen/%.c,build/fuzz/gen/%.o,$(GEN_C))
 FUZZ_FLAGS  := -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
@@ -144,7 +151,7 @@ DEB_PKGS := build-essential clang pkg-config libelf-dev libnghttp2-dev libjansso
   libmbedtls-dev libnanopb-dev nanopb zlib1g-dev protobuf-compiler python3-protobuf \
   python3-grpcio nghttp2-client docker-registry skopeo apache2-utils openssl curl \
   libtree pax-utils strace valgrind gcc-multilib libc6-dev-i386 libgrpc++-dev \
-  protobuf-compiler-grpc hyperfine file busybox-static
+  protobuf-compiler-grpc hyperfine file busybox-static mmdebstrap debian-archive-keyring
 print-deps:
 	@echo $(DEB_PKGS)
 
@@ -155,7 +162,7 @@ deps:
 clean:
 	rm -rf build bin
 
-.PHONY: all static static-link check units fuzz fuzz-build demo bench install deps print-deps clean
+.PHONY: all static static-link check check-cross units fuzz fuzz-build demo bench install deps print-deps clean
 # Generated protobuf code is kept (not deleted as an intermediate file).
 .SECONDARY: $(GEN_C) $(GEN_H)
 

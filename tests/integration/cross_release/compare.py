@@ -40,7 +40,7 @@ def classify(rc, text):
     """The loader's verdict as (kind, [names]); kind "runs" when it loaded."""
     if "cannot be preloaded" in text:
         # the exit-0 object itself did not load: the run proves nothing
-        return "oracle-error", [text.strip().splitlines()[0]]
+        return "oracle-error", [first_line(text)]
     if rc == 0:
         return "runs", []
     if rc == 124:
@@ -64,7 +64,7 @@ def classify(rc, text):
         return "wrong-arch", []
     if re.search(r"^launch: .*: No such file or directory$", text, re.M):
         return "missing-interpreter", []
-    return "other", [text.strip().splitlines()[0] if text.strip() else "exit %d" % rc]
+    return "other", [first_line(text) + " (exit %d)" % rc]
 
 
 def read(path):
@@ -91,6 +91,11 @@ def compat_result(check_rc, json_path):
     if compatible != (check_rc == 0):
         return None, findings, "exit %d disagrees with compatible=%s" % (check_rc, compatible)
     return compatible, findings, None
+
+
+def first_line(text):
+    lines = text.strip().splitlines()
+    return lines[0] if lines else "(no message)"
 
 
 def word_in(name, text):
@@ -139,9 +144,10 @@ def report(manifest, markdown):
     with open(manifest) as f:
         for line in f:
             cols = line.rstrip("\n").split("\t")
-            if len(cols) != 11:
+            if len(cols) != 12:
                 raise SystemExit("manifest: bad line: %r" % line)
-            a, b, kind, name, path, gen_rc, gen_err, check_rc, check_json, oracle_rc, oracle_out = cols
+            (a, b, kind, name, path, gen_rc, gen_err, check_rc, check_json, check_err,
+             oracle_rc, oracle_out) = cols
             if (a, b) not in pairs:
                 pairs[(a, b)] = []
                 order.append((a, b))
@@ -149,9 +155,11 @@ def report(manifest, markdown):
             lkind, lnames = classify(int(oracle_rc), loader_text)
             if int(gen_rc) != 0:
                 compatible, findings = None, []
-                error = "gen exited %s: %s" % (gen_rc, read(gen_err).strip().splitlines()[:1])
+                error = "gen exited %s: %s" % (gen_rc, first_line(read(gen_err)))
             else:
                 compatible, findings, error = compat_result(int(check_rc), check_json)
+                if error:
+                    error += ": " + first_line(read(check_err))
             runs = lkind == "runs"
             verdict_ok = error is None and lkind != "oracle-error" and compatible == runs
             if not verdict_ok:
@@ -188,7 +196,7 @@ def report(manifest, markdown):
                 a, b, r["kind"], r["name"], r["path"], what, r["compat"], r["loader"])
             print("#   " + line)
             details.append("- " + line.replace("|", "\\|"))
-        status = "ok" if not bad else "not ok"
+        status = "ok" if n and not bad else "not ok"
         print("%s - cross-release %s -> %s: compat and %s's loader agree on %d/%d files"
               % (status, a, b, b, n - len(bad), n))
     if markdown:
