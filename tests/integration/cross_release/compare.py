@@ -8,7 +8,8 @@
       read the manifest cross_release.sh wrote (one tab-separated line per
       file and pair of trees), print per pair the agreement of verdicts and
       of reasons, every disagreement, and one "ok"/"not ok" line per pair;
-      with MARKDOWN, also write the results table and the disagreements there.
+      with MARKDOWN, also write the results table and the disagreements there,
+      and every row (all findings, the loader's whole message) to MARKDOWN.json.
 
 Exit status 0 when it ran (whatever it found), anything else when it could
 not: the calling script counts that as a failure.
@@ -99,7 +100,8 @@ def first_line(text):
 
 
 def word_in(name, text):
-    return re.search(r"(^|[^A-Za-z0-9_.])" + re.escape(name) + r"([^A-Za-z0-9_]|$)", text) is not None
+    """NAME as a whole token of TEXT: GLIBC_2.3 is not in "GLIBC_2.3.4", stat not in "stat64"."""
+    return re.search(r"(?<![A-Za-z0-9_.])" + re.escape(name) + r"(?![A-Za-z0-9_]|\.[0-9])", text) is not None
 
 
 def reasons_agree(kind, names, findings):
@@ -174,7 +176,10 @@ def report(manifest, markdown):
                 "compat": error if error else show_findings(findings),
                 "loader": show_loader(lkind, loader_text),
                 "loader_kind": lkind,
-                "compat_kinds": sorted({f.get("kind") for f in findings}),
+                "loader_names": lnames,
+                "loader_message": loader_text,
+                "findings": findings,
+                "error": error,
             })
 
     table = ["| generated on (A) | judged on (B) | files | loader: runs | verdicts agree | reasons agree |",
@@ -203,6 +208,8 @@ def report(manifest, markdown):
         with open(markdown, "w") as f:
             f.write("\n".join(table) + "\n\n")
             f.write("\n".join(details) + ("\n" if details else ""))
+        with open(markdown + ".json", "w") as f:
+            json.dump([{"a": a, "b": b, "files": pairs[(a, b)]} for a, b in order], f, indent=1)
     return 0
 
 
