@@ -160,7 +160,7 @@ done
 echo "# trees ready after $((SECONDS - started)) s"
 
 # in_tree R PATH: PATH with its symlinks resolved inside the tree R (empty when absent)
-in_tree() { [ -e "$1$2" ] || [ -L "$1$2" ] && PATH=/usr/bin:/bin chroot "$1" readlink -e "$2"; }
+in_tree() { [ -e "$1$2" ] || [ -L "$1$2" ] && chroot "$1" /usr/bin/env PATH=/usr/bin:/bin readlink -e "$2"; }
 
 # --- the files of each tree, and their artifacts (gen --root A)
 for a in "${TREES[@]}"; do
