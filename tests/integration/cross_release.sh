@@ -226,5 +226,11 @@ echo "# $(wc -l < "$manifest") judgements after $((SECONDS - started)) s"
 rc=$?
 cat "$TMP/report"
 t "cross-release: the comparison ran (compare.py exit $rc)" test "$rc" = 0 -a -s "$TMP/report"
+for b in "${TREES[@]}" host; do
+	for a in "${TREES[@]}"; do # a pair with no file at all gives no line above
+		grep -qE "^(ok|not ok) - cross-release $a -> $b: " "$TMP/report" ||
+			nok "cross-release $a -> $b: no file was judged"
+	done
+done
 [ -s "$TMP/report.err" ] && sed 's/^/#   /' "$TMP/report.err" | tail -5
 echo "# cross-release: $((SECONDS - started)) s in all"
