@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -250,6 +251,41 @@ static void test_run_callback_stops(void)
 	CHECK_INT(c.events, 3);
 	/* nothing left behind */
 	CHECK(waitpid(-1, NULL, __WALL | WNOHANG) < 0 && errno == ECHILD);
+
+	/* Stopped while forked children run (and one may not have reported
+	 * its first stop yet): all are killed and reaped, at once. */
+	char *argv2[] = { "sh", "-c", "sleep 10 & sleep 10 & sleep 10 & ls / >/dev/null; wait", NULL };
+	struct counter c2 = { .stop_after = 5 };
+	struct timespec a, b;
+	o.argv = argv2;
+	o.ctx = &c2;
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	CHECK_INT(ptrace_run(&o, &res, &err), COMPAT_EINVAL);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	CHECK(b.tv_sec - a.tv_sec < 5);
+	CHECK(waitpid(-1, NULL, __WALL | WNOHANG) < 0 && errno == ECHILD);
+}
+
+/* The time to reach the entry point (ld.so done) is measured, and comes
+ * before the exit; through an exec chain it is the last image's. */
+static void test_run_entry(void)
+{
+	char *argv[] = { "true", NULL };
+	char *argv2[] = { "sh", "-c", "sleep 0.2; exec true", NULL };
+	struct ptrace_opts o = { .argv = argv };
+	struct ptrace_result res;
+	struct cerr err;
+	if (!traceable)
+		SKIP("ptrace is not permitted here");
+	CHECK_INT(ptrace_run(&o, &res, &err), 0);
+	CHECK_INT(ptrace_exit_code(res.status), 0);
+	CHECK(res.entry_ns > 0);
+	CHECK(res.exit_ns >= res.entry_ns);
+	o.argv = argv2;
+	CHECK_INT(ptrace_run(&o, &res, &err), 0);
+	CHECK_INT(ptrace_exit_code(res.status), 0);
+	CHECK(res.entry_ns > 200000000ull);	/* true's, after the sleep */
+	CHECK(res.exit_ns >= res.entry_ns);
 }
 
 struct seen_paths {
@@ -334,6 +370,7 @@ int main(void)
 	RUN(test_run_status);
 	RUN(test_run_missing);
 	RUN(test_run_callback_stops);
+	RUN(test_run_entry);
 	RUN(test_run_modes);
 	RUN(test_loaded);
 	return check_summary();
