@@ -156,8 +156,8 @@ static void test_merge_artifact(void)
 	artifact_set(&a, ARTIFACT_NS "library-name.1", "libc.so.6");
 	artifact_set(&a, ARTIFACT_NS "needed.libc.so.6", "GLIBC_2.34");
 	struct libcache_lib libs[2] = {
-		{ "/p/libplug.so.3", "libplug.so", "libplug.so.3" },
-		{ "/lib/libc.so.6", "libc.so.6", "libc.so.6" },
+		{ "/p/libplug.so.3", "libplug.so", "libplug.so.3", 2, 62 },
+		{ "/lib/libc.so.6", "libc.so.6", "libc.so.6", 2, 62 },
 	};
 	CHECK_INT(libcache_merge_artifact(&a, libs, 2), 0);
 	CHECK_STR(artifact_get(&a, ARTIFACT_NS "library-name.0"), "libc.so.6");
