@@ -178,7 +178,7 @@ DEB_PKGS := build-essential clang pkg-config libelf-dev libnghttp2-dev libjansso
   libmbedtls-dev libnanopb-dev nanopb zlib1g-dev protobuf-compiler python3-protobuf \
   python3-grpcio nghttp2-client docker-registry skopeo apache2-utils openssl curl \
   libtree pax-utils strace valgrind gcc-multilib libc6-dev-i386 libgrpc++-dev \
-  protobuf-compiler-grpc hyperfine file busybox-static
+  protobuf-compiler-grpc hyperfine file busybox-static libfuse3-dev fuse3
 print-deps:
 	@echo $(DEB_PKGS)
 
