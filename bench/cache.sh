@@ -21,7 +21,8 @@
 # Where FUSE cannot run, the same program on the local disk gives the failed
 # lookup counts and an ESTIMATE (local time + failed lookups x DELAY_US),
 # labelled as such.
-# Env: NLIBS, DELAY_US, REPS (default 5), CONC ("1 8 32"), COMPAT.
+# Env: NLIBS, DELAY_US, REPS (default 5), CONC ("1 8 32"), COMPAT; FUSE=0
+# forces the fallback.
 set -u
 cd "$(dirname "$0")/.."
 NLIBS=${NLIBS:-60} DELAY_US=${DELAY_US:-200} REPS=${REPS:-5} CONC=${CONC:-1 8 32}
@@ -87,6 +88,7 @@ mount_latfs() {
 	return 1
 }
 
+[ "${FUSE:-1}" = 0 ] && have_fuse=0 why="FUSE=0 was given"
 if [ $have_fuse = 1 ]; then
 	if [ ! -c /dev/fuse ]; then
 		have_fuse=0 why="/dev/fuse is missing"
@@ -121,7 +123,7 @@ run_set() {
 	read -r t2 e2 <<< "$(LD_AUDIT=$cache/compat-audit-x86_64.so $T "$work/spawn_batch" 1 "$REPS" "$app")"
 	read -r t3 e3 <<< "$($T "$work/spawn_batch" 1 "$REPS" "$COMPAT" check --exec --cache "$cache" -- "$app")"
 	if [ "$e0$e1$e2$e3" != 0000 ]; then echo "runs failed: $e0 $e1 $e2 $e3"; exit 1; fi
-	printf '  %-44s %s   1.0x   %5d failed, %2d ok library opens\n' "no cache" "$(ms "$t0")" "$f0" "$ok0"
+	printf '  %-44s %s %s   %5d failed, %2d ok library opens\n' "no cache" "$(ms "$t0")" "$(ratio "$t0" "$t0")" "$f0" "$ok0"
 	printf '  %-44s %s %s   %5d failed, %2d ok\n' "LD_LIBRARY_PATH=cache (older approach)" "$(ms "$t1")" "$(ratio "$t0" "$t1")" "$f1" "$ok1"
 	printf '  %-44s %s %s   %5d failed, %2d ok\n' "LD_AUDIT cache (compat trace --cache)" "$(ms "$t2")" "$(ratio "$t0" "$t2")" "$f2" "$ok2"
 	printf '  %-44s %s %s\n' "compat check --exec --cache (judge + exec)" "$(ms "$t3")" "$(ratio "$t0" "$t3")"
