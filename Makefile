@@ -60,6 +60,7 @@ AUDIT_CFLAGS := -std=gnu11 $(WARN) -D_GNU_SOURCE -I. -O2 -fPIC -ffreestanding -f
                 -fno-stack-protector -fno-asynchronous-unwind-tables -fvisibility=hidden \
                 -ffunction-sections -fdata-sections $(if $(IS_CLANG),,-fno-tree-loop-distribute-patterns)
 AUDIT_LDFLAGS := -shared -nostdlib -Wl,-z,defs -Wl,-z,noexecstack -Wl,-z,relro -Wl,--gc-sections \
+                 -Wl,-z,noseparate-code -Wl,--build-id=none -Wl,--hash-style=gnu \
                  -Wl,-soname,compat-audit.so -s
 HOST_ARCH   := $(shell uname -m)
 AUDIT_ABIS  := $(if $(filter x86_64,$(HOST_ARCH)),x86_64 $(if $(shell printf '\043include <link.h>\nint f(void);int f(void){return LA_SER_ORIG;}\n' | \
@@ -112,7 +113,7 @@ $(BUILD)/gen/%.o: build/gen/%.c $(GEN_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(BUILD_CFLAGS) $(CFLAGS) -Wno-missing-prototypes -c -o $@ $<
 
-$(AUDIT_DIR)/compat-audit-%.so: $(AUDIT_SRC) core/audit/auditmap.h
+$(AUDIT_DIR)/compat-audit-%.so: $(AUDIT_SRC) core/audit/auditmap.h Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(AUDIT_MFLAG_$*) $(AUDIT_CFLAGS) $(AUDIT_LDFLAGS) -o $@ $(AUDIT_SRC) -lgcc
 
