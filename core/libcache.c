@@ -95,6 +95,7 @@ void libcache_libs_free(struct libcache_lib *libs, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		free(libs[i].path);
+		free(libs[i].opened);
 		free(libs[i].name);
 		free(libs[i].soname);
 	}
@@ -142,12 +143,13 @@ int libcache_loaded(const struct libcache_seen *s, struct libcache_lib **libs, s
 		const char *base = strrchr(p, '/');
 		base = base ? base + 1 : p;
 		v[nv].path = strdup(real);
+		v[nv].opened = p[0] == '/' ? strdup(p) : NULL;
 		v[nv].name = strdup(base);
 		v[nv].soname = strdup(info.soname ? info.soname : base);
 		v[nv].elf_class = cls;
 		v[nv].machine = mach;
 		elf_info_free(&info);
-		if (!v[nv].path || !v[nv].name || !v[nv].soname) {
+		if (!v[nv].path || !v[nv].name || !v[nv].soname || (p[0] == '/' && !v[nv].opened)) {
 			nv++;
 			rc = cerr_set(err, COMPAT_ENOMEM, "out of memory");
 			goto out;
@@ -161,6 +163,7 @@ int libcache_loaded(const struct libcache_seen *s, struct libcache_lib **libs, s
 	for (size_t i = 0; i < nv; i++) {
 		if (w && !strcmp(v[w - 1].soname, v[i].soname) && !strcmp(v[w - 1].name, v[i].name)) {
 			free(v[i].path);
+			free(v[i].opened);
 			free(v[i].name);
 			free(v[i].soname);
 			continue;
@@ -389,9 +392,13 @@ static int map_build(const struct libcache_lib *libs, size_t n, const char *copy
 		goto out;
 	for (size_t i = 0; i < n; i++) {
 		const char *names[2] = { libs[i].name, libs[i].soname };
+		const char *opened = libs[i].opened ? libs[i].opened : libs[i].path;
+		/* A glibc-hwcaps/x86-64-vN variant suits this CPU only. */
+		if (strstr(opened, "/glibc-hwcaps/"))
+			continue;
 		for (int k = 0; k < 2; k++) {
 			char copy[PATH_MAX];
-			const char *path = libs[i].path;
+			const char *path = opened;
 			if (k == 1 && !strcmp(names[0], names[1]))
 				break;
 			if (strchr(names[k], '/') || names[k][0] == '.')
@@ -647,6 +654,10 @@ int libcache_audit_prepare(const char *dir_arg, const char *program, struct libc
 	}
 	if ((rc = check_owner(&st, dir, err)) < 0)
 		goto out;
+	if (strchr(real, ':')) {
+		rc = cerr_set(err, COMPAT_EINVAL, "%s: a ':' in its path cannot go into LD_AUDIT (a list)", real);
+		goto out;
+	}
 	/* The program's ABI picks the audit object: ld.so refuses (with an
 	 * error line) an LD_AUDIT object of another class. */
 	const struct audit_abi *abi = NULL;

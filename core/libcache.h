@@ -27,6 +27,10 @@
  *   With copies, the map points at the copies;
  * - DIR/compat-trace.stats: the library opens and start time of the --cache
  *   run.
+ * The map names each library by the path ld.so opened in the traced run
+ * (so that its $ORIGIN is the same), and leaves out libraries ld.so took
+ * from a glibc-hwcaps/ subdirectory: that choice depends on the CPU, and
+ * the normal search makes it again on the node that runs the program.
  * Everything is created through directory file descriptors, with
  * O_NOFOLLOW and O_EXCL temp files renamed into place: a symlink planted in
  * DIR never makes compat write outside it, and a DIR that is a symlink or
@@ -69,6 +73,7 @@ struct libcache_seen {
 
 struct libcache_lib {
 	char *path;			/* realpath of the file */
+	char *opened;			/* the path ld.so opened it by (absolute), or NULL */
 	char *name;			/* file name ld.so opened (basename) */
 	char *soname;			/* DT_SONAME, or name when it has none */
 	uint8_t elf_class;		/* ELFCLASS32, ELFCLASS64 */

@@ -182,6 +182,56 @@ N=1 cached dlopen "$W/dl"
 t "dlopen: the plugin is in the map under its soname" grep -q " libplug.so.1 $W/p/plug/libplug.so.1$" \
 	"$W/cache-dlopen/compat-audit.map"
 
+# The map names each library by the path ld.so opened (here through a
+# symlinked directory), not its real path: the library's $ORIGIN and the
+# names dladdr and dl_iterate_phdr report stay as without the cache.
+O=$W/o
+mkdir -p "$O/store/lib-a" "$O/app"
+ln -s ../store/lib-a "$O/app/lib"
+echo 'int a(void) { return 7; }' > "$O/a.c"
+gcc -w -shared -fPIC -Wl,-soname,liba.so.1 -o "$O/store/lib-a/liba.so.1" "$O/a.c"
+cat > "$O/main.c" <<'C'
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stdio.h>
+int a(void);
+int main(void)
+{
+	Dl_info i;
+	if (!dladdr((void *)a, &i))
+		return 1;
+	printf("%s\n", i.dli_fname);
+	return a() == 7 ? 0 : 1;
+}
+C
+gcc -w -o "$O/main" "$O/main.c" -L"$O/app/lib" -l:liba.so.1 -ldl -Wl,--disable-new-dtags -Wl,-rpath,"$O/app/lib"
+"$O/main" > "$O/plain.out"
+$T "$COMPAT" trace -o /dev/null --cache "$O/cache" -- "$O/main" > /dev/null
+$T "$COMPAT" trace --from-cache "$O/cache" -o /dev/null -- "$O/main" > "$O/cached.out" 2> /dev/null
+t "a library reached through a symlinked directory keeps the name ld.so gave it ($(cat "$O/cached.out"))" \
+	bash -c 'test "$(cat "$1")" = "$2/app/lib/liba.so.1" && cmp -s "$1" "$3"' _ "$O/cached.out" "$O" "$O/plain.out"
+
+# A glibc-hwcaps variant suits the CPU it was chosen on only: never pinned.
+G=$W/g
+mkdir -p "$G/lib/glibc-hwcaps/x86-64-v2"
+echo 'int hw(void) { return 1; }' > "$G/hw.c"
+gcc -w -shared -fPIC -Wl,-soname,libhw.so.1 -o "$G/lib/libhw.so.1" "$G/hw.c"
+cp "$G/lib/libhw.so.1" "$G/lib/glibc-hwcaps/x86-64-v2/"
+echo 'int hw(void); int main(void) { return hw() == 1 ? 0 : 1; }' > "$G/main.c"
+gcc -w -o "$G/main" "$G/main.c" -L"$G/lib" -l:libhw.so.1 -Wl,--disable-new-dtags -Wl,-rpath,"$G/lib"
+$T "$COMPAT" trace -f jsonl -o "$G/t.jsonl" --cache "$G/cache" -- "$G/main"
+t "the map never names a glibc-hwcaps file" bash -c '! grep -q /glibc-hwcaps/ "$1"' _ "$G/cache/compat-audit.map"
+if grep -q "\"$G/lib/glibc-hwcaps/x86-64-v2/libhw.so.1\",\"result\":[0-9]" "$G/t.jsonl"; then
+	t "a library ld.so took from glibc-hwcaps/x86-64-v2 is left to the normal search" \
+		bash -c '! grep -q " libhw.so.1 " "$1" && "$2" trace --from-cache "$3" -o /dev/null -- "$4" 2> /dev/null' \
+		_ "$G/cache/compat-audit.map" "$COMPAT" "$G/cache" "$G/main"
+else
+	skip "glibc-hwcaps variant: this CPU is below x86-64-v2, ld.so took the plain library"
+fi
+
+expect_status 2 "a cache directory with ':' in its path is refused (LD_AUDIT is a ':' list)" \
+	bash -c 'cp -a "$1" "$2" && "$3" trace --from-cache "$2" -- "$4"' _ "$O/cache" "$W/co:lon" "$COMPAT" "$O/main"
+
 # A library that changed since the cache was made: the normal search, one line.
 cp "$W/x/d4/libl4.so.1" "$W/l4.save"
 touch -d '2001-01-01' "$W/x/d4/libl4.so.1"
@@ -220,7 +270,7 @@ broken_case() {
 		test "$rc $(grep -c "^compat-audit: $B/compat-audit.map: $want; libraries are searched as usual$" "$W/broken-err")" = "0 1"
 }
 broken_case "missing" "missing"
-head -c 100 "$good" > "$B/compat-audit.map"
+{ head -1 "$good"; sed -n 2p "$good" | head -c 30; } > "$B/compat-audit.map"
 broken_case "truncated line" "malformed at line 2"
 { head -1 "$good"; sed -n 3p "$good"; sed -n 2p "$good"; } > "$B/compat-audit.map"
 broken_case "out of order" "malformed at line 3"

@@ -164,8 +164,8 @@ static void test_merge_artifact(void)
 	artifact_set(&a, ARTIFACT_NS "library-name.1", "libc.so.6");
 	artifact_set(&a, ARTIFACT_NS "needed.libc.so.6", "GLIBC_2.34");
 	struct libcache_lib libs[2] = {
-		{ "/p/libplug.so.3", "libplug.so", "libplug.so.3", 2, 62 },
-		{ "/lib/libc.so.6", "libc.so.6", "libc.so.6", 2, 62 },
+		{ "/p/libplug.so.3", NULL, "libplug.so", "libplug.so.3", 2, 62 },
+		{ "/lib/libc.so.6", NULL, "libc.so.6", "libc.so.6", 2, 62 },
 	};
 	CHECK_INT(libcache_merge_artifact(&a, libs, 2), 0);
 	CHECK_STR(artifact_get(&a, ARTIFACT_NS "library-name.0"), "libc.so.6");
@@ -388,7 +388,7 @@ static void test_cache_write(void)
 	if (!mkdtemp(dir) || mkstemp(outside) < 0 || !realpath("/proc/self/exe", libc))
 		SKIP("no temporary directory");
 	/* any ELF file of this ABI will do as "the library" */
-	struct libcache_lib lib = { libc, "libtest.so.1", "libtest.so.1", sizeof(void *) == 8 ? 2 : 1,
+	struct libcache_lib lib = { libc, NULL, "libtest.so.1", "libtest.so.1", sizeof(void *) == 8 ? 2 : 1,
 				    sizeof(void *) == 8 ? 62 : 3 };
 	snprintf(p, sizeof p, "%s/compat-audit.map", dir);
 	CHECK_INT(symlink(outside, p), 0);
