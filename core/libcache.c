@@ -415,16 +415,15 @@ static int map_build(const struct libcache_lib *libs, size_t n, const char *copy
 	if (nv)
 		qsort(v, nv, sizeof *v, cmp_item);
 	/* One file per name and ABI: the same one twice is kept once; a name
-	 * recorded with two different files is left to the normal search. */
-	for (size_t i = 1; i < nv; i++)
-		if (!auditmap_cmp(&v[i - 1].e, &v[i].e) && strcmp(v[i - 1].e.path, v[i].e.path))
-			v[i - 1].drop = v[i].drop = 2;
-	for (size_t i = 1; i < nv; i++)
-		if (!v[i].drop && !auditmap_cmp(&v[i - 1].e, &v[i].e))
-			v[i].drop = 1;
-	for (size_t i = 0; i < nv; i++)
-		if (v[i].drop == 2 && i + 1 < nv && !auditmap_cmp(&v[i].e, &v[i + 1].e))
-			v[i + 1].drop = 2;
+	 * recorded with two different files is left to the normal search.
+	 * [i, j) is a run of one name (sorted by path within it). */
+	for (size_t i = 0, j; i < nv; i = j) {
+		int differ = 0;
+		for (j = i + 1; j < nv && !auditmap_cmp(&v[i].e, &v[j].e); j++)
+			differ |= strcmp(v[i].e.path, v[j].e.path) != 0;
+		for (size_t k = differ ? i : i + 1; k < j; k++)
+			v[k].drop = 1;
+	}
 	used = (size_t)snprintf(out, cap, "%s\n", AUDITMAP_MAGIC);
 	for (size_t i = 0; i < nv; i++) {
 		if (v[i].drop)

@@ -420,6 +420,27 @@ static void test_cache_write(void)
 	chmod(p, 0646);
 	CHECK_INT(libcache_audit_prepare(dir, "true", &a, &err), COMPAT_EPERM);
 
+	/* One file per name: the same file twice is one line; a name seen
+	 * with two different files is left out (whatever their order). */
+	char truebin[PATH_MAX], map2[PATH_MAX + 32];
+	if (realpath("/bin/true", truebin)) {
+		struct libcache_lib three[4] = {
+			{ libc, NULL, "libdup.so.1", "libdup.so.1", lib.elf_class, lib.machine },
+			{ truebin, NULL, "libdup.so.1", "libdup.so.1", lib.elf_class, lib.machine },
+			{ libc, NULL, "libdup.so.1", "libdup.so.1", lib.elf_class, lib.machine },
+			{ libc, NULL, "libone.so.1", "libone.so.1", lib.elf_class, lib.machine },
+		};
+		struct libcache_lib four[5] = { three[3], three[0], three[1], three[2], three[3] };
+		for (int round = 0; round < 2; round++) {
+			CHECK_INT(libcache_write(dir, round ? four : three, round ? 5 : 4, 0, &st, &err), 0);
+			snprintf(map2, sizeof map2, "%s/compat-audit.map", dir);
+			CHECK(read_text(map2, text, sizeof text) > 0);
+			CHECK(strstr(text, " libdup.so.1 ") == NULL);
+			char *one = strstr(text, " libone.so.1 ");
+			CHECK(one != NULL && strstr(one + 1, " libone.so.1 ") == NULL);
+		}
+	}
+
 	/* a DIR that is a symlink is refused, nothing written through it */
 	snprintf(q, sizeof q, "%s.link", dir);
 	CHECK_INT(symlink(dir, q), 0);
