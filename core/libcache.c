@@ -424,9 +424,14 @@ static int map_build(const struct libcache_lib *libs, size_t n, const char *copy
 		for (size_t k = differ ? i : i + 1; k < j; k++)
 			v[k].drop = 1;
 	}
+	/* Within the audit object's limits (what does not fit is searched
+	 * as usual); ABIs this build has no audit object for are useless. */
+	size_t per_abi[NAUDIT_ABIS] = { 0 };
 	used = (size_t)snprintf(out, cap, "%s\n", AUDITMAP_MAGIC);
 	for (size_t i = 0; i < nv; i++) {
-		if (v[i].drop)
+		const struct audit_abi *a = audit_abi_of(v[i].e.elf_class, v[i].e.machine);
+		if (v[i].drop || !a || per_abi[a - audit_abis] == AUDITMAP_MAX_ENTRIES ||
+		    used + AUDITMAP_LINE_MAX + 2 > AUDITMAP_MAX_BYTES)
 			continue;
 		if (used + AUDITMAP_LINE_MAX + 2 > cap) {
 			size_t ncap = cap * 2 + AUDITMAP_LINE_MAX + 2;
@@ -437,9 +442,8 @@ static int map_build(const struct libcache_lib *libs, size_t n, const char *copy
 			cap = ncap;
 		}
 		used += auditmap_format(out + used, cap - used, &v[i].e);
-		const struct audit_abi *a = audit_abi_of(v[i].e.elf_class, v[i].e.machine);
-		if (a)
-			abis[a - audit_abis] = 1;
+		per_abi[a - audit_abis]++;
+		abis[a - audit_abis] = 1;
 	}
 	rc = 0;
 	*text = out;

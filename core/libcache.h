@@ -31,6 +31,8 @@
  * (so that its $ORIGIN is the same), and leaves out libraries ld.so took
  * from a glibc-hwcaps/ subdirectory: that choice depends on the CPU, and
  * the normal search makes it again on the node that runs the program.
+ * The map stays within the audit object's limits (AUDITMAP_MAX_BYTES,
+ * AUDITMAP_MAX_ENTRIES per ABI); libraries beyond them are searched.
  * Everything is created through directory file descriptors, with
  * O_NOFOLLOW and O_EXCL temp files renamed into place: a symlink planted in
  * DIR never makes compat write outside it, and a DIR that is a symlink or
