@@ -60,8 +60,32 @@ GEN_C       := $(patsubst proto/%.proto,build/gen/%.pb.c,$(PROTOS))
 GEN_H       := $(GEN_C:.c=.h)
 CORE_SRC    := $(sort $(wildcard core/*.c))
 APPLET_SRC  := $(sort $(wildcard applets/*.c))
-CORE_OBJ    := $(patsubst %.c,$(BUILD)/%.o,$(CORE_SRC)) $(patsubst build/gen/%.c,$(BUILD)/gen/%.o,$(GEN_C))
+CORE_OBJ    := $(patsubst %.c,$(BUILD)/%.o,$(CORE_SRC)) $(patsubst build/gen/%.c,$(BUILD)/gen/%.o,$(GEN_C)) \
+               $(BUILD)/core/audit/embed.o $(BUILD)/core/audit/auditmap.o
 APPLET_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(APPLET_SRC)) $(BUILD)/main.o
+# The LD_AUDIT object of the loader cache (core/audit/, docs/trace.md): a
+# -nostdlib shared object per ABI this host can build for (x86-64, and i386
+# where $(CC) -m32 works), embedded into bin/compat by core/audit/embed.S
+# (.incbin) and written by compat trace --cache DIR. Not in the core/*.c
+# wildcard: only its map parser (auditmap.c) is also linked into compat.
+# An ABI that cannot be built is embedded empty (compat says so at run time).
+IS_CLANG    := $(filter clang%,$(notdir $(CC)))
+AUDIT_DIR   := $(BUILD)/audit
+AUDIT_SRC   := core/audit/compat-audit.c core/audit/auditmap.c
+AUDIT_CFLAGS := -std=gnu11 $(WARN) -D_GNU_SOURCE -I. -O2 -fPIC -ffreestanding -fno-builtin \
+                -fno-stack-protector -fno-asynchronous-unwind-tables -fvisibility=hidden \
+                -ffunction-sections -fdata-sections $(if $(IS_CLANG),,-fno-tree-loop-distribute-patterns)
+AUDIT_LDFLAGS := -shared -nostdlib -Wl,-z,defs -Wl,-z,noexecstack -Wl,-z,relro -Wl,--gc-sections \
+                 -Wl,-z,noseparate-code -Wl,--build-id=none -Wl,--hash-style=gnu \
+                 -Wl,-soname,compat-audit.so -s
+HOST_ARCH   := $(shell uname -m)
+AUDIT_ABIS  := $(if $(filter x86_64,$(HOST_ARCH)),x86_64 $(if $(shell printf '\043include <link.h>\nint f(void);int f(void){return LA_SER_ORIG;}\n' | \
+                 $(CC) -m32 -D_GNU_SOURCE -shared -nostdlib -x c -o /dev/null - 2>/dev/null && echo y),i386))
+AUDIT_SO    := $(patsubst %,$(AUDIT_DIR)/compat-audit-%.so,$(AUDIT_ABIS))
+AUDIT_MFLAG_x86_64 := -m64
+AUDIT_MFLAG_i386   := -m32
+AUDIT_OBJ   := $(BUILD)/core/audit/embed.o $(BUILD)/core/audit/auditmap.o
+
 UNIT_SRC    := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 FUZZ_SRC    := $(sort $(wildcard tests/fuzz/fuzz_*.c))
@@ -126,6 +150,16 @@ $(BUILD)/gen/%.o: build/gen/%.c $(GEN_H) | depcheck
 	@mkdir -p $(dir $@)
 	$(CC) $(BUILD_CFLAGS) $(CFLAGS) -Wno-missing-prototypes -c -o $@ $<
 
+$(AUDIT_DIR)/compat-audit-%.so: $(AUDIT_SRC) core/audit/auditmap.h Makefile
+	@mkdir -p $(dir $@)
+	$(CC) $(AUDIT_MFLAG_$*) $(AUDIT_CFLAGS) $(AUDIT_LDFLAGS) -o $@ $(AUDIT_SRC) -lgcc
+
+$(BUILD)/core/audit/embed.o: core/audit/embed.S $(AUDIT_SO)
+	@mkdir -p $(dir $@)
+	$(CC) -c $(foreach a,$(AUDIT_ABIS),-DAUDIT_SO_$(a)='"$(AUDIT_DIR)/compat-audit-$(a).so"') -o $@ $<
+
+audit: $(AUDIT_SO)
+
 # nanopb's generator picks up proto/NAME.options by itself.
 build/gen/%.pb.c build/gen/%.pb.h: proto/%.proto $(wildcard proto/*.options) | depcheck
 	@mkdir -p build/gen
@@ -159,7 +193,8 @@ check-cross: bin/compat
 	BUILD=$(BUILD) SUITE=host TESTS=cross_release bash tests/run.sh
 
 # libFuzzer targets: clang, ASan+UBSan, core objects rebuilt in build/fuzz.
-FUZZ_CORE_OBJ := $(patsubst %.c,build/fuzz/%.o,$(CORE_SRC)) $(patsubst build/gen/%.c,build/fuzz/gen/%.o,$(GEN_C))
+FUZZ_CORE_OBJ := $(patsubst %.c,build/fuzz/%.o,$(CORE_SRC) core/audit/auditmap.c) \
+                 $(patsubst build/gen/%.c,build/fuzz/gen/%.o,$(GEN_C)) $(BUILD)/core/audit/embed.o
 FUZZ_FLAGS  := -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
 FUZZ_BIN    := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
 
@@ -223,7 +258,7 @@ DEB_PKGS := build-essential clang pkg-config libelf-dev libnghttp2-dev libjansso
   python3-grpcio nghttp2-client docker-registry skopeo apache2-utils openssl curl \
   libtree pax-utils strace valgrind gcc-multilib libc6-dev-i386 libgrpc++-dev \
   protobuf-compiler-grpc hyperfine file busybox-static procps mmdebstrap debian-archive-keyring \
-  help2man man-db bash-completion
+  help2man man-db bash-completion libfuse3-dev fuse3
 print-deps:
 	@echo $(DEB_PKGS)
 
@@ -234,7 +269,7 @@ deps:
 clean:
 	rm -rf build bin
 
-.PHONY: man install FORCE depcheck all static static-link check check-host check-cross check-fuzz units fuzz fuzz-build demo bench install deps print-deps clean
+.PHONY: man install FORCE depcheck all audit static static-link check check-host check-cross check-fuzz units fuzz fuzz-build demo bench install deps print-deps clean
 # Generated protobuf code is kept (not deleted as an intermediate file).
 .SECONDARY: $(GEN_C) $(GEN_H)
 

@@ -13,6 +13,7 @@
 #include "core/describe.h"
 #include "core/fsutil.h"
 #include "core/hostindex.h"
+#include "core/libcache.h"
 #include "core/oci.h"
 #include "core/rpcclient.h"
 #include "core/verdict.h"
@@ -21,7 +22,7 @@ static const char usage_text[] =
 	"usage: compat check [--json] [--library-path DIRS] [--root DIR] ARTIFACT|REF|-\n"
 	"       compat check --host ADDR [--host ADDR]... [--hosts FILE] [--tls-ca FILE [--tls-name NAME]]\n"
 	"                    [--json] ARTIFACT|-\n"
-	"       compat check --exec [ARTIFACT] -- CMD [ARGS...]\n"
+	"       compat check --exec [--cache DIR] [ARTIFACT] -- CMD [ARGS...]\n"
 	"\n"
 	"Judge an artifact (from compat gen) against this host's libraries, or ask\n"
 	"a compat server. Every finding is reported: wrong-arch, missing-interpreter,\n"
@@ -42,11 +43,13 @@ static const char usage_text[] =
 	"      --ca-file FILE       trust this CA for the registry's TLS certificate\n"
 	"      --exec               then run CMD if compatible (without ARTIFACT,\n"
 	"                           describe CMD on the spot); else explain and exit 1\n"
+	"      --cache DIR          with --exec: run CMD with the library cache DIR made by\n"
+	"                           compat trace --cache (LD_AUDIT: no library search)\n"
 	"  -h, --help               this text\n"
 	"      --version            print the version\n";
 
-enum { OPT_JSON = 256, OPT_LIBPATH, OPT_ROOT, OPT_HOST, OPT_HOSTS, OPT_TIMEOUT, OPT_TLSCA, OPT_TLSNAME, OPT_PLAIN, OPT_CAFILE,
-       OPT_EXEC, OPT_VERSION };
+enum { OPT_JSON = 256, OPT_LIBPATH, OPT_ROOT, OPT_HOST, OPT_HOSTS, OPT_TIMEOUT, OPT_TLSCA, OPT_TLSNAME, OPT_PLAIN,
+       OPT_CAFILE, OPT_EXEC, OPT_CACHE, OPT_VERSION };
 
 static const struct option options[] = {
 	{ "json", no_argument, NULL, OPT_JSON },
@@ -60,6 +63,7 @@ static const struct option options[] = {
 	{ "plain-http", no_argument, NULL, OPT_PLAIN },
 	{ "ca-file", required_argument, NULL, OPT_CAFILE },
 	{ "exec", no_argument, NULL, OPT_EXEC },
+	{ "cache", required_argument, NULL, OPT_CACHE },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -68,6 +72,7 @@ static const struct option options[] = {
 struct check_args {
 	int json, exec, plain_http, timeout_ms;
 	const char *libpath, *root, *tls_ca, *tls_name, *ca_file;
+	const char *cache;	/* --exec --cache DIR */
 	const char **hosts;	/* --host and --hosts, in order */
 	size_t nhosts;
 	char *hosts_text;	/* --hosts FILE's contents, which hosts point into */
@@ -286,6 +291,27 @@ static int judge_remote(const struct check_args *ca, const char *src)
 	return rc;
 }
 
+/* --exec --cache DIR: LD_AUDIT for cmd, after the checks of a cache that
+ * others could have changed. 0, or the exit status of the error. */
+static int cache_setenv(const char *dir, const char *cmd)
+{
+	struct libcache_audit a;
+	struct cerr err;
+	int rc = libcache_audit_prepare(dir, cmd, &a, &err);
+	if (rc == COMPAT_ENOTFOUND) {
+		cli_warn("check", "%s: running without the cache", err.msg);
+		return 0;
+	}
+	if (rc < 0)
+		return cli_error("check", &err);
+	if (a.setid)
+		cli_warn("check", "%s is set-user-ID or set-group-ID: ld.so ignores LD_AUDIT for it "
+			 "(secure mode), the cache does not apply", cmd);
+	if (setenv("LD_AUDIT", a.ld_audit, 1) < 0)
+		cli_die("check", "out of memory");
+	return 0;
+}
+
 static int run_exec(const struct check_args *ca, const char *artifact_path, char **cmd)
 {
 	struct artifact a;
@@ -339,6 +365,8 @@ static int run_exec(const struct check_args *ca, const char *artifact_path, char
 		return 1;
 	}
 	verdict_free(&v);
+	if (ca->cache && (rc = cache_setenv(ca->cache, cmd[0])) != 0)
+		return rc;
 	execvp(cmd[0], cmd);
 	cli_warn("check", "%s: %s", cmd[0], strerror(errno));
 	return errno == ENOENT ? 127 : 126;
@@ -369,11 +397,14 @@ int check_main(int argc, char **argv)
 		case OPT_CAFILE: ca.ca_file = optarg; break;
 		case OPT_PLAIN: ca.plain_http = 1; break;
 		case OPT_EXEC: ca.exec = 1; break;
+		case OPT_CACHE: ca.cache = optarg; break;
 		case 'h': fputs(usage_text, stdout); return 0;
 		case OPT_VERSION: return cli_version("check");
 		default: fputs(usage_text, stderr); return 2;
 		}
 	}
+	if (ca.cache && !ca.exec)
+		cli_die("check", "--cache goes with --exec");
 	if (ca.exec) {
 		/* [ARTIFACT] -- CMD...: getopt stops at "--" and skips it. */
 		const char *artifact = NULL;

@@ -34,8 +34,10 @@ static const char usage_text[] =
 	"                        included), merged with what compat gen says of it\n"
 	"      --cache DIR       make DIR a cache of the loaded libraries (symlinks)\n"
 	"      --copy            with --cache: copies instead of symlinks\n"
-	"      --from-cache DIR  run CMD with DIR first in LD_LIBRARY_PATH and report\n"
-	"                        the library opens against the --cache run (stderr)\n"
+	"      --from-cache DIR  run CMD with the cache's LD_AUDIT object, which hands\n"
+	"                        ld.so each recorded library without a search (DT_RPATH\n"
+	"                        too), and report the library opens and the time to\n"
+	"                        reach CMD's entry point against the --cache run (stderr)\n"
 	"  -h, --help            this text\n"
 	"      --version         print the version\n";
 
@@ -69,31 +71,48 @@ static int on_event(void *p, const struct ptrace_event *ev)
 	return rc == COMPAT_EIO ? 0 : rc;	/* a full disk must not kill the program */
 }
 
-/* The environment with dir prepended to LD_LIBRARY_PATH (malloc'd array;
- * only the new entry is malloc'd too: *owned). */
-static char **env_with_cache(const char *dir, char **owned)
+/* The environment with LD_AUDIT set to value (malloc'd array; only the
+ * new entry is malloc'd too: *owned). */
+static char **env_with_audit(const char *value, char **owned)
 {
 	extern char **environ;
 	size_t n = 0;
 	while (environ[n])
 		n++;
 	char **env = calloc(n + 2, sizeof *env);
-	const char *old = getenv("LD_LIBRARY_PATH");
-	size_t len = strlen(dir) + (old ? strlen(old) : 0) + 32;
-	char *v = malloc(len);
-	if (!env || !v) {
+	char *v = NULL;
+	if (!env || asprintf(&v, "LD_AUDIT=%s", value) < 0) {
 		free(env);
-		free(v);
 		return NULL;
 	}
-	snprintf(v, len, "LD_LIBRARY_PATH=%s%s%s", dir, old && *old ? ":" : "", old && *old ? old : "");
 	size_t k = 0;
 	env[k++] = v;
 	for (size_t i = 0; i < n; i++)
-		if (strncmp(environ[i], "LD_LIBRARY_PATH=", 16) != 0)
+		if (strncmp(environ[i], "LD_AUDIT=", 9) != 0)
 			env[k++] = environ[i];
 	*owned = v;
 	return env;
+}
+
+/* "12.3 ms" */
+static const char *fmt_ms(uint64_t ns, char *buf, size_t len)
+{
+	snprintf(buf, len, "%.*f ms", ns < 10000000ull ? 2 : 1, (double)ns / 1e6);
+	return buf;
+}
+
+/* The start time of a run: to the entry point, or to the exit when the
+ * program never got there. */
+static void print_start(const char *prefix, uint64_t entry_ns, uint64_t exit_ns)
+{
+	char a[32];
+	if (entry_ns)
+		fprintf(stderr, "%sentry point reached after %s", prefix, fmt_ms(entry_ns, a, sizeof a));
+	else if (exit_ns)
+		fprintf(stderr, "%sexited after %s without reaching its entry point", prefix,
+			fmt_ms(exit_ns, a, sizeof a));
+	else
+		fprintf(stderr, "%snot measured", prefix);
 }
 
 static int write_artifact(const char *path, struct trace_ctx *c, const struct libcache_lib *libs,
@@ -173,7 +192,8 @@ int trace_main(int argc, char **argv)
 		cli_die("trace", "--cache and --from-cache do not go together");
 
 	struct trace_ctx ctx;
-	struct libcache_stats before = { 0, 0 };
+	struct libcache_stats before = { 0, 0, 0, 0 };
+	struct libcache_audit aud;
 	int have_before = 0;
 	char **env = NULL, *env_owned = NULL;
 	char *membuf = NULL;
@@ -184,14 +204,22 @@ int trace_main(int argc, char **argv)
 
 	libcache_seen_init(&ctx.seen, artifact || cache);
 	if (from_cache) {
-		struct stat st;
-		if (stat(from_cache, &st) < 0 || !S_ISDIR(st.st_mode))
-			cli_die("trace", "%s: not a cache directory", from_cache);
+		rc = libcache_audit_prepare(from_cache, argv[optind], &aud, &err);
+		if (rc == COMPAT_ENOTFOUND) {
+			cli_warn("trace", "%s: running without the cache", err.msg);
+		} else if (rc < 0) {
+			return cli_error("trace", &err);
+		} else if (!(env = env_with_audit(aud.ld_audit, &env_owned))) {
+			cli_die("trace", "out of memory");
+		}
+		if (aud.setid)
+			cli_warn("trace", "%s is set-user-ID or set-group-ID: traced, it runs without those "
+				 "privileges and uses the cache, but run normally ld.so ignores LD_AUDIT "
+				 "for it (secure mode) and the cache does not apply",
+				 argv[optind]);
 		have_before = libcache_stats_read(from_cache, &before, &err) == 0;
 		if (!have_before)
 			cli_warn("trace", "%s (no figures to compare with)", err.msg);
-		if (!(env = env_with_cache(from_cache, &env_owned)))
-			cli_die("trace", "out of memory");
 	}
 
 	/* Where the trace goes: stderr by default (none with --from-cache),
@@ -256,6 +284,8 @@ int trace_main(int argc, char **argv)
 		}
 		if (artifact && write_artifact(artifact, &ctx, libs, nlibs, &err) < 0)
 			status = status ? status : cli_error("trace", &err);
+		ctx.seen.stats.entry_ns = res.entry_ns;
+		ctx.seen.stats.exit_ns = res.exit_ns;
 		if (cache && libcache_write(cache, libs, nlibs, copy, &ctx.seen.stats, &err) < 0)
 			status = status ? status : cli_error("trace", &err);
 		libcache_libs_free(libs, nlibs);
@@ -267,6 +297,12 @@ int trace_main(int argc, char **argv)
 		else
 			fprintf(stderr, "compat trace: library opens: %lu ok, %lu failed\n",
 				ctx.seen.stats.lib_ok, ctx.seen.stats.lib_failed);
+		print_start("compat trace: start: ", res.entry_ns, res.exit_ns);
+		if (have_before && (before.entry_ns || before.exit_ns)) {
+			print_start(" (was: ", before.entry_ns, before.exit_ns);
+			fputs(")", stderr);
+		}
+		fputs("\n", stderr);
 	}
 out:
 	if (f && f != stdout && f != stderr)

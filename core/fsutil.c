@@ -80,6 +80,42 @@ out:
 	return rc;
 }
 
+int fs_write_atomic_at(int dirfd, const char *shown, const char *name, const void *data, size_t len,
+		       struct cerr *err)
+{
+	static unsigned counter;
+	char tmp[64];
+	int fd = -1, rc = 0;
+
+	if (!*name || strchr(name, '/'))
+		return cerr_set(err, COMPAT_EINVAL, "%s/%s: not a file name", shown, name);
+	for (int tries = 0; fd < 0 && tries < 100; tries++) {
+		snprintf(tmp, sizeof tmp, ".compat-%d-%u.tmp", (int)getpid(), counter++);
+		fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+		if (fd < 0 && errno != EEXIST)
+			break;
+	}
+	if (fd < 0)
+		return cerr_sys(err, COMPAT_EIO, "%s/%s", shown, name);
+	if (write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+		rc = cerr_sys(err, COMPAT_EIO, "%s/%s", shown, name);
+		goto out;
+	}
+	int c = close(fd);
+	fd = -1;
+	if (c < 0 || renameat(dirfd, tmp, dirfd, name) < 0) {
+		rc = cerr_sys(err, COMPAT_EIO, "%s/%s", shown, name);
+		goto out;
+	}
+	fsync(dirfd);
+out:
+	if (fd >= 0)
+		close(fd);
+	if (rc < 0)
+		unlinkat(dirfd, tmp, 0);
+	return rc;
+}
+
 int fs_read_file(const char *path, size_t max, char **data, size_t *len, struct cerr *err)
 {
 	int rc = 0;

@@ -16,6 +16,7 @@
  * yet is "fresh" and its first SIGSTOP is swallowed. Any other stop is a
  * signal for the tracee: passed on, except group-stops (PTRACE_GETSIGINFO
  * fails), which are resumed with no signal. */
+#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -50,7 +51,7 @@ struct traced_syscall {
 	int empty_path_flags_arg;	/* -1, or the arg whose AT_EMPTY_PATH skips the stop */
 };
 
-static const struct traced_syscall traced[] = {
+static const struct traced_syscall traced_x86_64[] = {
 	{ SYS_open, "open", PTRACE_KIND_OPEN, -1, 0, -1 },
 	{ SYS_openat, "openat", PTRACE_KIND_OPEN, 0, 1, -1 },
 	{ SYS_openat2, "openat2", PTRACE_KIND_OPEN, 0, 1, -1 },
@@ -64,7 +65,37 @@ static const struct traced_syscall traced[] = {
 	{ SYS_faccessat, "faccessat", PTRACE_KIND_STAT, 0, 1, -1 },
 	{ SYS_faccessat2, "faccessat2", PTRACE_KIND_STAT, 0, 1, -1 },
 };
-#define NTRACED (sizeof traced / sizeof traced[0])
+
+/* i386 programs (int 0x80 or sysenter: arch AUDIT_ARCH_I386), numbers from
+ * asm/unistd_32.h. stat/lstat are the old 32-bit-inode calls; glibc uses
+ * the *64 ones and statx. */
+static const struct traced_syscall traced_i386[] = {
+	{ 5, "open", PTRACE_KIND_OPEN, -1, 0, -1 },
+	{ 295, "openat", PTRACE_KIND_OPEN, 0, 1, -1 },
+	{ 437, "openat2", PTRACE_KIND_OPEN, 0, 1, -1 },
+	{ 11, "execve", PTRACE_KIND_EXEC, -1, 0, -1 },
+	{ 358, "execveat", PTRACE_KIND_EXEC, 0, 1, -1 },
+	{ 106, "stat", PTRACE_KIND_STAT, -1, 0, -1 },
+	{ 107, "lstat", PTRACE_KIND_STAT, -1, 0, -1 },
+	{ 195, "stat64", PTRACE_KIND_STAT, -1, 0, -1 },
+	{ 196, "lstat64", PTRACE_KIND_STAT, -1, 0, -1 },
+	{ 300, "fstatat64", PTRACE_KIND_STAT, 0, 1, 3 },
+	{ 383, "statx", PTRACE_KIND_STAT, 0, 1, 2 },
+	{ 33, "access", PTRACE_KIND_STAT, -1, 0, -1 },
+	{ 307, "faccessat", PTRACE_KIND_STAT, 0, 1, -1 },
+	{ 439, "faccessat2", PTRACE_KIND_STAT, 0, 1, -1 },
+};
+
+struct traced_abi {
+	uint32_t arch;		/* AUDIT_ARCH_* */
+	const struct traced_syscall *calls;
+	size_t n;
+};
+
+static const struct traced_abi abi_x86_64 = { AUDIT_ARCH_X86_64, traced_x86_64,
+					       sizeof traced_x86_64 / sizeof traced_x86_64[0] };
+static const struct traced_abi abi_i386 = { AUDIT_ARCH_I386, traced_i386,
+					     sizeof traced_i386 / sizeof traced_i386[0] };
 
 struct task {
 	pid_t tid, pid;		/* pid (thread group) is 0 until read */
@@ -75,6 +106,9 @@ struct task {
 	char comm[17];
 	char *path;		/* PATH_BUF bytes, resolved at entry */
 	uint64_t loader_lo, loader_hi;	/* loader-only: the loader's text, 0 if unknown */
+	int elf32;		/* its image is an i386 program */
+	uint64_t entry;		/* main process: the breakpoint's address, 0 if none */
+	unsigned char entry_byte;	/* the byte it replaced */
 };
 
 struct tracer {
@@ -86,6 +120,7 @@ struct tracer {
 	pid_t main_pid;
 	int main_status, main_done;
 	uint64_t events;
+	uint64_t entry_ns, exit_ns;	/* see struct ptrace_result */
 };
 
 /* Child-to-parent report of a failed set-up step, through a CLOEXEC pipe. */
@@ -98,30 +133,25 @@ struct child_report {
 #define J_ALLOW 0xfe
 #define J_TRACE 0xfd
 #define J_MATCH 0xff	/* a traced syscall: TRACE, or the loader-only IP test */
+#define FILTER_CAP 128
 
 enum filter_mode {
 	FILTER_ALL,		/* every traced syscall */
-	FILTER_EXEC,		/* execve, execveat only (loader-only, before exec) */
-	FILTER_LOADER,		/* the others, from instruction pointers in [lo, hi) */
+	FILTER_EXEC,		/* x86-64: execve, execveat only (loader-only, before
+				 * exec); i386: all (no filter can be injected there) */
+	FILTER_LOADER,		/* x86-64: the others, from instruction pointers in
+				 * [lo, hi); i386: none */
 };
 
-/* Build the filter into f (cap >= 64). For FILTER_LOADER, lo and hi must
- * share their upper 32 bits (checked by the caller). The syscall number is
- * tested before anything else, so that for every untraced number the
- * result is a constant ALLOW that the kernel's seccomp action cache
- * (Linux >= 5.11) answers without running the filter. */
-static size_t filter_build(struct sock_filter *f, size_t cap, enum filter_mode mode, uint64_t lo,
-			   uint64_t hi)
+/* The number tests of one ABI (nr is in the accumulator): a match jumps to
+ * J_MATCH; falling through means "not traced". */
+static size_t filter_calls(struct sock_filter *f, size_t n, size_t cap, const struct traced_abi *abi,
+			   enum filter_mode mode)
 {
-	size_t n = 0;
-	f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch));
-	f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 0, J_ALLOW);
-	f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
-	f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, X32_SYSCALL_BIT, J_ALLOW, 0);
-	for (size_t i = 0; i < NTRACED && n + 12 < cap; i++) {
-		const struct traced_syscall *s = &traced[i];
-		if ((mode == FILTER_EXEC && s->kind != PTRACE_KIND_EXEC) ||
-		    (mode == FILTER_LOADER && s->kind == PTRACE_KIND_EXEC))
+	for (size_t i = 0; i < abi->n && n + 8 < cap; i++) {
+		const struct traced_syscall *s = &abi->calls[i];
+		if (abi == &abi_x86_64 && ((mode == FILTER_EXEC && s->kind != PTRACE_KIND_EXEC) ||
+					   (mode == FILTER_LOADER && s->kind == PTRACE_KIND_EXEC)))
 			continue;
 		if (s->empty_path_flags_arg < 0) {
 			f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)s->nr,
@@ -129,15 +159,45 @@ static size_t filter_build(struct sock_filter *f, size_t cap, enum filter_mode m
 			continue;
 		}
 		/* nr matches: load the flags' low word (little endian) and let
-		 * AT_EMPTY_PATH calls (fstat) through; otherwise reload nr. */
+		 * AT_EMPTY_PATH calls (fstat) through; otherwise nr stays. */
 		f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)s->nr, 0, 2);
 		f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
 			offsetof(struct seccomp_data, args) + 8 * (unsigned)s->empty_path_flags_arg);
 		f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, AT_EMPTY_PATH,
 						      J_ALLOW, J_MATCH);
 	}
-	f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JA | BPF_K, 0, 0, 0);	/* to ALLOW */
-	size_t ja = n - 1, match = n;
+	return n;
+}
+
+/* Build the filter into f (cap >= FILTER_CAP). For FILTER_LOADER, lo and
+ * hi must share their upper 32 bits (checked by the caller). The syscall
+ * number is tested before anything but the arch, so that for every
+ * untraced number the result is a constant ALLOW that the kernel's seccomp
+ * action cache (Linux >= 5.11) answers without running the filter.
+ * Layout: arch x86-64 -> its section; arch i386 -> its section; anything
+ * else (x32 numbers included) -> ALLOW. */
+static size_t filter_build(struct sock_filter *f, size_t cap, enum filter_mode mode, uint64_t lo,
+			   uint64_t hi)
+{
+	size_t n = 0, to_i386, to_allow[2];
+	f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch));
+	f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0);
+	to_i386 = n;
+	f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JA | BPF_K, 0, 0, 0);
+	f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
+	f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, X32_SYSCALL_BIT, J_ALLOW, 0);
+	n = filter_calls(f, n, cap, &abi_x86_64, mode);
+	to_allow[0] = n;
+	f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JA | BPF_K, 0, 0, 0);
+	size_t i386 = n;	/* the accumulator still holds the arch here */
+	if (mode != FILTER_LOADER) {
+		f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_I386, 0, J_ALLOW);
+		f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
+		n = filter_calls(f, n, cap, &abi_i386, mode);
+	}
+	to_allow[1] = n;
+	f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JA | BPF_K, 0, 0, 0);
+	size_t match = n;
 	if (mode == FILTER_LOADER) {
 		/* lo <= instruction pointer < hi; little endian: low word first */
 		unsigned ip = offsetof(struct seccomp_data, instruction_pointer);
@@ -152,7 +212,9 @@ static size_t filter_build(struct sock_filter *f, size_t cap, enum filter_mode m
 	size_t allow = n, trace = n + 1;
 	f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
 	f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRACE);
-	f[ja].k = (uint32_t)(allow - ja - 1);
+	f[to_i386].k = (uint32_t)(i386 - to_i386 - 1);
+	for (int k = 0; k < 2; k++)
+		f[to_allow[k]].k = (uint32_t)(allow - to_allow[k] - 1);
 	for (size_t i = 0; i < allow; i++) {
 		if (BPF_CLASS(f[i].code) != BPF_JMP || BPF_OP(f[i].code) == BPF_JA)
 			continue;
@@ -409,7 +471,7 @@ static uint64_t tracee_find_syscall_insn(pid_t tid, uint64_t lo, uint64_t hi)
 static int task_inject_filter(struct task *k, int *sig, int *gone_status)
 {
 	struct user_regs_struct saved, r;
-	struct sock_filter f[64];
+	struct sock_filter f[FILTER_CAP];
 	uint64_t lo, hi, insn;
 	int st;
 
@@ -464,6 +526,80 @@ static int task_inject_filter(struct task *k, int *sig, int *gone_status)
 	return 0;
 }
 
+/* The ELF class of the task's new image: 1 when it is 32-bit. */
+static int task_read_elf32(pid_t tid)
+{
+	char p[64];
+	unsigned char ident[EI_NIDENT];
+	snprintf(p, sizeof p, "/proc/%d/exe", (int)tid);
+	int fd = open(p, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? read(fd, ident, sizeof ident) : -1;
+	if (fd >= 0)
+		close(fd);
+	return n == (ssize_t)sizeof ident && !memcmp(ident, ELFMAG, SELFMAG) && ident[EI_CLASS] == ELFCLASS32;
+}
+
+/* AT_ENTRY of the task's image (auxv words of its class), or 0. */
+static uint64_t task_read_entry(pid_t tid, int elf32)
+{
+	char p[64];
+	unsigned char buf[4096];
+	snprintf(p, sizeof p, "/proc/%d/auxv", (int)tid);
+	int fd = open(p, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf) : -1;
+	if (fd >= 0)
+		close(fd);
+	size_t w = elf32 ? 4 : 8;
+	for (size_t at = 0; n > 0 && at + 2 * w <= (size_t)n; at += 2 * w) {
+		uint64_t type = 0, val = 0;
+		memcpy(&type, buf + at, w);	/* little endian */
+		memcpy(&val, buf + at + w, w);
+		if (type == AT_NULL)
+			break;
+		if (type == AT_ENTRY)
+			return val;
+	}
+	return 0;
+}
+
+static int tracee_mem_byte(pid_t tid, uint64_t addr, unsigned char *old, unsigned char new)
+{
+	char p[64];
+	snprintf(p, sizeof p, "/proc/%d/mem", (int)tid);
+	int fd = open(p, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	int rc = (old && pread(fd, old, 1, (off_t)addr) != 1) || pwrite(fd, &new, 1, (off_t)addr) != 1 ? -1 : 0;
+	close(fd);
+	return rc;
+}
+
+/* The main process has just exec'd: put a breakpoint (int3) on its entry
+ * point, so that the time it takes to get there (ld.so's work: loading
+ * and initialising every library) is known. Not fatal when it fails. */
+static void task_arm_entry(struct task *k)
+{
+	k->entry = 0;
+	uint64_t entry = task_read_entry(k->tid, k->elf32);
+	if (entry && tracee_mem_byte(k->tid, entry, &k->entry_byte, 0xcc) == 0)
+		k->entry = entry;
+}
+
+/* A SIGTRAP stop: 1 when it was the entry breakpoint (the byte and the
+ * instruction pointer are put back, the time noted), else 0. */
+static int task_hit_entry(struct tracer *t, struct task *k)
+{
+	struct user_regs_struct r;
+	if (!k->entry || ptrace(PTRACE_GETREGS, k->tid, NULL, &r) < 0 || r.rip != k->entry + 1)
+		return 0;
+	t->entry_ns = now_ns(t);
+	r.rip = k->entry;
+	tracee_mem_byte(k->tid, k->entry, NULL, k->entry_byte);
+	ptrace(PTRACE_SETREGS, k->tid, NULL, &r);
+	k->entry = 0;
+	return 1;
+}
+
 static int on_seccomp_stop(struct tracer *t, struct task *k, struct cerr *err)
 {
 	struct __ptrace_syscall_info si;
@@ -472,10 +608,12 @@ static int on_seccomp_stop(struct tracer *t, struct task *k, struct cerr *err)
 			return 0;
 		return cerr_sys(err, COMPAT_EIO, "PTRACE_GET_SYSCALL_INFO (needs Linux 5.3 or later)");
 	}
+	const struct traced_abi *abi = si.arch == AUDIT_ARCH_X86_64 ? &abi_x86_64
+				     : si.arch == AUDIT_ARCH_I386 ? &abi_i386 : NULL;
 	k->sc = NULL;
-	for (size_t i = 0; i < NTRACED; i++)
-		if ((uint64_t)traced[i].nr == si.seccomp.nr)
-			k->sc = &traced[i];
+	for (size_t i = 0; abi && i < abi->n; i++)
+		if ((uint64_t)abi->calls[i].nr == si.seccomp.nr)
+			k->sc = &abi->calls[i];
 	if (!k->sc || si.op != PTRACE_SYSCALL_INFO_SECCOMP)
 		return tracer_resume(k->tid, 0, 0, err);
 	/* Loader-only: a filter left from an earlier image of this process
@@ -520,13 +658,16 @@ static int on_syscall_exit(struct tracer *t, struct task *k, struct cerr *err)
 		t->events++;
 		if (t->o->on_event && (rc = t->o->on_event(t->o->ctx, &ev)) < 0)
 			return rc;
-		if (t->o->loader_only && k->sc->kind == PTRACE_KIND_EXEC && si.exit.rval == 0) {
+		/* An i386 image gets no injected filter: the first one
+		 * traces all of its lookups (FILTER_EXEC). */
+		if (t->o->loader_only && k->sc->kind == PTRACE_KIND_EXEC && si.exit.rval == 0 && !k->elf32) {
 			int sig = 0, gone = 0;
 			if (task_inject_filter(k, &sig, &gone) == -2) {
 				/* its exit was reaped here, not by the loop */
 				if (k->tid == t->main_pid && !t->main_done) {
 					t->main_status = gone;
 					t->main_done = 1;
+					t->exit_ns = now_ns(t);
 				}
 				task_remove(t, k->tid);
 				return 0;
@@ -560,6 +701,10 @@ static int on_exec(struct tracer *t, struct task *k, struct cerr *err)
 	k->fresh = 0;
 	k->pid = k->tid;
 	task_read_comm(k);
+	k->elf32 = task_read_elf32(k->tid);
+	k->loader_lo = k->loader_hi = 0;
+	if (k->tid == t->main_pid)
+		task_arm_entry(k);
 	return tracer_resume(k->tid, k->in_syscall, 0, err);
 }
 
@@ -592,6 +737,7 @@ static int tracer_loop(struct tracer *t, struct cerr *err)
 			if (tid == t->main_pid && !t->main_done) {
 				t->main_status = st;
 				t->main_done = 1;
+				t->exit_ns = now_ns(t);
 			}
 			task_remove(t, tid);
 			continue;
@@ -626,6 +772,8 @@ static int tracer_loop(struct tracer *t, struct cerr *err)
 			}
 			k = task_find(t, tid);
 			rc = tracer_resume(tid, k->in_syscall, 0, err);
+		} else if (sig == SIGTRAP && !event && task_hit_entry(t, k)) {
+			rc = tracer_resume(tid, 0, 0, err);
 		} else {
 			rc = on_signal_stop(k, sig, err);
 		}
@@ -663,9 +811,32 @@ int ptrace_exit_code(int status)
 	return 1;
 }
 
+/* Stop the trace early: kill every traced task (PTRACE_O_EXITKILL only
+ * acts when the tracer dies) and reap them all, including tasks not seen
+ * yet (a fork's child whose first stop is still queued): each is killed
+ * when waitpid reports it, until no child is left. */
+static void tracer_kill_all(struct tracer *t)
+{
+	int st;
+	if (t->main_pid > 0 && !t->main_done)
+		kill(t->main_pid, SIGKILL);
+	for (size_t i = 0; i < t->ntasks; i++)
+		kill(t->tasks[i].tid, SIGKILL);
+	for (;;) {
+		pid_t pid = waitpid(-1, &st, __WALL);
+		if (pid < 0) {
+			if (errno == EINTR)
+				continue;
+			break;	/* ECHILD: all reaped */
+		}
+		if (WIFSTOPPED(st))
+			kill(pid, SIGKILL);
+	}
+}
+
 int ptrace_run(const struct ptrace_opts *o, struct ptrace_result *res, struct cerr *err)
 {
-	struct sock_filter f[64];
+	struct sock_filter f[FILTER_CAP];
 	struct sock_fprog prog = { .len = 0, .filter = f };
 	struct tracer t = { .o = o };
 	struct child_report report = { 0, 0 };
@@ -724,35 +895,32 @@ int ptrace_run(const struct ptrace_opts *o, struct ptrace_result *res, struct ce
 				  PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC | PTRACE_O_TRACESECCOMP |
 				  PTRACE_O_EXITKILL)) < 0) {
 		rc = cerr_sys(err, COMPAT_EIO, "PTRACE_SETOPTIONS");
-		kill(pid, SIGKILL);
-		waitpid(pid, &st, __WALL);
+		tracer_kill_all(&t);
 		goto out;
 	}
 	struct task *k = task_get(&t, pid);
 	if (!k) {
 		rc = cerr_set(err, COMPAT_ENOMEM, "out of memory");
-		kill(pid, SIGKILL);
+		tracer_kill_all(&t);
 		goto out;
 	}
 	k->fresh = 0;
 	k->pid = pid;
 	if (ptrace(PTRACE_CONT, pid, NULL, NULL) < 0) {
 		rc = cerr_sys(err, COMPAT_EIO, "ptrace");
-		kill(pid, SIGKILL);
+		tracer_kill_all(&t);
 		goto out;
 	}
 	rc = tracer_loop(&t, err);
 	if (rc < 0) {
-		/* Kill what is left (PTRACE_O_EXITKILL only acts when we die). */
-		for (size_t i = 0; i < t.ntasks; i++)
-			kill(t.tasks[i].tid, SIGKILL);
-		while (waitpid(-1, &st, __WALL) > 0 || errno == EINTR)
-			;
+		tracer_kill_all(&t);
 		goto out;
 	}
 	res->status = t.main_status;
 	res->start_unix_ns = t.start_unix_ns;
 	res->events = t.events;
+	res->entry_ns = t.entry_ns;
+	res->exit_ns = t.exit_ns;
 	if (WIFEXITED(t.main_status) && WEXITSTATUS(t.main_status) == 127 &&
 	    read(pipefd[0], &report, sizeof report) == (ssize_t)sizeof report)
 		rc = report_child(&report, o->argv[0], err);

@@ -83,6 +83,11 @@ struct ptrace_result {
 	int status;		/* wait status of the program (the first process) */
 	uint64_t start_unix_ns;	/* CLOCK_REALTIME when the trace started */
 	uint64_t events;	/* events reported */
+	uint64_t entry_ns;	/* when the program (the first process, in its last
+				 * image) reached its entry point (AT_ENTRY, after
+				 * ld.so has loaded and initialised the libraries,
+				 * just before main), ns since the start; 0 if never */
+	uint64_t exit_ns;	/* when the first process exited, ns since the start */
 };
 
 /* Run argv under the tracer until every traced process has exited. The

@@ -1,5 +1,7 @@
+#include <fcntl.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "core/fsutil.h"
@@ -29,6 +31,30 @@ static void test_atomic_write_and_read(void)
 	CHECK(fs_write_atomic(fx_tmpdir(), "x", 1, NULL) == COMPAT_EIO);
 }
 
+/* fs_write_atomic_at: through a directory fd, never through a symlink
+ * planted at the name, no temp file left. */
+static void test_atomic_write_at(void)
+{
+	char dir[600], victim[600], p[700];
+	snprintf(dir, sizeof dir, "%s/at", fx_tmpdir());
+	snprintf(victim, sizeof victim, "%s/victim", fx_tmpdir());
+	CHECK_INT(fx_sh("mkdir -p %s && echo precious > %s && ln -sf %s %s/name", dir, victim, victim, dir), 0);
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY);
+	CHECK(dfd >= 0);
+	CHECK_INT(fs_write_atomic_at(dfd, dir, "name", "new", 3, NULL), 0);
+	char *data;
+	size_t len;
+	CHECK_INT(fs_read_file(victim, 100, &data, &len, NULL), 0);
+	CHECK_STR(data, "precious\n");
+	free(data);
+	snprintf(p, sizeof p, "%s/name", dir);
+	struct stat st;
+	CHECK(lstat(p, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 3);
+	CHECK_INT(fs_write_atomic_at(dfd, dir, "a/b", "x", 1, NULL), COMPAT_EINVAL);
+	CHECK_INT(fx_sh("ls -A %s | grep -c tmp > /dev/null", dir), 1);
+	close(dfd);
+}
+
 static void test_strmap(void)
 {
 	struct strmap m = { 0 };
@@ -49,6 +75,7 @@ static void test_strmap(void)
 int main(void)
 {
 	RUN(test_atomic_write_and_read);
+	RUN(test_atomic_write_at);
 	RUN(test_strmap);
 	fx_cleanup();
 	return check_summary();

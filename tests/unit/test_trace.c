@@ -4,8 +4,11 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <signal.h>
+#include <limits.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -134,6 +137,12 @@ static void test_stats_parse(void)
 	CHECK_INT(libcache_stats_parse(good, strlen(good), &st), 0);
 	CHECK_INT(st.lib_ok, 21);
 	CHECK_INT(st.lib_failed, 410);
+	CHECK_INT(st.entry_ns, 0);
+	const char timed[] = "compat-trace-stats 1\nlibrary-opens-ok 2\nlibrary-opens-failed 3\n"
+			     "start-entry-ns 1220000000\nstart-exit-ns 1230000000\n";
+	CHECK_INT(libcache_stats_parse(timed, strlen(timed), &st), 0);
+	CHECK_INT(st.entry_ns, 1220000000);
+	CHECK_INT(st.exit_ns, 1230000000);
 	const char *bad[] = {
 		"compat-trace-stats 1\nlibrary-opens-ok 21\n",		/* a key missing */
 		"compat-trace-stats 2\nlibrary-opens-ok 1\nlibrary-opens-failed 1\n",	/* version */
@@ -155,8 +164,8 @@ static void test_merge_artifact(void)
 	artifact_set(&a, ARTIFACT_NS "library-name.1", "libc.so.6");
 	artifact_set(&a, ARTIFACT_NS "needed.libc.so.6", "GLIBC_2.34");
 	struct libcache_lib libs[2] = {
-		{ "/p/libplug.so.3", "libplug.so", "libplug.so.3" },
-		{ "/lib/libc.so.6", "libc.so.6", "libc.so.6" },
+		{ "/p/libplug.so.3", NULL, "libplug.so", "libplug.so.3", 2, 62 },
+		{ "/lib/libc.so.6", NULL, "libc.so.6", "libc.so.6", 2, 62 },
 	};
 	CHECK_INT(libcache_merge_artifact(&a, libs, 2), 0);
 	CHECK_STR(artifact_get(&a, ARTIFACT_NS "library-name.0"), "libc.so.6");
@@ -250,6 +259,41 @@ static void test_run_callback_stops(void)
 	CHECK_INT(c.events, 3);
 	/* nothing left behind */
 	CHECK(waitpid(-1, NULL, __WALL | WNOHANG) < 0 && errno == ECHILD);
+
+	/* Stopped while forked children run (and one may not have reported
+	 * its first stop yet): all are killed and reaped, at once. */
+	char *argv2[] = { "sh", "-c", "sleep 10 & sleep 10 & sleep 10 & ls / >/dev/null; wait", NULL };
+	struct counter c2 = { .stop_after = 5 };
+	struct timespec a, b;
+	o.argv = argv2;
+	o.ctx = &c2;
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	CHECK_INT(ptrace_run(&o, &res, &err), COMPAT_EINVAL);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	CHECK(b.tv_sec - a.tv_sec < 5);
+	CHECK(waitpid(-1, NULL, __WALL | WNOHANG) < 0 && errno == ECHILD);
+}
+
+/* The time to reach the entry point (ld.so done) is measured, and comes
+ * before the exit; through an exec chain it is the last image's. */
+static void test_run_entry(void)
+{
+	char *argv[] = { "true", NULL };
+	char *argv2[] = { "sh", "-c", "sleep 0.2; exec true", NULL };
+	struct ptrace_opts o = { .argv = argv };
+	struct ptrace_result res;
+	struct cerr err;
+	if (!traceable)
+		SKIP("ptrace is not permitted here");
+	CHECK_INT(ptrace_run(&o, &res, &err), 0);
+	CHECK_INT(ptrace_exit_code(res.status), 0);
+	CHECK(res.entry_ns > 0);
+	CHECK(res.exit_ns >= res.entry_ns);
+	o.argv = argv2;
+	CHECK_INT(ptrace_run(&o, &res, &err), 0);
+	CHECK_INT(ptrace_exit_code(res.status), 0);
+	CHECK(res.entry_ns > 200000000ull);	/* true's, after the sleep */
+	CHECK(res.exit_ns >= res.entry_ns);
 }
 
 struct seen_paths {
@@ -321,6 +365,94 @@ static void test_loaded(void)
 	CHECK(libcache_lib_dir("/a-very-long-directory-name", buf, 8) == NULL);
 }
 
+static int read_text(const char *path, char *buf, size_t cap)
+{
+	int fd = open(path, O_RDONLY);
+	ssize_t n = fd >= 0 ? read(fd, buf, cap - 1) : -1;
+	if (fd >= 0)
+		close(fd);
+	buf[n > 0 ? n : 0] = 0;
+	return n < 0 ? -1 : (int)n;
+}
+
+/* libcache_write: the map, the audit object, no write through a planted
+ * symlink; libcache_audit_prepare: accepts it, refuses it once others can
+ * write to it. */
+static void test_cache_write(void)
+{
+	char dir[] = "/tmp/compat-test-cache.XXXXXX", outside[] = "/tmp/compat-test-outside.XXXXXX";
+	char p[512], q[PATH_MAX + 64], text[4096], libc[PATH_MAX];
+	struct libcache_stats st = { 3, 40, 5000000, 6000000 };
+	struct libcache_audit a;
+	struct cerr err;
+	if (!mkdtemp(dir) || mkstemp(outside) < 0 || !realpath("/proc/self/exe", libc))
+		SKIP("no temporary directory");
+	/* any ELF file of this ABI will do as "the library" */
+	struct libcache_lib lib = { libc, NULL, "libtest.so.1", "libtest.so.1", sizeof(void *) == 8 ? 2 : 1,
+				    sizeof(void *) == 8 ? 62 : 3 };
+	snprintf(p, sizeof p, "%s/compat-audit.map", dir);
+	CHECK_INT(symlink(outside, p), 0);
+	CHECK_INT(libcache_write(dir, &lib, 1, 0, &st, &err), 0);
+	CHECK_INT(read_text(outside, text, sizeof text), 0);	/* untouched */
+	struct stat sb;
+	CHECK(lstat(p, &sb) == 0 && S_ISREG(sb.st_mode));
+	CHECK(read_text(p, text, sizeof text) > 0);
+	snprintf(q, sizeof q, "compat-audit-map 1\n%d %d ", lib.elf_class, lib.machine);
+	CHECK(strncmp(text, q, strlen(q)) == 0);
+	snprintf(q, sizeof q, " libtest.so.1 %s\n", libc);
+	CHECK(strstr(text, q) != NULL);
+	snprintf(p, sizeof p, "%s/compat-trace.stats", dir);
+	CHECK(read_text(p, text, sizeof text) > 0);
+	CHECK(strstr(text, "start-entry-ns 5000000\n") != NULL);
+	size_t len;
+	const unsigned char *obj = libcache_audit_object(sizeof(void *) == 8 ? "x86_64" : "i386", &len);
+	snprintf(p, sizeof p, "%s/compat-audit-%s.so", dir, sizeof(void *) == 8 ? "x86_64" : "i386");
+	CHECK(obj != NULL && len > 1000 && stat(p, &sb) == 0 && (size_t)sb.st_size == len);
+
+	CHECK_INT(libcache_audit_prepare(dir, "true", &a, &err), 0);
+	CHECK_INT(a.nentries, 1);
+	CHECK(strstr(a.ld_audit, "/compat-audit-") != NULL && a.ld_audit[0] == '/');
+	CHECK_INT(a.setid, 0);
+	chmod(dir, 0775);
+	CHECK_INT(libcache_audit_prepare(dir, "true", &a, &err), COMPAT_EPERM);
+	CHECK(strstr(err.msg, "writable by group or others") != NULL);
+	chmod(dir, 0755);
+	chmod(p, 0646);
+	CHECK_INT(libcache_audit_prepare(dir, "true", &a, &err), COMPAT_EPERM);
+
+	/* One file per name: the same file twice is one line; a name seen
+	 * with two different files is left out (whatever their order). */
+	char truebin[PATH_MAX], map2[PATH_MAX + 32];
+	if (realpath("/bin/true", truebin)) {
+		/* file A twice and B once, then B twice and A once: one of
+		 * them sorts the pair of equal paths first */
+		struct libcache_lib three[4] = {
+			{ libc, NULL, "libdup.so.1", "libdup.so.1", lib.elf_class, lib.machine },
+			{ truebin, NULL, "libdup.so.1", "libdup.so.1", lib.elf_class, lib.machine },
+			{ libc, NULL, "libdup.so.1", "libdup.so.1", lib.elf_class, lib.machine },
+			{ libc, NULL, "libone.so.1", "libone.so.1", lib.elf_class, lib.machine },
+		};
+		struct libcache_lib four[5] = { three[3], three[1], three[0], three[1], three[3] };
+		for (int round = 0; round < 2; round++) {
+			CHECK_INT(libcache_write(dir, round ? four : three, round ? 5 : 4, 0, &st, &err), 0);
+			snprintf(map2, sizeof map2, "%s/compat-audit.map", dir);
+			CHECK(read_text(map2, text, sizeof text) > 0);
+			CHECK(strstr(text, " libdup.so.1 ") == NULL);
+			char *one = strstr(text, " libone.so.1 ");
+			CHECK(one != NULL && strstr(one + 1, " libone.so.1 ") == NULL);
+		}
+	}
+
+	/* a DIR that is a symlink is refused, nothing written through it */
+	snprintf(q, sizeof q, "%s.link", dir);
+	CHECK_INT(symlink(dir, q), 0);
+	CHECK_INT(libcache_write(q, &lib, 1, 0, &st, &err), COMPAT_EPERM);
+	unlink(q);
+	snprintf(q, sizeof q, "rm -rf '%s'", dir);
+	CHECK_INT(system(q), 0);
+	unlink(outside);
+}
+
 int main(void)
 {
 	RUN(test_fmt_text);
@@ -334,7 +466,9 @@ int main(void)
 	RUN(test_run_status);
 	RUN(test_run_missing);
 	RUN(test_run_callback_stops);
+	RUN(test_run_entry);
 	RUN(test_run_modes);
 	RUN(test_loaded);
+	RUN(test_cache_write);
 	return check_summary();
 }
