@@ -30,6 +30,61 @@ struct need {
 	struct strmap versions, weak, symbols;	/* used as sets */
 };
 
+/* (device, inode) of every regular file in a scanned directory. */
+struct id_set {
+	uint64_t (*slots)[2];	/* {dev, ino + 1}: ino + 1 == 0 marks an empty slot */
+	size_t cap, n;
+};
+
+static uint64_t id_hash(uint64_t dev, uint64_t ino)
+{
+	uint64_t h = (dev * 0x9e3779b97f4a7c15ull) ^ (ino * 0xc2b2ae3d27d4eb4full);
+	return h ^ (h >> 29);
+}
+
+static int id_has(const struct id_set *s, uint64_t dev, uint64_t ino)
+{
+	if (!s->cap)
+		return 0;
+	for (size_t i = id_hash(dev, ino) & (s->cap - 1);; i = (i + 1) & (s->cap - 1)) {
+		if (!s->slots[i][1])
+			return 0;
+		if (s->slots[i][0] == dev && s->slots[i][1] == ino + 1)
+			return 1;
+	}
+}
+
+static int id_add(struct id_set *s, uint64_t dev, uint64_t ino)
+{
+	if (id_has(s, dev, ino))
+		return 0;
+	if ((s->n + 1) * 2 > s->cap) {
+		size_t ncap = s->cap ? s->cap * 2 : 1024;
+		uint64_t (*ns)[2] = calloc(ncap, sizeof *ns);
+		if (!ns)
+			return COMPAT_ENOMEM;
+		for (size_t i = 0; i < s->cap; i++)
+			if (s->slots[i][1])
+				for (size_t j = id_hash(s->slots[i][0], s->slots[i][1] - 1) & (ncap - 1);;
+				     j = (j + 1) & (ncap - 1))
+					if (!ns[j][1]) {
+						ns[j][0] = s->slots[i][0];
+						ns[j][1] = s->slots[i][1];
+						break;
+					}
+		free(s->slots);
+		s->slots = ns;
+		s->cap = ncap;
+	}
+	for (size_t i = id_hash(dev, ino) & (s->cap - 1);; i = (i + 1) & (s->cap - 1))
+		if (!s->slots[i][1]) {
+			s->slots[i][0] = dev;
+			s->slots[i][1] = ino + 1;
+			s->n++;
+			return 0;
+		}
+}
+
 struct describer {
 	const struct describe_opts *o;
 	struct resolver *rv;
@@ -39,6 +94,7 @@ struct describer {
 	char *search_path;		/* RPATH/RUNPATH directories of ours, in order */
 	char **roots;			/* realpaths of scanned directories */
 	size_t nroots;
+	struct id_set ids;		/* files in scanned directories */
 	int have_arch;
 	uint32_t isa;
 	struct artifact *a;
@@ -98,9 +154,12 @@ static void need_free(void *p)
 	free(n);
 }
 
-static int inside_roots(const struct describer *d, const char *path)
+static int inside_roots(const struct describer *d, const struct rs_obj *o)
 {
 	char real[PATH_MAX];
+	const char *path = o->path;
+	if (id_has(&d->ids, (uint64_t)o->dev, (uint64_t)o->ino))
+		return 1;
 	if (!d->nroots || !realpath(path, real))
 		return 0;
 	for (size_t i = 0; i < d->nroots; i++) {
@@ -167,7 +226,9 @@ static int describe_one(struct describer *d, const char *path, struct cerr *err)
 	}
 	for (size_t i = 0; i < r.n; i++) {
 		const struct rs_obj *o = &r.objs[i];
-		ours[i] = i == 0 || (o->path && (o->via_origin || inside_roots(d, o->path)));
+		ours[i] = i == 0 || (o->path && (o->via_origin || inside_roots(d, o)));
+		if (i > 0 && !o->path && d->o->missing)
+			d->o->missing(d->o->missing_ctx, path, o->name);
 		if ((int)i != r.interp && o->info)
 			scope[nscope++] = (int)i;
 	}
@@ -320,7 +381,8 @@ static int walk(struct describer *d, const char *dir, int depth, struct file_lis
 		if (lstat(p, &st) == 0) {
 			if (S_ISDIR(st.st_mode))
 				rc = walk(d, p, depth + 1, l);
-			else if (S_ISREG(st.st_mode))
+			else if (S_ISREG(st.st_mode) &&
+				 (rc = id_add(&d->ids, (uint64_t)st.st_dev, (uint64_t)st.st_ino)) == 0)
 				rc = list_add(l, p);
 		}
 		free(p);
@@ -487,6 +549,7 @@ out:
 	for (size_t i = 0; i < d.nroots; i++)
 		free(d.roots[i]);
 	free(d.roots);
+	free(d.ids.slots);
 	strmap_free(&d.closure);
 	strmap_free(&d.search_seen);
 	free(d.search_path);
