@@ -4,8 +4,9 @@ container tools), as skopeo would read them:
 
   image_build.py image LAYOUT TAG [--platform OS/ARCH] LAYER...
       LAYER is tar:FILE (a tarball: device nodes and FIFOs are dropped, as
-      image builders do), dir:DIR (a directory's contents), or one of the
-      hostile layers named hostile:KIND (see HOSTILE below).
+      image builders do), dir:DIR (a directory's contents), same:TAG:N (layer
+      N of the image tagged TAG, reused as is), or a hostile layer,
+      hostile:KIND (see hostile() and sparse_claim_layer() below).
   image_build.py index LAYOUT TAG TAG...
       an image index of the images tagged TAG... (each one's platform).
   image_build.py baddigest LAYOUT TAG
@@ -137,6 +138,13 @@ def cmd_image(layout, tag, args):
     idx = load_index(layout)
     layers, diff_ids = [], []
     for spec in args:
+        if spec.startswith("same:"):
+            _, t, n = spec.split(":")
+            man = json.loads(blob(layout, find(layout, t)["digest"]))
+            cfg = json.loads(blob(layout, man["config"]["digest"]))
+            layers.append(man["layers"][int(n)])
+            diff_ids.append(cfg["rootfs"]["diff_ids"][int(n)])
+            continue
         data = make_layer(spec)
         layers.append({"mediaType": LAYER, "digest": put_blob(layout, data), "size": len(data)})
         try:
