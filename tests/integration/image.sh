@@ -133,6 +133,34 @@ t "... and no tag moved (cuda:1 digest, tag list)" test "$(digest_of cuda:1) $(t
 t "check IMAGE_REF: missing-soname libcuda.so.1 on this node (exit $rc)" bash -c '[ "$1" = 1 ] && grep -q "\"kind\":\"missing-soname\",\"soname\":\"libcuda.so.1\"" "$2"' _ "$rc" "$TMP/report.json"
 expect_status 0 "check IMAGE_REF --library-path with a libcuda.so.1: compatible" "$COMPAT" check --plain-http --library-path "$F/cudalib" "$REG/cuda:1"
 
+rm -rf "$COMPAT_CACHE"
+"$COMPAT" pull --plain-http "$REG/cuda:1" > "$TMP/pulled.json"; rc=$?
+t "pull IMAGE_REF: the attached artifact itself (exit $rc)" bash -c '[ "$1" = 0 ] && cmp -s "$2" "$3"' _ "$rc" "$TMP/pulled.json" "$TMP/cuda.json"
+# The same verdict from a compat server: check --host, and a request's uri.
+start_server "$TMP/srv.out" --listen 127.0.0.1:0 --allow-registry "$REG"
+"$COMPAT" check --host "$SERVER_ADDR" --plain-http --json "$REG/cuda:1" > "$TMP/report.json"; rc=$?
+t "check --host IMAGE_REF: missing-soname libcuda.so.1 from the server (exit $rc)" bash -c '[ "$1" = 1 ] && grep -q "libcuda.so.1" "$2"' _ "$rc" "$TMP/report.json"
+if /usr/bin/python3 -c 'import grpc, google.protobuf' 2> /dev/null; then
+	mkdir -p "$TMP/gen"
+	protoc -I"$COMPAT_ROOT/proto" --python_out="$TMP/gen" "$COMPAT_ROOT/proto/compat.proto"
+	out=$(timeout 30 /usr/bin/python3 - "$TMP/gen" "$SERVER_ADDR" "http://$REG/cuda:1" <<'PY'
+import sys
+sys.path.insert(0, sys.argv[1])
+import grpc, compat_pb2
+f = grpc.insecure_channel(sys.argv[2]).unary_unary(
+    "/convergedcomputing.org.grpc.v1.CompatibilityService/CheckCompatibility",
+    request_serializer=compat_pb2.CompatRequest.SerializeToString,
+    response_deserializer=compat_pb2.Response.FromString)
+r = f(compat_pb2.CompatRequest(uri=sys.argv[3]), timeout=20)
+print(compat_pb2.Response.ResultType.Name(r.status), r.compatible, ",".join(x.soname for x in r.findings))
+PY
+)
+	t "server uri=IMAGE_REF: fetches the attached artifact and judges it ($out)" test "$out" = "SUCCESS False libcuda.so.1"
+else
+	skip "server uri: /usr/bin/python3 lacks grpc (python3-grpcio)"
+fi
+kill "$SERVER_PID"; wait "$SERVER_PID" 2> /dev/null
+
 # The kernel ABI.
 TMPDIR=$GT "$COMPAT" gen --plain-http -o "$TMP/kern.json" "$REG/kern:1" 2> /dev/null
 t "gen: kernel 99.0.0 from the image's libc.so.6 ABI note" test "$(jq_attr "$TMP/kern.json" llnl.compatlib.kernel)" = 99.0.0
@@ -171,6 +199,19 @@ SOURCE_DATE_EPOCH=1600000000 "$COMPAT" push --plain-http --subject "$REG/multi:1
 t "two attached to the index, no tag moved" test "$(digest_of multi:1) $(tags_of multi)" = "$mbefore 1 sha256-$mbefore"
 "$COMPAT" check --plain-http --json "$REG/multi:1" > "$TMP/report.json"; rc=$?
 t "check IMAGE_REF: the newest attached (arm64): wrong-arch (exit $rc)" bash -c '[ "$1" = 1 ] && grep -q "\"kind\":\"wrong-arch\"" "$2"' _ "$rc" "$TMP/report.json"
+
+# A registry with the referrers API: the newest attached by created (the
+# arm64 one, listed first), not the last listed; the fallback tag unused.
+/usr/bin/python3 "$(dirname "$0")/image_referrers.py" "$TMP/fakeport" "$TMP/m-arm.json" "$TMP/cuda.json" "$TMP/fake.log" &
+FPID=$!; cleanup_hooks+=("kill $FPID 2> /dev/null")
+for i in $(seq 100); do [ -s "$TMP/fakeport" ] && break; sleep 0.05; done
+FREG=127.0.0.1:$(cat "$TMP/fakeport")
+"$COMPAT" check --plain-http --json "$FREG/r:img" > "$TMP/report.json"; rc=$?
+t "referrers API: check IMAGE_REF judges the newest attached (arm64: wrong-arch, exit $rc)" \
+	bash -c '[ "$1" = 1 ] && grep -q "\"kind\":\"wrong-arch\"" "$2"' _ "$rc" "$TMP/report.json"
+t "referrers API: asked with the artifactType filter, no fallback tag needed" \
+	bash -c 'grep -q "GET /v2/r/referrers/sha256:[0-9a-f]*?artifactType=application%2Fvnd.llnl.compatlib.v1" "$1" && ! grep -q "manifests/sha256-" "$1"' _ "$TMP/fake.log"
+kill $FPID 2> /dev/null
 
 # ---- hostile images: each refused, nothing outside, tree removed ----
 ESC=$TMP/escaped; mkdir -p "$ESC"
