@@ -6,8 +6,8 @@ expect_status 0 "compat --version" "$COMPAT" --version
 t "compat --version names the version" grep -q '^compat [0-9]' "$TMP/out"
 expect_status 2 "compat with no applet: usage, exit 2" "$COMPAT"
 expect_status 2 "an unknown applet: exit 2" "$COMPAT" frobnicate
-t "an unknown applet: the applets are listed" grep -q 'applets: check gen pull push serve trace' "$TMP/err"
-for a in check gen pull push serve trace; do
+t "an unknown applet: the applets are listed" grep -q 'applets: check gen labels pull push serve trace' "$TMP/err"
+for a in check gen labels pull push serve trace; do
 	expect_status 0 "compat $a --help" "$COMPAT" "$a" --help
 	t "compat $a --help prints its usage on stdout" grep -q "usage: compat $a" "$TMP/out"
 	expect_status 0 "compat $a --version" "$COMPAT" "$a" --version
