@@ -47,7 +47,7 @@ struct image_info {
 	char platform[64];	/* os/arch[/variant] from the image config */
 	size_t layers;
 	uint64_t bytes, files;	/* unpacked */
-	char tree[4096];	/* where it was unpacked (removed by now) */
+	char tree[4200];	/* where it was unpacked (removed by now) */
 };
 
 /* 1 when s names an image: "oci:DIR[:TAG]", or a registry reference. */
