@@ -400,6 +400,20 @@ static int update_fallback_index(struct reg *g, const struct descriptor *subject
 	return rc;
 }
 
+/* "2026-11-30T06:14:00Z" for a Unix time (days to a civil date after
+ * H. Hinnant's algorithm): gmtime/strftime would pull glibc's time-zone
+ * and locale code into the static binary for one UTC string. */
+static void rfc3339_utc(int64_t t, char out[80])
+{
+	int64_t days = t >= 0 ? t / 86400 : -((-t + 86399) / 86400), sec = t - days * 86400;
+	int64_t z = days + 719468, era = (z >= 0 ? z : z - 146096) / 146097;
+	int64_t doe = z - era * 146097, yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
+	int64_t d = doy - (153 * mp + 2) / 5 + 1, m = mp < 10 ? mp + 3 : mp - 9, y = yoe + era * 400 + (m <= 2);
+	snprintf(out, 80, "%04d-%02d-%02dT%02d:%02d:%02dZ", (int)y, (int)m, (int)d, (int)(sec / 3600),
+		 (int)(sec / 60 % 60), (int)(sec % 60));
+}
+
 /* The manifest, deterministic: the same artifact gives the same digest
  * (an attached one also carries its creation time, so that the newest of
  * several attached to an image can be told). */
@@ -447,12 +461,10 @@ int oci_push_artifact(const char *refs, const char *json, size_t len, const stru
 		if ((rc = subject_descriptor(&sg, &sref, &subject, err)) < 0)
 			return rc;
 	}
-	char created[32] = "";
+	char created[80] = "";
 	if (o->subject) {
 		const char *sde = getenv("SOURCE_DATE_EPOCH");
-		time_t now = sde && *sde ? (time_t)strtoll(sde, NULL, 10) : time(NULL);
-		struct tm tm;
-		strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
+		rfc3339_utc(sde && *sde ? (int64_t)strtoll(sde, NULL, 10) : (int64_t)time(NULL), created);
 	}
 	oci_digest(json, len, layer);
 	if ((rc = push_blob(&g, EMPTY_DIGEST, "{}", 2, err)) < 0 || (rc = push_blob(&g, layer, json, len, err)) < 0)

@@ -197,6 +197,11 @@ mbefore=$(digest_of multi:1)
 SOURCE_DATE_EPOCH=1900000000 "$COMPAT" push --plain-http --subject "$REG/multi:1" "$TMP/m-arm.json" > /dev/null
 SOURCE_DATE_EPOCH=1600000000 "$COMPAT" push --plain-http --subject "$REG/multi:1" "$TMP/m-amd.json" > /dev/null
 t "two attached to the index, no tag moved" test "$(digest_of multi:1) $(tags_of multi)" = "$mbefore 1 sha256-$mbefore"
+fb=$(curl -s -H 'Accept: application/vnd.oci.image.index.v1+json' "http://$REG/v2/multi/manifests/sha256-$mbefore")
+t "the fallback index carries each one's created annotation (UTC of SOURCE_DATE_EPOCH)" /usr/bin/python3 -c '
+import json, sys
+got = [m["annotations"]["org.opencontainers.image.created"] for m in json.loads(sys.argv[1])["manifests"]]
+assert got == ["2030-03-17T17:46:40Z", "2020-09-13T12:26:40Z"], got' "$fb"
 "$COMPAT" check --plain-http --json "$REG/multi:1" > "$TMP/report.json"; rc=$?
 t "check IMAGE_REF: the newest attached (arm64): wrong-arch (exit $rc)" bash -c '[ "$1" = 1 ] && grep -q "\"kind\":\"wrong-arch\"" "$2"' _ "$rc" "$TMP/report.json"
 
