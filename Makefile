@@ -69,7 +69,8 @@ bin/compat: $(APPLET_OBJ) $(CORE_OBJ) $(VARIANT_STAMP)
 # STATIC_OUT: where the static binary goes (tests build one aside). The
 # static variant has its own objects, built for size (the budget is 2 MiB).
 STATIC_OUT ?= bin/compat
-STATIC_CFLAGS ?= -Os -fno-asynchronous-unwind-tables
+# COMPAT_IMAGE_GEN=0: no `gen IMAGE` in the static binary (core/image.h).
+STATIC_CFLAGS ?= -Os -fno-asynchronous-unwind-tables -DCOMPAT_IMAGE_GEN=0
 static:
 	@$(MAKE) --no-print-directory BUILD=build/static CFLAGS="$(STATIC_CFLAGS)" SANITIZE= \
 		STATIC_OUT=$(STATIC_OUT) static-link

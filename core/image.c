@@ -564,6 +564,9 @@ int image_describe(const char *ref, const struct image_opts *o, struct artifact 
 	int rc, top_fd = -1, root_fd = -1, unpacking = 0;
 	struct unpack u;
 	json_t *mj = NULL;
+	if (!COMPAT_IMAGE_GEN)
+		return cerr_set(err, COMPAT_EINVAL, "%s: describing images is not in this build of compat (the static "
+				"one leaves it out); use the dynamic one", ref);
 	if (!info)
 		info = &local;
 	memset(info, 0, sizeof *info);
