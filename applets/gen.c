@@ -259,8 +259,12 @@ int gen_main(int argc, char **argv)
 	if (subject && !push)
 		cli_die("gen", "--subject needs --push REF");
 	struct oci_opts oo = { .plain_http = plain_http, .ca_file = ca_file, .subject = subject };
-	if (npaths == 1 && !root && image_is_reference(paths[0]))
+	if (npaths == 1 && !root && image_is_reference(paths[0])) {
+		if (!COMPAT_IMAGE_GEN)	/* make static: run_image is left out too */
+			cli_die("gen", "%s: describing images is not in this build of compat (the static one "
+				"leaves it out); use the dynamic one", paths[0]);
 		return run_image(paths[0], out, push, subject, &oo, platform, no_symbols);
+	}
 	if (platform)
 		cli_die("gen", "--platform is for an IMAGE");
 
