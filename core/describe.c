@@ -30,59 +30,25 @@ struct need {
 	struct strmap versions, weak, symbols;	/* used as sets */
 };
 
-/* (device, inode) of every regular file in a scanned directory. */
-struct id_set {
-	uint64_t (*slots)[2];	/* {dev, ino + 1}: ino + 1 == 0 marks an empty slot */
-	size_t cap, n;
-};
-
-static uint64_t id_hash(uint64_t dev, uint64_t ino)
+/* (device, inode) of every regular file in a scanned directory, as
+ * "dev:ino" keys of a strmap used as a set. */
+static void id_key(char key[48], uint64_t dev, uint64_t ino)
 {
-	uint64_t h = (dev * 0x9e3779b97f4a7c15ull) ^ (ino * 0xc2b2ae3d27d4eb4full);
-	return h ^ (h >> 29);
+	snprintf(key, 48, "%llx:%llx", (unsigned long long)dev, (unsigned long long)ino);
 }
 
-static int id_has(const struct id_set *s, uint64_t dev, uint64_t ino)
+static int id_has(const struct strmap *s, uint64_t dev, uint64_t ino)
 {
-	if (!s->cap)
-		return 0;
-	for (size_t i = id_hash(dev, ino) & (s->cap - 1);; i = (i + 1) & (s->cap - 1)) {
-		if (!s->slots[i][1])
-			return 0;
-		if (s->slots[i][0] == dev && s->slots[i][1] == ino + 1)
-			return 1;
-	}
+	char key[48];
+	id_key(key, dev, ino);
+	return s->n && strmap_get(s, key) != NULL;
 }
 
-static int id_add(struct id_set *s, uint64_t dev, uint64_t ino)
+static int id_add(struct strmap *s, uint64_t dev, uint64_t ino)
 {
-	if (id_has(s, dev, ino))
-		return 0;
-	if ((s->n + 1) * 2 > s->cap) {
-		size_t ncap = s->cap ? s->cap * 2 : 1024;
-		uint64_t (*ns)[2] = calloc(ncap, sizeof *ns);
-		if (!ns)
-			return COMPAT_ENOMEM;
-		for (size_t i = 0; i < s->cap; i++)
-			if (s->slots[i][1])
-				for (size_t j = id_hash(s->slots[i][0], s->slots[i][1] - 1) & (ncap - 1);;
-				     j = (j + 1) & (ncap - 1))
-					if (!ns[j][1]) {
-						ns[j][0] = s->slots[i][0];
-						ns[j][1] = s->slots[i][1];
-						break;
-					}
-		free(s->slots);
-		s->slots = ns;
-		s->cap = ncap;
-	}
-	for (size_t i = id_hash(dev, ino) & (s->cap - 1);; i = (i + 1) & (s->cap - 1))
-		if (!s->slots[i][1]) {
-			s->slots[i][0] = dev;
-			s->slots[i][1] = ino + 1;
-			s->n++;
-			return 0;
-		}
+	char key[48];
+	id_key(key, dev, ino);
+	return strmap_put(s, key, (void *)1) < 0 ? COMPAT_ENOMEM : 0;
 }
 
 struct describer {
@@ -94,7 +60,7 @@ struct describer {
 	char *search_path;		/* RPATH/RUNPATH directories of ours, in order */
 	char **roots;			/* realpaths of scanned directories */
 	size_t nroots;
-	struct id_set ids;		/* files in scanned directories */
+	struct strmap ids;		/* files in scanned directories: set */
 	int have_arch;
 	uint32_t isa;
 	struct artifact *a;
@@ -549,7 +515,7 @@ out:
 	for (size_t i = 0; i < d.nroots; i++)
 		free(d.roots[i]);
 	free(d.roots);
-	free(d.ids.slots);
+	strmap_free(&d.ids);
 	strmap_free(&d.closure);
 	strmap_free(&d.search_seen);
 	free(d.search_path);
