@@ -1,14 +1,12 @@
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
 #include "cpu.h"
 #include "elf.h"
+#include "fsutil.h"
 #include "hostindex.h"
 #include "nodefacts.h"
 
@@ -82,31 +80,20 @@ int node_facts_read(const char *root, struct node_facts *f, struct cerr *err)
 
 int node_write_features(const char *path, const char *text, size_t len, struct cerr *err)
 {
+	/* fs_write_atomic's temporary file is NAME.tmp.XXXXXX: written as
+	 * .NAME.new (so both temporary names start with a dot), then renamed. */
 	char tmp[4200];
 	const char *slash = strrchr(path, '/');
 	int dl = slash ? (int)(slash - path + 1) : 0;
-	if ((size_t)snprintf(tmp, sizeof tmp, "%.*s.%s.XXXXXX", dl, path, slash ? slash + 1 : path) >= sizeof tmp)
+	if ((size_t)snprintf(tmp, sizeof tmp, "%.*s.%s.new", dl, path, slash ? slash + 1 : path) >= sizeof tmp)
 		return cerr_set(err, COMPAT_EIO, "%s: path too long", path);
-	int fd = mkstemp(tmp);
-	if (fd < 0)
-		return cerr_sys(err, COMPAT_EIO, "%s", path);
-	int rc = 0;
-	size_t off = 0;
-	while (off < len) {
-		ssize_t n = write(fd, text + off, len - off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		off += (size_t)n;
-	}
-	if (off < len || fchmod(fd, 0644) < 0 || fsync(fd) < 0)
-		rc = cerr_sys(err, COMPAT_EIO, "%s", tmp);
-	if (close(fd) < 0 && rc == 0)
-		rc = cerr_sys(err, COMPAT_EIO, "%s", tmp);
-	if (rc == 0 && rename(tmp, path) < 0)
-		rc = cerr_sys(err, COMPAT_EIO, "%s", path);
+	struct cerr e;
+	int rc = fs_write_atomic(tmp, text, len, &e);
 	if (rc < 0)
+		return cerr_set(err, rc, "%s: %s", path, e.sys_errno ? strerror(e.sys_errno) : e.msg);
+	if (rename(tmp, path) < 0) {
+		rc = cerr_sys(err, COMPAT_EIO, "%s", path);
 		unlink(tmp);
+	}
 	return rc;
 }
