@@ -585,36 +585,25 @@ static int get_manifest(struct reg *g, const char *refs, const char *reference, 
 int oci_manifest_kind(const char *manifest, size_t len, const char *reply_type, char *what, size_t cap)
 {
 	json_t *m = json_loadb(manifest, len, 0, NULL);
-	if (!json_is_object(m)) {
-		json_decref(m);
-		return COMPAT_EINVAL;
-	}
 	const char *mt = json_string_value(json_object_get(m, "mediaType"));
 	const char *at = json_string_value(json_object_get(m, "artifactType"));
 	const char *ct = json_string_value(json_object_get(json_object_get(m, "config"), "mediaType"));
-	json_t *layers = json_object_get(m, "layers"), *l;
-	size_t i;
-	int kind = 0, compat_layer = 0;
-	json_array_foreach(layers, i, l) {
-		const char *lt = json_string_value(json_object_get(l, "mediaType"));
-		compat_layer |= lt && strcmp(lt, OCI_LAYER_TYPE) == 0;
-	}
+	int kind = OCI_KIND_OTHER;
 	if (!mt)
-		mt = reply_type && *reply_type ? reply_type : "";
-	if ((at && strcmp(at, OCI_ARTIFACT_TYPE) == 0) || (ct && strcmp(ct, OCI_ARTIFACT_TYPE) == 0) ||
-	    (!at && compat_layer))
+		mt = reply_type ? reply_type : "";
+	/* What compat pushes always has artifactType; oras's older form put
+	 * the type in the config's media type. */
+	if (!json_is_object(m))
+		kind = COMPAT_EINVAL;
+	else if ((at && strcmp(at, OCI_ARTIFACT_TYPE) == 0) || (ct && strcmp(ct, OCI_ARTIFACT_TYPE) == 0))
 		kind = OCI_KIND_ARTIFACT;
-	else if (strcmp(mt, OCI_INDEX_TYPE) == 0 || strcmp(mt, DOCKER_LIST_TYPE) == 0 ||
-		 (json_is_array(json_object_get(m, "manifests")) && !layers))
+	else if (json_is_array(json_object_get(m, "manifests")))
 		kind = OCI_KIND_INDEX;
 	else if (!at && ct && (strcmp(ct, OCI_IMAGE_CONFIG_TYPE) == 0 ||
 			       strcmp(ct, "application/vnd.docker.container.image.v1+json") == 0))
 		kind = OCI_KIND_IMAGE;
-	else {
-		kind = OCI_KIND_OTHER;
-		if (what)
-			snprintf(what, cap, "%s", at ? at : ct ? ct : mt[0] ? mt : "unknown");
-	}
+	else if (what)
+		snprintf(what, cap, "%s", at ? at : ct ? ct : *mt ? mt : "unknown");
 	json_decref(m);
 	return kind;
 }
