@@ -495,12 +495,9 @@ int oci_push_artifact(const char *refs, const char *json, size_t len, const stru
 	if (rc == 0 && ocicache_dir(o->cache_dir, cache, sizeof cache, NULL) == 0 &&
 	    ocicache_put_blob(cache, layer, json, len, NULL) == 0 &&
 	    ocicache_put_blob(cache, EMPTY_DIGEST, "{}", 2, NULL) == 0 &&
-	    ocicache_put_blob(cache, digest, man, mlen, NULL) == 0)
-	{
-		char byd[600];
-		snprintf(byd, sizeof byd, "%s/%s@%s", ref.registry, ref.repo, digest);
-		ocicache_tag(cache, by_digest ? byd : refs, by_digest ? NULL : ref.tag, digest, mlen, NULL);
-	}
+	    ocicache_put_blob(cache, digest, man, mlen, NULL) == 0 &&
+	    !by_digest)	/* a digest needs no index entry: the blob is found by it */
+		ocicache_tag(cache, refs, ref.tag, digest, mlen, NULL);
 	free(man);
 	return rc;
 }
@@ -620,8 +617,8 @@ static int pick_newest(const char *body, size_t len, char out[72])
 		const char *d = json_string_value(json_object_get(m, "digest"));
 		const char *cr = json_string_value(json_object_get(json_object_get(m, "annotations"),
 								  OCI_CREATED_ANNOTATION));
-		if (!at || strcmp(at, OCI_ARTIFACT_TYPE) != 0 || !d || strlen(d) != 71 ||
-		    strncmp(d, "sha256:", 7) != 0 || strspn(d + 7, "0123456789abcdef") != 64)
+		/* (the digest's form is checked when it is pulled) */
+		if (!at || strcmp(at, OCI_ARTIFACT_TYPE) != 0 || !d || strlen(d) != 71)
 			continue;
 		if (!cr)
 			cr = "";
