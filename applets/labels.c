@@ -71,12 +71,11 @@ int labels_main(int argc, char **argv)
 	FILE *m = open_memstream(&text, &len);
 	if (!m)
 		cli_die("labels", "out of memory");
-	fprintf(m, "# compat labels: written by compat %s; see docs/kubernetes.md\n", COMPAT_VERSION);
-	fprintf(m, NS "machine=%s\n", f.machine);
+	fprintf(m, "# compat labels: written by compat " COMPAT_VERSION "; see docs/kubernetes.md\n"
+		NS "machine=%s\n" NS "kernel=%u.%u.%u\n" NS "kernel-major=%u\n" NS "kernel-minor=%u\n", f.machine,
+		f.kernel[0], f.kernel[1], f.kernel[2], f.kernel[0], f.kernel[1]);
 	if (f.isa_level)
 		fprintf(m, NS "isa-level=x86-64-v%d\n" NS "x86-64-level=%d\n", f.isa_level, f.isa_level);
-	fprintf(m, NS "kernel=%u.%u.%u\n" NS "kernel-major=%u\n" NS "kernel-minor=%u\n", f.kernel[0], f.kernel[1],
-		f.kernel[2], f.kernel[0], f.kernel[1]);
 	if (f.glibc[0])
 		fprintf(m, NS "glibc=%s\n" NS "glibc-minor=%s\n", f.glibc, last_part(f.glibc));
 	if (f.glibcxx[0])
