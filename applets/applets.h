@@ -7,6 +7,7 @@
 #define APPLET_LIST \
 	APPLET(check)   \
 	APPLET(gen)     \
+	APPLET(labels)  \
 	APPLET(pull)    \
 	APPLET(push)    \
 	APPLET(serve)   \

@@ -19,14 +19,20 @@
 #include "core/verdict.h"
 
 static const char usage_text[] =
-	"usage: compat check [--json] [--library-path DIRS] [--root DIR] ARTIFACT|REF|-\n"
-	"       compat check --host ADDR [--host ADDR]... [--hosts FILE] [--tls-ca FILE [--tls-name NAME]]\n"
-	"                    [--json] ARTIFACT|-\n"
-	"       compat check --exec [--cache DIR] [ARTIFACT] -- CMD [ARGS...]\n"
+	"usage: compat check [--json] [--library-path DIRS] [--root DIR] ARTIFACT|REF|IMAGE_REF|-
+"
+	"       compat check --host ADDR [--host ADDR]... [--hosts FILE] [--tls-ca FILE [--tls-name NAME]]
+"
+	"                    [--json] ARTIFACT|-
+"
+	"       compat check --exec [--cache DIR] [ARTIFACT] -- CMD [ARGS...]
+"
 	"\n"
 	"Judge an artifact (from compat gen) against this host's libraries, or ask\n"
 	"a compat server. Every finding is reported: wrong-arch, missing-interpreter,\n"
-	"missing-soname, missing-version, isa-level, undefined-symbol.\n"
+	"missing-soname, missing-version, isa-level, undefined-symbol, kernel.\n"
+	"An IMAGE_REF (a container image in a registry) is judged by the compat\n"
+	"artifact attached to it (referrers API, else the sha256-<hex> tag; the newest).\n"
 	"Exit: 0 compatible, 1 not compatible, 2 bad input, 3 server unreachable.\n"
 	"\n"
 	"      --json               machine-readable report on stdout\n"

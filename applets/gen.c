@@ -8,17 +8,24 @@
 #include "applets/applets.h"
 #include "applets/cli.h"
 #include "core/describe.h"
+#include "core/image.h"
 #include "core/oci.h"
 #include "core/resolve.h"
 
 static const char usage_text[] =
 	"usage: compat gen [-o FILE] [--root DIR] [--library-path DIRS] [--no-symbols]\n"
-	"                  [--push REF [--plain-http]] PATH...\n"
+	"                  [--push REF [--subject IMAGE]] [--plain-http] PATH...\n"
+	"       compat gen [-o FILE] [--platform OS/ARCH] [--push REF [--subject IMAGE]]\n"
+	"                  [--plain-http] [--ca-file FILE] IMAGE\n"
 	"       compat gen --list|--tree [--root DIR] [--library-path DIRS] FILE...\n"
 	"\n"
 	"Describe what ELF programs need from a host, resolving their libraries as\n"
 	"glibc's ld.so would, without running them. A directory PATH means every\n"
 	"ELF file under it; several PATHs give one artifact (the union).\n"
+	"An IMAGE (REGISTRY/REPO[:TAG|@sha256:HEX], or oci:DIR[:TAG] for an OCI\n"
+	"layout) is unpacked into a private temporary directory and described as\n"
+	"what it needs from the node: machine, ISA level, kernel, and the sonames\n"
+	"nothing in the image provides (llnl.compatlib.kind = image).\n"
 	"\n"
 	"  -o, --output FILE        write the artifact to FILE (atomically); default stdout\n"
 	"      --root DIR           resolve inside DIR, as a loader chrooted there would\n"
@@ -27,11 +34,16 @@ static const char usage_text[] =
 	"  -l, --list               print 'soname => path' per file, as ldd does\n"
 	"  -t, --tree               print the dependency tree and why each was found there\n"
 	"      --push REF           also push the artifact to a registry (see compat push)\n"
-	"      --plain-http         ... over HTTP instead of HTTPS\n"
+	"      --subject IMAGE      ... attached to IMAGE (by digest, no tag moves, unless\n"
+	"                           REF names one)\n"
+	"      --platform OS/ARCH   pick this platform from an image index (default: this node's)\n"
+	"      --plain-http         registries over HTTP instead of HTTPS\n"
+	"      --ca-file FILE       trust this CA for the registry's TLS certificate\n"
 	"  -h, --help               this text\n"
 	"      --version            print the version\n";
 
-enum { OPT_ROOT = 256, OPT_LIBPATH, OPT_NOSYMS, OPT_VERSION, OPT_PUSH, OPT_PLAIN };
+enum { OPT_ROOT = 256, OPT_LIBPATH, OPT_NOSYMS, OPT_VERSION, OPT_PUSH, OPT_PLAIN, OPT_SUBJECT, OPT_PLATFORM,
+       OPT_CA };
 
 static const struct option options[] = {
 	{ "output", required_argument, NULL, 'o' },
@@ -42,6 +54,9 @@ static const struct option options[] = {
 	{ "tree", no_argument, NULL, 't' },
 	{ "push", required_argument, NULL, OPT_PUSH },
 	{ "plain-http", no_argument, NULL, OPT_PLAIN },
+	{ "subject", required_argument, NULL, OPT_SUBJECT },
+	{ "platform", required_argument, NULL, OPT_PLATFORM },
+	{ "ca-file", required_argument, NULL, OPT_CA },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -161,9 +176,55 @@ static void warn_cb(void *ctx, const char *path, const char *msg)
 	cli_warn("gen", "%s (skipped)", msg);
 }
 
+static void image_warn(void *ctx, const char *msg)
+{
+	(void)ctx;
+	cli_warn("gen", "%s", msg);
+}
+
+/* gen IMAGE: unpack, describe, and (--push) attach. */
+static int run_image(const char *ref, const char *out, const char *push, const char *subject,
+		     const struct oci_opts *oo, const char *platform, int no_symbols)
+{
+	struct image_opts io = { .oci = oo, .platform = platform, .no_symbols = no_symbols, .warn = image_warn };
+	struct image_info info;
+	struct artifact a;
+	struct cerr err;
+	artifact_init(&a);
+	int rc = image_describe(ref, &io, &a, &info, &err);
+	if (rc < 0) {
+		artifact_free(&a);
+		return cli_error("gen", &err);
+	}
+	size_t len;
+	char *json = artifact_to_json(&a, &len);
+	artifact_free(&a);
+	if (!json)
+		cli_die("gen", "out of memory");
+	rc = cli_write_file(out, json, len, &err);
+	if (rc == 0 && push) {
+		/* The subject is the image just described, by its digest: a tag
+		 * that moved meanwhile does not get someone else's artifact. */
+		char pinned[800];
+		struct oci_ref sr;
+		struct oci_opts po = *oo;
+		if (subject && strcmp(subject, ref) == 0 && oci_ref_parse(ref, &sr, NULL) == 0) {
+			snprintf(pinned, sizeof pinned, "%s/%s@%s", sr.registry, sr.repo, info.digest);
+			subject = pinned;
+		}
+		po.subject = subject;
+		char digest[72];
+		rc = oci_push_artifact(push, json, len, &po, digest, &err);
+		if (rc == 0)
+			fprintf(stderr, "compat gen: pushed %s@%s\n", push, digest);
+	}
+	free(json);
+	return rc < 0 ? cli_error("gen", &err) : 0;
+}
+
 int gen_main(int argc, char **argv)
 {
-	const char *out = "-", *root = NULL, *push = NULL;
+	const char *out = "-", *root = NULL, *push = NULL, *subject = NULL, *platform = NULL, *ca_file = NULL;
 	const char *libpath = getenv("LD_LIBRARY_PATH");
 	int list = 0, tree = 0, no_symbols = 0, plain_http = 0, c;
 
@@ -177,6 +238,9 @@ int gen_main(int argc, char **argv)
 		case 't': tree = 1; break;
 		case OPT_PUSH: push = optarg; break;
 		case OPT_PLAIN: plain_http = 1; break;
+		case OPT_SUBJECT: subject = optarg; break;
+		case OPT_PLATFORM: platform = optarg; break;
+		case OPT_CA: ca_file = optarg; break;
 		case 'h': fputs(usage_text, stdout); return 0;
 		case OPT_VERSION: return cli_version("gen");
 		default: fputs(usage_text, stderr); return 2;
@@ -192,6 +256,17 @@ int gen_main(int argc, char **argv)
 	int npaths = argc - optind;
 	if (list || tree)
 		return run_resolve(paths, npaths, root, libpath, tree);
+	if (subject && !push)
+		cli_die("gen", "--subject needs --push REF");
+	struct oci_opts oo = { .plain_http = plain_http, .ca_file = ca_file, .subject = subject };
+	if (npaths == 1 && !root && image_is_reference(paths[0])) {
+		if (!COMPAT_IMAGE_GEN)	/* make static: run_image is left out too */
+			cli_die("gen", "%s: describing images is not in this build of compat (the static one "
+				"leaves it out); use the dynamic one", paths[0]);
+		return run_image(paths[0], out, push, subject, &oo, platform, no_symbols);
+	}
+	if (platform)
+		cli_die("gen", "--platform is for an IMAGE");
 
 	struct describe_opts o = { .root = root, .library_path = libpath, .no_symbols = no_symbols };
 	struct artifact a;
@@ -209,7 +284,6 @@ int gen_main(int argc, char **argv)
 		cli_die("gen", "out of memory");
 	rc = cli_write_file(out, json, len, &err);
 	if (rc == 0 && push) {
-		struct oci_opts oo = { .plain_http = plain_http };
 		char digest[72];
 		rc = oci_push_artifact(push, json, len, &oo, digest, &err);
 		if (rc == 0)

@@ -11,11 +11,15 @@
 #include "core/oci.h"
 
 static const char usage_text[] =
-	"usage: compat push [--plain-http] [--ca-file FILE] [--subject IMAGE] ARTIFACT.json REGISTRY/REPO[:TAG]\n"
+	"usage: compat push [--plain-http] [--ca-file FILE] ARTIFACT.json REGISTRY/REPO[:TAG]\n"
+	"       compat push [--plain-http] [--ca-file FILE] --subject IMAGE ARTIFACT.json [REGISTRY/REPO[:TAG]]\n"
 	"\n"
 	"Push an artifact to an OCI registry as an ORAS-style artifact (artifactType\n"
 	"application/vnd.llnl.compatlib.v1, empty config, one layer), and keep it in the\n"
 	"local cache. Prints the manifest digest. Credentials: ~/.docker/config.json.\n"
+	"With --subject the artifact is attached to IMAGE (as oras attach): pushed by\n"
+	"digest only, so no tag moves, unless a :TAG is written; the repository\n"
+	"defaults to IMAGE's.\n"
 	"\n"
 	"      --plain-http     talk HTTP, not HTTPS (as oras --plain-http)\n"
 	"      --ca-file FILE   trust this CA for the registry's TLS certificate\n"
@@ -49,7 +53,17 @@ int push_main(int argc, char **argv)
 		default: fputs(usage_text, stderr); return 2;
 		}
 	}
-	if (optind + 2 != argc) {
+	char dest[600];
+	if (o.subject && optind + 1 == argc) {
+		/* Attach in the subject's repository, by digest. */
+		struct oci_ref sr;
+		struct cerr perr;
+		if (oci_ref_parse(o.subject, &sr, &perr) < 0)
+			return cli_error("push", &perr);
+		snprintf(dest, sizeof dest, "%s/%s", sr.registry, sr.repo);
+	} else if (optind + 2 == argc) {
+		snprintf(dest, sizeof dest, "%s", argv[optind + 1]);
+	} else {
 		fputs(usage_text, stderr);
 		return 2;
 	}
@@ -66,7 +80,7 @@ int push_main(int argc, char **argv)
 	}
 	artifact_free(&a);
 	char digest[72];
-	int rc = oci_push_artifact(argv[optind + 1], data, len, &o, digest, &err);
+	int rc = oci_push_artifact(dest, data, len, &o, digest, &err);
 	free(data);
 	if (rc < 0)
 		return cli_error("push", &err);

@@ -30,6 +30,27 @@ struct need {
 	struct strmap versions, weak, symbols;	/* used as sets */
 };
 
+/* (device, inode) of every regular file in a scanned directory, as
+ * "dev:ino" keys of a strmap used as a set. */
+static void id_key(char key[48], uint64_t dev, uint64_t ino)
+{
+	snprintf(key, 48, "%llx:%llx", (unsigned long long)dev, (unsigned long long)ino);
+}
+
+static int id_has(const struct strmap *s, uint64_t dev, uint64_t ino)
+{
+	char key[48];
+	id_key(key, dev, ino);
+	return s->n && strmap_get(s, key) != NULL;
+}
+
+static int id_add(struct strmap *s, uint64_t dev, uint64_t ino)
+{
+	char key[48];
+	id_key(key, dev, ino);
+	return strmap_put(s, key, (void *)1) < 0 ? COMPAT_ENOMEM : 0;
+}
+
 struct describer {
 	const struct describe_opts *o;
 	struct resolver *rv;
@@ -39,6 +60,7 @@ struct describer {
 	char *search_path;		/* RPATH/RUNPATH directories of ours, in order */
 	char **roots;			/* realpaths of scanned directories */
 	size_t nroots;
+	struct strmap ids;		/* files in scanned directories: set */
 	int have_arch;
 	uint32_t isa;
 	struct artifact *a;
@@ -98,9 +120,12 @@ static void need_free(void *p)
 	free(n);
 }
 
-static int inside_roots(const struct describer *d, const char *path)
+static int inside_roots(const struct describer *d, const struct rs_obj *o)
 {
 	char real[PATH_MAX];
+	const char *path = o->path;
+	if (id_has(&d->ids, (uint64_t)o->dev, (uint64_t)o->ino))
+		return 1;
 	if (!d->nroots || !realpath(path, real))
 		return 0;
 	for (size_t i = 0; i < d->nroots; i++) {
@@ -167,7 +192,9 @@ static int describe_one(struct describer *d, const char *path, struct cerr *err)
 	}
 	for (size_t i = 0; i < r.n; i++) {
 		const struct rs_obj *o = &r.objs[i];
-		ours[i] = i == 0 || (o->path && (o->via_origin || inside_roots(d, o->path)));
+		ours[i] = i == 0 || (o->path && (o->via_origin || inside_roots(d, o)));
+		if (i > 0 && !o->path && d->o->missing)
+			d->o->missing(d->o->missing_ctx, path, o->name);
 		if ((int)i != r.interp && o->info)
 			scope[nscope++] = (int)i;
 	}
@@ -320,7 +347,8 @@ static int walk(struct describer *d, const char *dir, int depth, struct file_lis
 		if (lstat(p, &st) == 0) {
 			if (S_ISDIR(st.st_mode))
 				rc = walk(d, p, depth + 1, l);
-			else if (S_ISREG(st.st_mode))
+			else if (S_ISREG(st.st_mode) &&
+				 (rc = id_add(&d->ids, (uint64_t)st.st_dev, (uint64_t)st.st_ino)) == 0)
 				rc = list_add(l, p);
 		}
 		free(p);
@@ -487,6 +515,7 @@ out:
 	for (size_t i = 0; i < d.nroots; i++)
 		free(d.roots[i]);
 	free(d.roots);
+	strmap_free(&d.ids);
 	strmap_free(&d.closure);
 	strmap_free(&d.search_seen);
 	free(d.search_path);

@@ -12,13 +12,22 @@ struct describe_opts {
 	const char *root;		/* NULL or "/": this host */
 	const char *library_path;	/* LD_LIBRARY_PATH to emulate, or NULL */
 	int no_symbols;			/* leave symbols.SONAME out */
+	/* Called for each soname a described file's closure needs and
+	 * nothing provides (once per file and soname); NULL: not told. */
+	void (*missing)(void *ctx, const char *path, const char *soname);
+	void *missing_ctx;
 };
 
 /* Per-file problems in a directory walk are reported through this callback
  * (path, message) and skipped; NULL to ignore them. */
 typedef void (*describe_warn_fn)(void *ctx, const char *path, const char *msg);
 
-/* Describe paths (files or directories, recursively) into *a (initialised
+/* Libraries inside a scanned directory travel with the programs (they are
+ * not host needs): recognised by file identity (device and inode), so a
+ * tree described with root set to itself (an unpacked image) provides
+ * everything it holds, whatever paths its loader finds them by.
+ *
+ * Describe paths (files or directories, recursively) into *a (initialised
  * by the caller). Returns 0; COMPAT_EINVAL/COMPAT_EIO when a named file is
  * not a usable ELF file or no ELF file was found; COMPAT_ENOMEM. */
 int describe_paths(const char *const *paths, size_t npaths, const struct describe_opts *o,

@@ -598,6 +598,73 @@ int elf_read_fd_symtab(int fd, const char *name, unsigned flags, struct elf_info
 	return 0;
 }
 
+/* NT_GNU_ABI_TAG: "GNU\0", then four 32-bit words: OS, major, minor, patch. */
+static int abi_tag(struct elf_handle *h, unsigned version[3])
+{
+	size_t phnum;
+	int found = 0;
+	if (elf_getphdrnum(h->e, &phnum) != 0)
+		return 0;
+	for (size_t i = 0; i < phnum; i++) {
+		GElf_Phdr ph;
+		if (!gelf_getphdr(h->e, (int)i, &ph) || ph.p_type != PT_NOTE || !ph.p_filesz ||
+		    ph.p_filesz > (1u << 16) || ph.p_offset > h->size || ph.p_filesz > h->size - ph.p_offset)
+			continue;
+		Elf_Data *d = elf_getdata_rawchunk(h->e, (int64_t)ph.p_offset, ph.p_filesz, ELF_T_NHDR);
+		size_t off = 0, name_off, desc_off, next;
+		GElf_Nhdr nh;
+		while (d && off < d->d_size && (next = gelf_getnote(d, off, &nh, &name_off, &desc_off)) > 0) {
+			if (nh.n_type == NT_GNU_ABI_TAG && nh.n_namesz == 4 && nh.n_descsz >= 16 &&
+			    memcmp((const char *)d->d_buf + name_off, "GNU", 4) == 0) {
+				uint32_t w[4];
+				memcpy(w, (const char *)d->d_buf + desc_off, sizeof w);
+				GElf_Ehdr eh;
+				/* The words are in the file's byte order. */
+				if (gelf_getehdr(h->e, &eh) && (eh.e_ident[EI_DATA] == ELFDATA2MSB) !=
+								       (__BYTE_ORDER__ == __ORDER_BIG_ENDIAN__))
+					for (int k = 0; k < 4; k++)
+						w[k] = __builtin_bswap32(w[k]);
+				if (w[0] == 0 && (!found || w[1] > version[0] ||
+						  (w[1] == version[0] && (w[2] > version[1] ||
+									  (w[2] == version[1] && w[3] > version[2]))))) {
+					version[0] = w[1];
+					version[1] = w[2];
+					version[2] = w[3];
+					found = 1;
+				}
+			}
+			off = next;
+		}
+	}
+	return found;
+}
+
+int elf_abi_tag_fd(int fd, const char *name, unsigned version[3], struct cerr *err)
+{
+	struct elf_handle h;
+	int rc = handle_open_fd(&h, fd, name, err);
+	if (rc == 0)
+		rc = abi_tag(&h, version);
+	h.fd = -1;	/* the caller's */
+	handle_close(&h);
+	return rc;
+}
+
+int elf_abi_tag_mem(const void *buf, size_t len, const char *name, unsigned version[3], struct cerr *err)
+{
+	struct elf_handle h;
+	void *copy = malloc(len ? len : 1);
+	if (!copy)
+		return cerr_set(err, COMPAT_ENOMEM, "out of memory");
+	memcpy(copy, buf, len);
+	int rc = handle_open_mem(&h, copy, len, name, err);
+	if (rc == 0)
+		rc = abi_tag(&h, version);
+	handle_close(&h);
+	free(copy);
+	return rc;
+}
+
 int elf_read(const char *path, unsigned flags, struct elf_info *info, struct cerr *err)
 {
 	memset(info, 0, sizeof *info);

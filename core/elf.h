@@ -116,6 +116,16 @@ int elf_symtab_exports(const struct elf_symtab *t, const char *name);
 
 void elf_symtab_close(struct elf_symtab *t);
 
+/* The kernel ABI a file declares in its NT_GNU_ABI_TAG note
+ * (.note.ABI-tag, found through PT_NOTE; glibc's libc.so.6 and every
+ * program linked with its crt1.o carry one): for a Linux note (OS 0) the
+ * oldest kernel it was built to run on, major.minor.patch, into
+ * version[3]. The highest note wins when a file has several.
+ * Returns 1 when there is such a note, 0 when not; COMPAT_EIO,
+ * COMPAT_EINVAL (not ELF). The fd is not closed. */
+int elf_abi_tag_fd(int fd, const char *name, unsigned version[3], struct cerr *err);
+int elf_abi_tag_mem(const void *buf, size_t len, const char *name, unsigned version[3], struct cerr *err);
+
 /* Names for the artifact: "ELF64", "x86_64", "SYSV", "x86-64-v3". The
  * returned strings are static, or written into buf for unknown values. */
 const char *elf_class_name(int elf_class);

@@ -48,6 +48,12 @@ void http_response_free(struct http_response *r)
 static int body_append(struct http_parser *p, const uint8_t *b, size_t n, struct cerr *err)
 {
 	struct http_response *r = p->r;
+	if (p->sink && r->status >= 200 && r->status < 300) {
+		if (n > p->max_body - r->len)
+			return cerr_set(err, COMPAT_ELIMIT, "response body larger than %zu bytes", p->max_body);
+		r->len += n;
+		return n ? p->sink->write(p->sink->ctx, b, n, err) : 0;
+	}
 	struct buf body = { r->body, r->len, r->len ? r->len + 1 : 0 };
 	int rc = buf_append(&body, b, n, p->max_body);
 	r->body = body.p;
@@ -230,6 +236,13 @@ int http_request(const struct http_target *t, const char *method, const char *pa
 		 const char *const *headers, const void *body, size_t len, size_t max_body,
 		 struct http_response *r, struct cerr *err)
 {
+	return http_request_sink(t, method, path, headers, body, len, max_body, NULL, r, err);
+}
+
+int http_request_sink(const struct http_target *t, const char *method, const char *path,
+		      const char *const *headers, const void *body, size_t len, size_t max_body,
+		      const struct http_sink *sink, struct http_response *r, struct cerr *err)
+{
 	struct net_conn c;
 	struct http_parser p;
 	char *req = NULL;
@@ -258,6 +271,7 @@ int http_request(const struct http_target *t, const char *method, const char *pa
 		goto out;
 	}
 	http_parser_init(&p, r, max_body, strcmp(method, "HEAD") == 0);
+	p.sink = sink;
 	uint8_t buf[16384];
 	for (;;) {
 		ssize_t n = net_recv(&c, buf, sizeof buf);

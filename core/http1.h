@@ -24,8 +24,17 @@ struct http_response {
 	size_t len;
 };
 
+/* Where the body of a 2xx response goes instead of r->body (large blobs
+ * streamed, never held): called with each piece in order; a negative
+ * COMPAT_E* return stops the transfer. r->len still counts the bytes. */
+struct http_sink {
+	int (*write)(void *ctx, const uint8_t *p, size_t n, struct cerr *err);
+	void *ctx;
+};
+
 struct http_parser {
 	struct http_response *r;
+	const struct http_sink *sink;	/* NULL: bodies are buffered */
 	size_t max_body;
 	int head;		/* the request was HEAD: no body follows */
 	int state;		/* internal */
@@ -69,5 +78,11 @@ struct http_target {
 int http_request(const struct http_target *t, const char *method, const char *path,
 		 const char *const *headers, const void *body, size_t len, size_t max_body,
 		 struct http_response *r, struct cerr *err);
+
+/* As http_request, with a 2xx body going to sink (when not NULL) instead
+ * of r->body; max_body still bounds it. Also returns what the sink did. */
+int http_request_sink(const struct http_target *t, const char *method, const char *path,
+		      const char *const *headers, const void *body, size_t len, size_t max_body,
+		      const struct http_sink *sink, struct http_response *r, struct cerr *err);
 
 #endif

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "http1.h"
 #include "oci.h"
@@ -36,6 +37,7 @@ int oci_ref_parse(const char *s, struct oci_ref *r, struct cerr *err)
 		if (!*tag || strlen(tag) > 128 || strspn(tag, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") != strlen(tag))
 			return cerr_set(err, COMPAT_EINVAL, "%.200s: bad tag", s);
 		strcpy(r->tag, tag);
+		r->tag_given = colon != NULL;
 	}
 	if (!rl || rl >= sizeof r->repo)
 		return cerr_set(err, COMPAT_EINVAL, "%.200s: bad repository", s);
@@ -68,6 +70,7 @@ struct reg {
 	char auth[4200];	/* the Authorization value in use, or "" */
 	const struct oci_opts *o;
 	char repo[256];
+	const struct http_sink *sink;	/* where a 2xx body goes, or NULL */
 };
 
 static void load_docker_auth(struct reg *g)
@@ -212,7 +215,7 @@ static int reg_request(struct reg *g, const char *method, const char *url, const
 		hdrs[nh] = NULL;
 		struct http_target t = { .host = host, .tls = tls, .ca_file = g->o->ca_file,
 					 .timeout_ms = g->t.timeout_ms };
-		int rc = http_request(&t, method, path, hdrs, body, len, max, r, err);
+		int rc = http_request_sink(&t, method, path, hdrs, body, len, max, g->sink, r, err);
 		if (rc < 0)
 			return rc;
 		if (r->status == 401 && same_host && !tried_auth) {
@@ -355,7 +358,7 @@ static int subject_descriptor(struct reg *g, const struct oci_ref *ref, struct d
 /* Registries without the referrers API: the index tagged sha256-<hex>
  * of the subject lists the artifacts attached to it. */
 static int update_fallback_index(struct reg *g, const struct descriptor *subject, const char *digest,
-				 size_t size, struct cerr *err)
+				 size_t size, const char *created, struct cerr *err)
 {
 	char url[1024];
 	static const char *const get_hdrs[] = { "Accept: application/vnd.oci.image.index.v1+json", NULL };
@@ -378,9 +381,14 @@ static int update_fallback_index(struct reg *g, const struct descriptor *subject
 		if (json_is_string(json_object_get(m, "digest")) &&
 		    strcmp(json_string_value(json_object_get(m, "digest")), digest) == 0)
 			break;
-	if (i == json_array_size(ms))
-		json_array_append_new(ms, json_pack("{s:s, s:s, s:I, s:s}", "mediaType", OCI_MANIFEST_TYPE, "digest",
-						    digest, "size", (json_int_t)size, "artifactType", OCI_ARTIFACT_TYPE));
+	if (i == json_array_size(ms)) {
+		json_t *d = json_pack("{s:s, s:s, s:I, s:s}", "mediaType", OCI_MANIFEST_TYPE, "digest", digest, "size",
+				      (json_int_t)size, "artifactType", OCI_ARTIFACT_TYPE);
+		/* As a referrers API answer would: the manifest's annotations. */
+		if (d && created)
+			json_object_set_new(d, "annotations", json_pack("{s:s}", OCI_CREATED_ANNOTATION, created));
+		json_array_append_new(ms, d);
+	}
 	char *text = json_dumps(idx, JSON_COMPACT);
 	json_decref(idx);
 	if (!text)
@@ -395,8 +403,25 @@ static int update_fallback_index(struct reg *g, const struct descriptor *subject
 	return rc;
 }
 
-/* The manifest, deterministic: the same artifact gives the same digest. */
-static char *make_manifest(const char *layer_digest, size_t layer_size, const struct descriptor *subject)
+/* "2026-11-30T06:14:00Z" for a Unix time (days to a civil date after
+ * H. Hinnant's algorithm): gmtime/strftime would pull glibc's time-zone
+ * and locale code into the static binary for one UTC string. */
+static void rfc3339_utc(int64_t t, char out[80])
+{
+	int64_t days = t >= 0 ? t / 86400 : -((-t + 86399) / 86400), sec = t - days * 86400;
+	int64_t z = days + 719468, era = (z >= 0 ? z : z - 146096) / 146097;
+	int64_t doe = z - era * 146097, yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
+	int64_t d = doy - (153 * mp + 2) / 5 + 1, m = mp < 10 ? mp + 3 : mp - 9, y = yoe + era * 400 + (m <= 2);
+	snprintf(out, 80, "%04d-%02d-%02dT%02d:%02d:%02dZ", (int)y, (int)m, (int)d, (int)(sec / 3600),
+		 (int)(sec / 60 % 60), (int)(sec % 60));
+}
+
+/* The manifest, deterministic: the same artifact gives the same digest
+ * (an attached one also carries its creation time, so that the newest of
+ * several attached to an image can be told). */
+static char *make_manifest(const char *layer_digest, size_t layer_size, const struct descriptor *subject,
+			   const char *created)
 {
 	json_t *m = json_pack("{s:i, s:s, s:s, s:{s:s, s:s, s:i, s:s}, s:[{s:s, s:s, s:I, s:{s:s}}]}",
 			      "schemaVersion", 2, "mediaType", OCI_MANIFEST_TYPE, "artifactType",
@@ -408,6 +433,8 @@ static char *make_manifest(const char *layer_digest, size_t layer_size, const st
 		json_object_set_new(m, "subject", json_pack("{s:s, s:s, s:I}", "mediaType", subject->media_type,
 							     "digest", subject->digest, "size",
 							     (json_int_t)subject->size));
+	if (m && created)
+		json_object_set_new(m, "annotations", json_pack("{s:s}", OCI_CREATED_ANNOTATION, created));
 	char *s = m ? json_dumps(m, JSON_COMPACT) : NULL;
 	json_decref(m);
 	return s;
@@ -437,10 +464,15 @@ int oci_push_artifact(const char *refs, const char *json, size_t len, const stru
 		if ((rc = subject_descriptor(&sg, &sref, &subject, err)) < 0)
 			return rc;
 	}
+	char created[80] = "";
+	if (o->subject) {
+		const char *sde = getenv("SOURCE_DATE_EPOCH");
+		rfc3339_utc(sde && *sde ? (int64_t)strtoll(sde, NULL, 10) : (int64_t)time(NULL), created);
+	}
 	oci_digest(json, len, layer);
 	if ((rc = push_blob(&g, EMPTY_DIGEST, "{}", 2, err)) < 0 || (rc = push_blob(&g, layer, json, len, err)) < 0)
 		return rc;
-	char *man = make_manifest(layer, len, o->subject ? &subject : NULL);
+	char *man = make_manifest(layer, len, o->subject ? &subject : NULL, o->subject ? created : NULL);
 	if (!man)
 		return cerr_set(err, COMPAT_ENOMEM, "out of memory");
 	size_t mlen = strlen(man);
@@ -449,7 +481,9 @@ int oci_push_artifact(const char *refs, const char *json, size_t len, const stru
 		free(man);
 		return cerr_set(err, COMPAT_EDIGEST, "%s: the manifest's digest is %s", refs, digest);
 	}
-	snprintf(url, sizeof url, "/v2/%s/manifests/%s", ref.repo, ref.digest[0] ? ref.digest : ref.tag);
+	/* Attaching without a tag written: by digest, so no tag moves. */
+	int by_digest = ref.digest[0] || (o->subject && !ref.tag_given);
+	snprintf(url, sizeof url, "/v2/%s/manifests/%s", ref.repo, by_digest ? digest : ref.tag);
 	static const char *const hdrs[] = { "Content-Type: " OCI_MANIFEST_TYPE, NULL };
 	struct http_response r;
 	if ((rc = reg_request(&g, "PUT", url, hdrs, man, mlen, 64 << 10, &r, err)) == 0) {
@@ -458,14 +492,15 @@ int oci_push_artifact(const char *refs, const char *json, size_t len, const stru
 			rc = unexpected(ref.registry, "putting the manifest", &r, err);
 		http_response_free(&r);
 		if (rc == 0 && o->subject && !referrers_api)
-			rc = update_fallback_index(&g, &subject, digest, mlen, err);
+			rc = update_fallback_index(&g, &subject, digest, mlen, created, err);
 	}
 	/* What we pushed is known good: keep it in the cache too. */
 	if (rc == 0 && ocicache_dir(o->cache_dir, cache, sizeof cache, NULL) == 0 &&
 	    ocicache_put_blob(cache, layer, json, len, NULL) == 0 &&
 	    ocicache_put_blob(cache, EMPTY_DIGEST, "{}", 2, NULL) == 0 &&
-	    ocicache_put_blob(cache, digest, man, mlen, NULL) == 0)
-		ocicache_tag(cache, refs, ref.tag[0] ? ref.tag : NULL, digest, mlen, NULL);
+	    ocicache_put_blob(cache, digest, man, mlen, NULL) == 0 &&
+	    !by_digest)	/* a digest needs no index entry: the blob is found by it */
+		ocicache_tag(cache, refs, ref.tag, digest, mlen, NULL);
 	free(man);
 	return rc;
 }
@@ -511,12 +546,142 @@ out:
 	return rc;
 }
 
+/* GET a manifest (any kind named in accept) by tag or digest, and verify
+ * its digest against the reference and the registry's own header. */
+static int get_manifest(struct reg *g, const char *refs, const char *reference, const char *accept, char **man,
+			size_t *mlen, char digest[72], char media_type[128], struct cerr *err)
+{
+	char url[1024], hdr[600];
+	const char *hdrs[2] = { hdr, NULL };
+	struct http_response r;
+	snprintf(hdr, sizeof hdr, "Accept: %s", accept);
+	snprintf(url, sizeof url, "/v2/%s/manifests/%s", g->repo, reference);
+	int rc = reg_request(g, "GET", url, hdrs, NULL, 0, OCI_MAX_MANIFEST, &r, err);
+	if (rc < 0)
+		return rc;
+	if (r.status != 200) {
+		rc = r.status == 404 ? cerr_set(err, COMPAT_ENOTFOUND, "%s: not found in the registry", refs)
+				     : unexpected(g->t.host, "getting the manifest", &r, err);
+		http_response_free(&r);
+		return rc;
+	}
+	oci_digest(r.body, r.len, digest);
+	const char *dcd = http_header(&r, "Docker-Content-Digest");
+	int by_digest = strncmp(reference, "sha256:", 7) == 0;
+	if ((by_digest && strcmp(reference, digest) != 0) || (dcd && strcmp(dcd, digest) != 0)) {
+		rc = cerr_set(err, COMPAT_EDIGEST, "%s: manifest digest mismatch: content is %s, expected %s", refs,
+			      digest, by_digest ? reference : dcd);
+		http_response_free(&r);
+		return rc;
+	}
+	const char *ct = http_header(&r, "Content-Type");
+	snprintf(media_type, 128, "%s", ct ? ct : "");
+	take_body(&r, man, mlen);
+	return 0;
+}
+
+#define ACCEPT_ALL OCI_MANIFEST_TYPE ", " OCI_INDEX_TYPE ", " DOCKER_MANIFEST_TYPE ", " DOCKER_LIST_TYPE
+
+int oci_manifest_kind(const char *manifest, size_t len, const char *reply_type, char *what, size_t cap)
+{
+	json_t *m = json_loadb(manifest, len, 0, NULL);
+	const char *mt = json_string_value(json_object_get(m, "mediaType"));
+	const char *at = json_string_value(json_object_get(m, "artifactType"));
+	const char *ct = json_string_value(json_object_get(json_object_get(m, "config"), "mediaType"));
+	int kind = OCI_KIND_OTHER;
+	if (!mt)
+		mt = reply_type ? reply_type : "";
+	/* What compat pushes always has artifactType; oras's older form put
+	 * the type in the config's media type. */
+	if (!json_is_object(m))
+		kind = COMPAT_EINVAL;
+	else if ((at && strcmp(at, OCI_ARTIFACT_TYPE) == 0) || (ct && strcmp(ct, OCI_ARTIFACT_TYPE) == 0))
+		kind = OCI_KIND_ARTIFACT;
+	else if (json_is_array(json_object_get(m, "manifests")))
+		kind = OCI_KIND_INDEX;
+	else if (!at && ct && (strcmp(ct, OCI_IMAGE_CONFIG_TYPE) == 0 ||
+			       strcmp(ct, "application/vnd.docker.container.image.v1+json") == 0))
+		kind = OCI_KIND_IMAGE;
+	else if (what)
+		snprintf(what, cap, "%s", at ? at : ct ? ct : *mt ? mt : "unknown");
+	json_decref(m);
+	return kind;
+}
+
+/* The descriptors of a referrers list (API answer or fallback index):
+ * the newest compat artifact, by created annotation, later on a tie. */
+static int pick_newest(const char *body, size_t len, char out[72])
+{
+	json_t *idx = json_loadb(body, len, 0, NULL), *ms = json_object_get(idx, "manifests"), *m;
+	const char *best = NULL, *best_created = "";
+	size_t i;
+	json_array_foreach(ms, i, m) {
+		const char *at = json_string_value(json_object_get(m, "artifactType"));
+		const char *d = json_string_value(json_object_get(m, "digest"));
+		const char *cr = json_string_value(json_object_get(json_object_get(m, "annotations"),
+								  OCI_CREATED_ANNOTATION));
+		/* (the digest's form is checked when it is pulled) */
+		if (!at || strcmp(at, OCI_ARTIFACT_TYPE) != 0 || !d || strlen(d) != 71)
+			continue;
+		if (!cr)
+			cr = "";
+		if (!best || strcmp(cr, best_created) >= 0) {
+			best = d;
+			best_created = cr;
+		}
+	}
+	int found = best != NULL;
+	if (found)
+		memcpy(out, best, 72);
+	json_decref(idx);
+	return found;
+}
+
+static int find_referrer(struct reg *g, const char *subject, char out[72], struct cerr *err)
+{
+	char url[1024];
+	static const char *const hdrs[] = { "Accept: " OCI_INDEX_TYPE, NULL };
+	struct http_response r;
+	/* The artifactType filter is a hint the registry may ignore: the list
+	 * is filtered here again. */
+	snprintf(url, sizeof url, "/v2/%s/referrers/%s?artifactType=application%%2Fvnd.llnl.compatlib.v1", g->repo,
+		 subject);
+	int rc = reg_request(g, "GET", url, hdrs, NULL, 0, OCI_MAX_MANIFEST, &r, err);
+	if (rc < 0)
+		return rc;
+	int api = r.status == 200;
+	int found = api && pick_newest((const char *)r.body, r.len, out);
+	http_response_free(&r);
+	if (found)
+		return 0;
+	if (!api) {
+		/* No referrers API: the tag schema (distribution-spec 1.1). */
+		snprintf(url, sizeof url, "/v2/%s/manifests/sha256-%s", g->repo, subject + 7);
+		if ((rc = reg_request(g, "GET", url, hdrs, NULL, 0, OCI_MAX_MANIFEST, &r, err)) < 0)
+			return rc;
+		found = r.status == 200 && pick_newest((const char *)r.body, r.len, out);
+		http_response_free(&r);
+		if (found)
+			return 0;
+	}
+	return cerr_set(err, COMPAT_ENOTFOUND, "%s: no compat artifact is attached", subject);
+}
+
+static int pull_artifact(const char *refs, const struct oci_opts *o, int follow, char **json, size_t *len,
+			 struct cerr *err);
+
 int oci_pull_artifact(const char *refs, const struct oci_opts *o, char **json, size_t *len,
 		      struct cerr *err)
 {
+	return pull_artifact(refs, o, 1, json, len, err);
+}
+
+static int pull_artifact(const char *refs, const struct oci_opts *o, int follow, char **json, size_t *len,
+			 struct cerr *err)
+{
 	struct oci_ref ref;
 	struct reg g;
-	char cache[4096], mdigest[72], ldigest[72], got[72], url[1024];
+	char cache[4096], mdigest[72], ldigest[72], got[72], url[1024], mtype[128] = "";
 	char *man = NULL, *blob = NULL;
 	size_t mlen = 0, lsize = 0, blen = 0;
 	int rc = oci_ref_parse(refs, &ref, err), from_cache = 0;
@@ -529,27 +694,34 @@ int oci_pull_artifact(const char *refs, const struct oci_opts *o, char **json, s
 	if (ref.digest[0] && ocicache_get_blob(cache, ref.digest, OCI_MAX_MANIFEST, &man, &mlen, NULL) == 0) {
 		from_cache = 1;
 		memcpy(mdigest, ref.digest, 72);
-	} else {
-		static const char *const hdrs[] = { "Accept: " OCI_MANIFEST_TYPE, NULL };
-		struct http_response r;
-		snprintf(url, sizeof url, "/v2/%s/manifests/%s", ref.repo, ref.digest[0] ? ref.digest : ref.tag);
-		if ((rc = reg_request(&g, "GET", url, hdrs, NULL, 0, OCI_MAX_MANIFEST, &r, err)) < 0)
+	} else if ((rc = get_manifest(&g, refs, ref.digest[0] ? ref.digest : ref.tag, ACCEPT_ALL, &man, &mlen,
+				      mdigest, mtype, err)) < 0) {
+		return rc;
+	}
+	char what[128] = "";
+	int kind = oci_manifest_kind(man, mlen, mtype, what, sizeof what);
+	if (kind == OCI_KIND_IMAGE || kind == OCI_KIND_INDEX) {
+		/* An image: the compat artifact attached to it, if any. */
+		char adigest[72], aref[600];
+		free(man);
+		if (!follow)
+			return cerr_set(err, COMPAT_EINVAL, "%s: an image, not a compat artifact", refs);
+		rc = find_referrer(&g, mdigest, adigest, err);
+		if (rc == COMPAT_ENOTFOUND)
+			return cerr_set(err, COMPAT_ENOTFOUND, "%s: an image%s; no compat artifact is attached", refs,
+					kind == OCI_KIND_INDEX ? " index" : "");
+		if (rc < 0)
 			return rc;
-		if (r.status != 200) {
-			rc = r.status == 404 ? cerr_set(err, COMPAT_ENOTFOUND, "%s: not found in the registry", refs)
-					     : unexpected(ref.registry, "getting the manifest", &r, err);
-			http_response_free(&r);
-			return rc;
-		}
-		oci_digest(r.body, r.len, mdigest);
-		const char *dcd = http_header(&r, "Docker-Content-Digest");
-		if ((ref.digest[0] && strcmp(ref.digest, mdigest) != 0) || (dcd && strcmp(dcd, mdigest) != 0)) {
-			rc = cerr_set(err, COMPAT_EDIGEST, "%s: manifest digest mismatch: content is %s, expected %s",
-				      refs, mdigest, ref.digest[0] ? ref.digest : dcd);
-			http_response_free(&r);
-			return rc;
-		}
-		take_body(&r, &man, &mlen);
+		snprintf(aref, sizeof aref, "%s/%s@%s", ref.registry, ref.repo, adigest);
+		return pull_artifact(aref, o, 0, json, len, err);
+	}
+	if (kind == OCI_KIND_OTHER) {
+		rc = cerr_set(err, COMPAT_EINVAL, "%s: an artifact of type %s, not a compat artifact", refs, what);
+		goto out;
+	}
+	if (kind < 0) {
+		rc = cerr_set(err, COMPAT_EINVAL, "%s: the manifest is not JSON", refs);
+		goto out;
 	}
 	if ((rc = oci_manifest_layer(man, mlen, ldigest, &lsize, err)) < 0)
 		goto out;
@@ -588,4 +760,115 @@ out:
 	free(blob);
 	free(man);
 	return rc;
+}
+
+/* ---- reading images ---- */
+
+struct oci_client {
+	struct reg g;
+	struct oci_ref ref;
+	char name[600];		/* registry/repo, for messages */
+};
+
+int oci_client_new(const char *refs, const struct oci_opts *o, struct oci_ref *ref, struct oci_client **out,
+		   struct cerr *err)
+{
+	struct oci_client *c = calloc(1, sizeof *c);
+	if (!c)
+		return cerr_set(err, COMPAT_ENOMEM, "out of memory");
+	int rc = oci_ref_parse(refs, &c->ref, err);
+	if (rc < 0) {
+		free(c);
+		return rc;
+	}
+	reg_init(&c->g, &c->ref, o);
+	c->g.t.host = c->ref.registry;	/* reg_init points into c->ref: stays valid */
+	snprintf(c->name, sizeof c->name, "%s/%s", c->ref.registry, c->ref.repo);
+	if (ref)
+		*ref = c->ref;
+	*out = c;
+	return 0;
+}
+
+void oci_client_free(struct oci_client *c)
+{
+	free(c);
+}
+
+int oci_client_manifest(struct oci_client *c, const char *reference, char **body, size_t *len,
+			char digest[72], char media_type[128], struct cerr *err)
+{
+	char refs[800], reply[128] = "";
+	snprintf(refs, sizeof refs, "%s%s%s", c->name, strncmp(reference, "sha256:", 7) == 0 ? "@" : ":", reference);
+	int rc = get_manifest(&c->g, refs, reference, ACCEPT_ALL, body, len, digest, reply, err);
+	if (rc < 0)
+		return rc;
+	json_t *m = json_loadb(*body, *len, 0, NULL);
+	const char *mt = json_string_value(json_object_get(m, "mediaType"));
+	snprintf(media_type, 128, "%s", mt ? mt : reply);
+	json_decref(m);
+	return 0;
+}
+
+static int get_blob(struct oci_client *c, const char *digest, size_t max, struct http_response *r,
+		    struct cerr *err)
+{
+	char url[1024];
+	if (strlen(digest) != 71 || strncmp(digest, "sha256:", 7) != 0 || strspn(digest + 7, "0123456789abcdef") != 64)
+		return cerr_set(err, COMPAT_EINVAL, "%.80s: not a sha256 digest", digest);
+	snprintf(url, sizeof url, "/v2/%s/blobs/%s", c->g.repo, digest);
+	int rc = reg_request(&c->g, "GET", url, NULL, NULL, 0, max, r, err);
+	if (rc < 0)
+		return rc;
+	if (r->status != 200) {
+		rc = r->status == 404 ? cerr_set(err, COMPAT_ENOTFOUND, "%s: blob %s not found", c->name, digest)
+				      : unexpected(c->g.t.host, "getting a blob", r, err);
+		http_response_free(r);
+	}
+	return rc;
+}
+
+int oci_client_blob(struct oci_client *c, const char *digest, size_t max, char **data, size_t *len,
+		    struct cerr *err)
+{
+	struct http_response r;
+	char got[72];
+	int rc = get_blob(c, digest, max, &r, err);
+	if (rc < 0)
+		return rc;
+	oci_digest(r.body ? (const void *)r.body : "", r.len, got);
+	if (strcmp(got, digest) != 0) {
+		http_response_free(&r);
+		return cerr_set(err, COMPAT_EDIGEST, "%s: blob %s: digest mismatch (content is %s)", c->name, digest, got);
+	}
+	take_body(&r, data, len);
+	if (!*data && !(*data = strdup("")))
+		return cerr_set(err, COMPAT_ENOMEM, "out of memory");
+	return 0;
+}
+
+int oci_client_blob_stream(struct oci_client *c, const char *digest, uint64_t size,
+			   const struct http_sink *sink, struct cerr *err)
+{
+	struct http_response r;
+	int saved = c->g.t.timeout_ms;
+	/* A layer may take long: its own deadline, of at least ten minutes. */
+	if (c->g.t.timeout_ms < 600000)
+		c->g.t.timeout_ms = 600000;
+	c->g.sink = sink;
+	int rc = get_blob(c, digest, size > SIZE_MAX ? SIZE_MAX : (size_t)size, &r, err);
+	c->g.sink = NULL;
+	c->g.t.timeout_ms = saved;
+	if (rc < 0)
+		return rc;
+	if (r.len != size)
+		rc = cerr_set(err, COMPAT_EDIGEST, "%s: blob %s: %zu bytes, the manifest says %llu", c->name, digest,
+			      r.len, (unsigned long long)size);
+	http_response_free(&r);
+	return rc;
+}
+
+int oci_client_referrer(struct oci_client *c, const char *subject_digest, char out[72], struct cerr *err)
+{
+	return find_referrer(&c->g, subject_digest, out, err);
 }

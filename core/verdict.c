@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/utsname.h>
 
 #include "cpu.h"
 #include "elf.h"
@@ -202,6 +203,24 @@ static int check_arch(const struct host_index *idx, const struct artifact *a, st
 	return rc < 0 ? cerr_set(err, rc, "out of memory") : 0;
 }
 
+/* "kernel" (an image's libc's NT_GNU_ABI_TAG, "3.2.0") against the
+ * running kernel's release ("6.1.0-18-amd64"), numerically. */
+static int check_kernel(const struct artifact *a, struct verdict *v)
+{
+	const char *need = attr(a, "kernel");
+	struct utsname u;
+	unsigned w[3] = { 0, 0, 0 }, h[3] = { 0, 0, 0 };
+	if (!need || sscanf(need, "%u.%u.%u", &w[0], &w[1], &w[2]) < 1 || uname(&u) < 0 ||
+	    sscanf(u.release, "%u.%u.%u", &h[0], &h[1], &h[2]) < 1)
+		return 0;
+	for (int i = 0; i < 3; i++)
+		if (w[i] != h[i])
+			return w[i] < h[i] ? 0 : add_finding(v, FINDING_KERNEL, "", 0,
+						     "needs Linux %s or newer (the ABI its libc declares); this kernel is %s",
+						     need, u.release);
+	return 0;
+}
+
 static int check_need(const struct host_index *idx, const struct host_index *extra,
 		      const struct host_index *own, const struct need_view *n, int elf_class,
 		      int machine, struct verdict *v)
@@ -271,6 +290,10 @@ int verdict_check(const struct host_index *idx, const struct artifact *a,
 	v->compatible = 1;
 	if ((rc = check_arch(idx, a, v, &elf_class, &machine, err)) < 0)
 		goto out;
+	if ((rc = check_kernel(a, v)) < 0) {
+		cerr_set(err, rc, "out of memory");
+		goto out;
+	}
 	if (o && o->nextra) {
 		struct index_opts xo = { .extra_dirs = o->extra_dirs, .nextra = o->nextra, .no_system = 1 };
 		if ((rc = index_build(&xo, &extra, err)) < 0)

@@ -15,6 +15,7 @@
 #define FINDING_MISSING_VERSION "missing-version"
 #define FINDING_ISA_LEVEL "isa-level"
 #define FINDING_UNDEFINED_SYMBOL "undefined-symbol"
+#define FINDING_KERNEL "kernel"	/* the running kernel is older than the artifact's kernel ABI */
 
 struct finding {
 	char *kind;	/* one of FINDING_* */

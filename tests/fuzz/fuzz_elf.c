@@ -1,4 +1,5 @@
-/* libFuzzer: the ELF reader and symbol lookup on arbitrary bytes. */
+/* libFuzzer: the ELF reader, the ABI-tag note reader and symbol lookup on
+ * arbitrary bytes. */
 #include <stddef.h>
 #include <stdint.h>
 
@@ -11,6 +12,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct elf_info in;
 	if (elf_read_mem(data, size, "fuzz", ELF_READ_UNDEFS, &in, NULL) == 0)
 		elf_info_free(&in);
+	unsigned kernel[3];
+	elf_abi_tag_mem(data, size, "fuzz", kernel, NULL);
 	struct elf_symtab *t;
 	if (elf_symtab_open_mem(data, size, &t, NULL) == 0) {
 		elf_symtab_defines(t, "malloc", NULL);

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Seeds that are binary are made here at run time, never committed:
-# seeds.sh NAME DIR fills DIR for the fuzz target NAME (elf, ldcache).
+# seeds.sh NAME DIR fills DIR for the fuzz target NAME (elf, ldcache, h2conn, tar).
 set -u
 name=$1 dir=$2
 mkdir -p "$dir"
@@ -47,6 +47,23 @@ data = (b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + frame(4, 0, 0, b"") + frame(1, 4, 
 open(out + "/check-call", "wb").write(data)
 open(out + "/preface-only", "wb").write(data[:24])
 PY
+	;;
+tar)
+	# Small archives in the formats layers are written in: GNU (long
+	# names), POSIX pax (long names and link names), ustar, v7.
+	src=$(mktemp -d)
+	mkdir -p "$src/t/d"
+	echo hello > "$src/t/d/f"
+	ln -s f "$src/t/d/s"
+	ln "$src/t/d/f" "$src/t/d/h"
+	long=$(printf 'n%.0s' $(seq 150))
+	echo long > "$src/t/$long"
+	touch "$src/t/.wh.gone" "$src/t/d/.wh..wh..opq"
+	for fmt in gnu posix ustar v7; do
+		tar -C "$src/t" --format=$fmt -cf "$dir/$fmt.tar" . 2>/dev/null
+	done
+	head -c 1536 "$dir/posix.tar" > "$dir/truncated.tar"
+	rm -rf "$src"
 	;;
 esac
 exit 0

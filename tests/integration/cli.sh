@@ -16,8 +16,8 @@ expect_status 2 "compat PROGRAM: exit 2" "$COMPAT" /bin/true
 t "compat PROGRAM: did you mean 'compat check PROGRAM'?" \
 	exactly "$TMP/err" $'compat: \'/bin/true\' is not an applet; did you mean \'compat check /bin/true\'?\nTry \'compat --help\'.'
 expect_status 0 "compat --help" "$COMPAT" --help
-t "compat --help lists the applets" grep -q 'applets: check gen pull push serve trace' "$TMP/out"
-for a in check gen pull push serve trace; do
+t "compat --help lists the applets" grep -q 'applets: check gen labels pull push serve trace' "$TMP/out"
+for a in check gen labels pull push serve trace; do
 	expect_status 0 "compat $a --help" "$COMPAT" "$a" --help
 	t "compat $a --help prints its usage on stdout" grep -q "usage: compat $a" "$TMP/out"
 	expect_status 0 "compat $a --version" "$COMPAT" "$a" --version
