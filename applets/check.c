@@ -19,14 +19,10 @@
 #include "core/verdict.h"
 
 static const char usage_text[] =
-	"usage: compat check [--json] [--library-path DIRS] [--root DIR] ARTIFACT|REF|IMAGE_REF|-
-"
-	"       compat check --host ADDR [--host ADDR]... [--hosts FILE] [--tls-ca FILE [--tls-name NAME]]
-"
-	"                    [--json] ARTIFACT|-
-"
-	"       compat check --exec [--cache DIR] [ARTIFACT] -- CMD [ARGS...]
-"
+	"usage: compat check [--json] [--library-path DIRS] [--root DIR] ARTIFACT|REF|IMAGE_REF|-\n"
+	"       compat check --host ADDR [--host ADDR]... [--hosts FILE] [--tls-ca FILE [--tls-name NAME]]\n"
+	"                    [--json] ARTIFACT|-\n"
+	"       compat check --exec [--cache DIR] [ARTIFACT] -- CMD [ARGS...]\n"
 	"\n"
 	"Judge an artifact (from compat gen) against this host's libraries, or ask\n"
 	"a compat server. Every finding is reported: wrong-arch, missing-interpreter,\n"
