@@ -13,20 +13,23 @@
 #include "core/fsutil.h"
 #include "core/hostindex.h"
 #include "core/oci.h"
+#include "core/pathlist.h"
 #include "core/rpcclient.h"
 #include "core/verdict.h"
 
 static const char usage_text[] =
-	"usage: compat check [--json] [--library-path DIRS] [--root DIR] ARTIFACT|REF|-\n"
+	"usage: compat check [--json] [-v] [--library-path DIRS] [--root DIR] ARTIFACT|REF|-\n"
 	"       compat check --host ADDR [--tls-ca FILE [--tls-name NAME]] [--json] ARTIFACT|-\n"
 	"       compat check --exec [ARTIFACT] -- CMD [ARGS...]\n"
 	"\n"
 	"Judge an artifact (from compat gen) against this host's libraries, or ask\n"
 	"a compat server. Every finding is reported: wrong-arch, missing-interpreter,\n"
-	"missing-soname, missing-version, isa-level, undefined-symbol.\n"
+	"missing-soname, missing-version, isa-level, undefined-symbol; root causes\n"
+	"first, and a last line with the minimum library versions the program needs.\n"
 	"Exit: 0 compatible, 1 not compatible, 2 bad input, 3 server unreachable.\n"
 	"\n"
 	"      --json               machine-readable report on stdout\n"
+	"  -v, --verbose            the places searched under each missing library\n"
 	"      --library-path DIRS  also search these directories first (like LD_LIBRARY_PATH)\n"
 	"      --root DIR           judge the host tree at DIR instead of /\n"
 	"      --host ADDR          ask the compat server at ADDR (host:port)\n"
@@ -45,6 +48,7 @@ enum { OPT_JSON = 256, OPT_LIBPATH, OPT_ROOT, OPT_HOST, OPT_TLSCA, OPT_TLSNAME, 
 
 static const struct option options[] = {
 	{ "json", no_argument, NULL, OPT_JSON },
+	{ "verbose", no_argument, NULL, 'v' },
 	{ "library-path", required_argument, NULL, OPT_LIBPATH },
 	{ "root", required_argument, NULL, OPT_ROOT },
 	{ "host", required_argument, NULL, OPT_HOST },
@@ -59,29 +63,22 @@ static const struct option options[] = {
 };
 
 struct check_args {
-	int json, exec, plain_http;
+	int json, exec, plain_http, verbose;
 	const char *libpath, *root, *host, *tls_ca, *tls_name, *ca_file;
 };
 
-/* Split "a:b:c" into a NULL-terminated vector pointing into a copy. */
-static char **split_path(const char *s, size_t *n, char **copy)
+static void print_searched(const struct verdict *v, const char *indent, FILE *out)
 {
-	*n = 0;
-	*copy = NULL;
-	if (!s || !*s)
-		return NULL;
-	*copy = strdup(s);
-	char **v = calloc(strlen(s) / 2 + 2, sizeof *v);
-	if (!*copy || !v)
-		cli_die("check", "out of memory");
-	for (char *tok = strtok(*copy, ":"); tok; tok = strtok(NULL, ":"))
-		v[(*n)++] = tok;
-	return v;
+	for (size_t i = 0; i < v->nsearched; i++)
+		fprintf(out, "%s%s %s\n", indent, v->searched[i].dir, v->searched[i].why);
 }
 
-static void print_human(const struct verdict *v, const char *name, FILE *out)
+/* The report for people: the verdict, the findings (root causes first),
+ * where each host need was found, where missing ones were looked for,
+ * what was not checked, and the minimum versions needed. */
+static void print_human(const struct verdict *v, const char *name, int verbose, FILE *out)
 {
-	int colour = cli_colour(out);
+	int colour = cli_colour(out), missing = 0;
 	const char *on = colour ? (v->compatible ? "\033[1;32m" : "\033[1;31m") : "", *off = colour ? "\033[0m" : "";
 	size_t nf = 0;
 	for (size_t i = 0; i < v->nfindings; i++)
@@ -92,27 +89,44 @@ static void print_human(const struct verdict *v, const char *name, FILE *out)
 		fprintf(out, "%sNOT compatible%s: %s (%zu finding%s)\n", on, off, name, nf, nf == 1 ? "" : "s");
 	for (size_t i = 0; i < v->nfindings; i++) {
 		const struct finding *f = &v->findings[i];
+		int ms = strcmp(f->kind, FINDING_MISSING_SONAME) == 0;
 		fprintf(out, "  %s%-19s %s\n", f->warning ? "warning: " : "", f->kind, f->detail);
+		if (ms && verbose)
+			print_searched(v, "      searched ", out);
+		missing |= ms;
 	}
 	for (size_t i = 0; i < v->nresolved; i++)
 		fprintf(out, "  %s => %s\n", v->resolved[i].soname,
 			v->resolved[i].path ? v->resolved[i].path : "not found");
+	if (missing && !verbose) {
+		fprintf(out, "  searched, in order:\n");
+		print_searched(v, "    ", out);
+	}
+	for (size_t i = 0; i < v->nnotes; i++)
+		fprintf(out, "  note: %s\n", v->notes[i]);
+	if (v->summary)
+		fprintf(out, "%s\n", v->summary);
+}
+
+/* --library-path DIRS as a list (empty entries dropped). */
+static void split_dirs(const char *s, struct pathlist *l)
+{
+	if (pathlist_split(s, ":", 0, l) < 0)
+		cli_die("check", "out of memory");
 }
 
 static int judge_local(const struct check_args *ca, const struct artifact *a, struct verdict *v,
 		       struct cerr *err)
 {
-	size_t nextra;
-	char *copy;
-	char **extra = split_path(ca->libpath, &nextra, &copy);
-	struct index_opts io = { .root = ca->root, .extra_dirs = (const char *const *)extra, .nextra = nextra };
+	struct pathlist extra;
+	split_dirs(ca->libpath, &extra);
+	struct index_opts io = { .root = ca->root, .extra_dirs = (const char *const *)extra.v, .nextra = extra.n };
 	struct host_index *idx = NULL;
 	int rc = index_build(&io, &idx, err);
 	if (rc == 0)
 		rc = verdict_check(idx, a, NULL, v, err);
 	index_free(idx);
-	free(extra);
-	free(copy);
+	pathlist_free(&extra);
 	return rc;
 }
 
@@ -126,7 +140,7 @@ static int report(const struct check_args *ca, const struct verdict *v, const ch
 		printf("%s\n", j);
 		free(j);
 	} else {
-		print_human(v, name, ca->exec ? stderr : stdout);
+		print_human(v, name, ca->verbose, ca->exec ? stderr : stdout);
 	}
 	fflush(stdout);
 	return v->compatible ? 0 : 1;
@@ -147,19 +161,19 @@ static int read_source(const struct check_args *ca, const char *src, char **data
 /* --host: the server judges; the same report and exit codes as here. */
 static int judge_remote(const struct check_args *ca, const char *src)
 {
-	char *data = NULL, *copy = NULL;
-	size_t len, nextra;
+	char *data = NULL;
+	size_t len;
 	struct cerr err;
 	struct verdict v;
+	struct pathlist extra;
 	if (read_source(ca, src, &data, &len, &err) < 0)
 		return cli_error("check", &err);
-	char **extra = split_path(ca->libpath, &nextra, &copy);
-	struct rpc_opts o = { .library_path = (const char *const *)extra, .nlibrary_path = nextra,
+	split_dirs(ca->libpath, &extra);
+	struct rpc_opts o = { .library_path = (const char *const *)extra.v, .nlibrary_path = extra.n,
 			      .tls_ca = ca->tls_ca, .tls_name = ca->tls_name };
 	int rc = rpc_check_remote(ca->host, &o, data, len, &v, &err);
 	free(data);
-	free(extra);
-	free(copy);
+	pathlist_free(&extra);
 	if (rc < 0)
 		return cli_error("check", &err);
 	rc = report(ca, &v, src);
@@ -183,17 +197,20 @@ static int run_exec(const struct check_args *ca, const char *artifact_path, char
 			found = strdup(cmd[0]);
 		} else {
 			const char *path = getenv("PATH");
-			char *copy = strdup(path ? path : "/usr/local/bin:/usr/bin:/bin");
-			for (char *d = strtok(copy, ":"); d && !found; d = strtok(NULL, ":")) {
+			struct pathlist pl;
+			/* as execvp: an empty entry is the current directory */
+			if (pathlist_split(path ? path : "/usr/local/bin:/usr/bin:/bin", ":", PATHLIST_KEEP_EMPTY, &pl) < 0)
+				cli_die("check", "out of memory");
+			for (size_t i = 0; i < pl.n && !found; i++) {
 				char *p;
-				if (asprintf(&p, "%s/%s", *d ? d : ".", cmd[0]) < 0)
+				if (asprintf(&p, "%s/%s", *pl.v[i] ? pl.v[i] : ".", cmd[0]) < 0)
 					break;
 				if (access(p, X_OK) == 0)
 					found = p;
 				else
 					free(p);
 			}
-			free(copy);
+			pathlist_free(&pl);
 		}
 		if (!found) {
 			cli_warn("check", "%s: command not found", cmd[0]);
@@ -230,9 +247,10 @@ int check_main(int argc, char **argv)
 	struct check_args ca = { 0 };
 	int c;
 
-	while ((c = getopt_long(argc, argv, "+h", options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+hv", options, NULL)) != -1) {
 		switch (c) {
 		case OPT_JSON: ca.json = 1; break;
+		case 'v': ca.verbose = 1; break;
 		case OPT_LIBPATH: ca.libpath = optarg; break;
 		case OPT_ROOT: ca.root = optarg; break;
 		case OPT_HOST: ca.host = optarg; break;

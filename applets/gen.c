@@ -13,17 +13,20 @@
 
 static const char usage_text[] =
 	"usage: compat gen [-o FILE] [--root DIR] [--library-path DIRS] [--no-symbols]\n"
-	"                  [--push REF [--plain-http]] PATH...\n"
+	"                  [--machine NAME] [--push REF [--plain-http]] PATH...\n"
 	"       compat gen --list|--tree [--root DIR] [--library-path DIRS] FILE...\n"
 	"\n"
 	"Describe what ELF programs need from a host, resolving their libraries as\n"
 	"glibc's ld.so would, without running them. A directory PATH means every\n"
-	"ELF file under it; several PATHs give one artifact (the union).\n"
+	"ELF file under it; several PATHs give one artifact (the union), of one\n"
+	"architecture: files of several machines or classes are refused.\n"
 	"\n"
 	"  -o, --output FILE        write the artifact to FILE (atomically); default stdout\n"
 	"      --root DIR           resolve inside DIR, as a loader chrooted there would\n"
 	"      --library-path DIRS  emulate LD_LIBRARY_PATH=DIRS (default: the environment's)\n"
 	"      --no-symbols         leave out the symbols.SONAME attributes\n"
+	"      --machine NAME       of files of several machines, describe those of NAME\n"
+	"                           (x86_64, aarch64, i386, ...) and skip the others\n"
 	"  -l, --list               print 'soname => path' per file, as ldd does\n"
 	"  -t, --tree               print the dependency tree and why each was found there\n"
 	"      --push REF           also push the artifact to a registry (see compat push)\n"
@@ -31,13 +34,14 @@ static const char usage_text[] =
 	"  -h, --help               this text\n"
 	"      --version            print the version\n";
 
-enum { OPT_ROOT = 256, OPT_LIBPATH, OPT_NOSYMS, OPT_VERSION, OPT_PUSH, OPT_PLAIN };
+enum { OPT_ROOT = 256, OPT_LIBPATH, OPT_NOSYMS, OPT_VERSION, OPT_PUSH, OPT_PLAIN, OPT_MACHINE };
 
 static const struct option options[] = {
 	{ "output", required_argument, NULL, 'o' },
 	{ "root", required_argument, NULL, OPT_ROOT },
 	{ "library-path", required_argument, NULL, OPT_LIBPATH },
 	{ "no-symbols", no_argument, NULL, OPT_NOSYMS },
+	{ "machine", required_argument, NULL, OPT_MACHINE },
 	{ "list", no_argument, NULL, 'l' },
 	{ "tree", no_argument, NULL, 't' },
 	{ "push", required_argument, NULL, OPT_PUSH },
@@ -158,12 +162,12 @@ static void warn_cb(void *ctx, const char *path, const char *msg)
 {
 	(void)ctx;
 	(void)path;
-	cli_warn("gen", "%s (skipped)", msg);
+	cli_warn("gen", "%s", msg);
 }
 
 int gen_main(int argc, char **argv)
 {
-	const char *out = "-", *root = NULL, *push = NULL;
+	const char *out = "-", *root = NULL, *push = NULL, *machine = NULL;
 	const char *libpath = getenv("LD_LIBRARY_PATH");
 	int list = 0, tree = 0, no_symbols = 0, plain_http = 0, c;
 
@@ -173,6 +177,7 @@ int gen_main(int argc, char **argv)
 		case OPT_ROOT: root = optarg; break;
 		case OPT_LIBPATH: libpath = optarg; break;
 		case OPT_NOSYMS: no_symbols = 1; break;
+		case OPT_MACHINE: machine = optarg; break;
 		case 'l': list = 1; break;
 		case 't': tree = 1; break;
 		case OPT_PUSH: push = optarg; break;
@@ -193,7 +198,8 @@ int gen_main(int argc, char **argv)
 	if (list || tree)
 		return run_resolve(paths, npaths, root, libpath, tree);
 
-	struct describe_opts o = { .root = root, .library_path = libpath, .no_symbols = no_symbols };
+	struct describe_opts o = { .root = root, .library_path = libpath, .no_symbols = no_symbols,
+				   .machine = machine };
 	struct artifact a;
 	struct cerr err;
 	artifact_init(&a);

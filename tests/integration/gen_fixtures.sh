@@ -58,7 +58,8 @@ t "a missing library is still a need in the artifact" grep -q '"llnl.compatlib.n
 
 art=$(LD_LIBRARY_PATH="$FX/vboth" "$COMPAT" gen "$FX/exe_v")
 t "symbol versions needed from a library" grep -q '"llnl.compatlib.needed.libfxv.so.1": "FOO_2.0"' <<< "$art"
-t "symbols bound to a library" grep -q '"llnl.compatlib.symbols.libfxv.so.1": "bar foo_new"' <<< "$art"
+t "symbols bound to a library, with the version of each reference" \
+	grep -q '"llnl.compatlib.symbols.libfxv.so.1": "bar@FOO_2.0 foo_new@FOO_2.0"' <<< "$art"
 art2=$(LD_LIBRARY_PATH="$FX/vboth" "$COMPAT" gen --no-symbols "$FX/exe_v")
 t "--no-symbols leaves symbols out" bash -c '! grep -q symbols. <<< "$1"' _ "$art2"
 art3=$(LD_LIBRARY_PATH="$FX/vboth" "$COMPAT" gen "$FX/exe_v")
