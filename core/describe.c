@@ -50,6 +50,8 @@ struct describer {
 	struct dir_list rpath, runpath;	/* absolute DT_RPATH / DT_RUNPATH directories of ours */
 	struct strmap unbound;		/* set: NAME[@VERSION] a program of ours needs, bound to nothing */
 	struct strmap plugin;		/* set: the same for a shared object (its loader provides them) */
+	const struct elf_symtab **programs;	/* of the programs described (owned by the resolver) */
+	size_t nprograms;
 	char **roots;			/* realpaths of scanned directories */
 	size_t nroots;
 	int have_arch;
@@ -329,8 +331,15 @@ static int describe_one(struct describer *d, const char *path, struct cerr *err)
 		}
 		elf_info_free(&bundled);
 	}
-	if (program)
+	if (program) {
 		warn_unbound(d, path, &mine);
+		/* the loading process of the shared objects described with it */
+		const struct elf_symtab **np = realloc(d->programs, (d->nprograms + 1) * sizeof *np);
+		if (!np)
+			goto oom;
+		d->programs = np;
+		np[d->nprograms++] = r.objs[0].symtab;
+	}
 	goto out;
 oom:
 	rc = cerr_set(err, COMPAT_ENOMEM, "out of memory");
@@ -430,6 +439,26 @@ static int write_attrs(struct describer *d, const char *exe_name)
 		if (artifact_set(a, ARTIFACT_NS "isa-level", key) < 0)
 			return COMPAT_ENOMEM;
 	}
+	/* A shared object's imports that a program described with it (its
+	 * loading process, as in a trace) defines are bound: no need. */
+	struct strmap kept = { 0 };
+	for (size_t i = 0; i < d->plugin.cap; i++) {
+		char tok[600], *at;
+		int bound = 0;
+		if (!d->plugin.slots[i].key)
+			continue;
+		snprintf(tok, sizeof tok, "%s", d->plugin.slots[i].key);
+		if ((at = strchr(tok, '@')))
+			*at = '\0';
+		for (size_t k = 0; k < d->nprograms && !bound; k++)
+			bound = d->programs[k] && elf_symtab_defines(d->programs[k], tok, at ? at + 1 : NULL);
+		if (!bound && set_add(&kept, d->plugin.slots[i].key) < 0) {
+			strmap_free(&kept);
+			return COMPAT_ENOMEM;
+		}
+	}
+	strmap_free(&d->plugin);
+	d->plugin = kept;
 	const struct { const char *key; const struct strmap *set; } lists[] = {
 		{ ARTIFACT_NS "unbound", &d->unbound }, { ARTIFACT_NS "plugin-imports", &d->plugin } };
 	for (size_t i = 0; i < 2; i++) {
@@ -681,6 +710,7 @@ out:
 	free(d.runpath.list);
 	strmap_free(&d.unbound);
 	strmap_free(&d.plugin);
+	free(d.programs);
 	strmap_each(&d.needs, need_free);
 	strmap_free(&d.needs);
 	resolver_free(d.rv);

@@ -701,3 +701,49 @@ out:
 		resolution_free(r);
 	return rc;
 }
+
+int resolver_find(struct resolver *rv, const char *program, const char *name, char **path, int *via_origin,
+		  struct cerr *err)
+{
+	struct resolution r = { .interp = -1 };
+	struct run st = { .rv = rv, .r = &r };
+	struct cached_obj *mainc = NULL;
+	int rc;
+
+	*path = NULL;
+	*via_origin = 0;
+	int fd = open_program(&st, program, err);
+	if (fd < 0)
+		return fd;
+	char key[PATH_MAX + 8];
+	snprintf(key, sizeof key, "\001%s", program);
+	rc = object_get(rv, key, fd, rv->elf_flags, &mainc, err);
+	close(fd);
+	if (rc < 0)
+		goto out;
+	struct rs_obj m = { .loader = -1, .how = RS_MAIN, .info = &mainc->info, .symtab = mainc->symtab };
+	struct rs_obj o = { .loader = 0, .how = RS_NOTFOUND };
+	if (!(m.name = strdup(program)) || !(m.path = strdup(program)) || obj_append(&r, &m) < 0) {
+		obj_free(&m);
+		rc = cerr_set(err, COMPAT_ENOMEM, "out of memory");
+		goto out;
+	}
+	st.abi = ldso_abi_for(&rv->root, mainc->info.elf_class, mainc->info.machine);
+	if (!st.abi)
+		st.abi = ldso_generic_abi();
+	int ofd = -1;
+	if (search(&st, 0, name, &o, &ofd) < 0) {
+		rc = cerr_set(err, COMPAT_ENOMEM, "out of memory");
+	} else if (o.path) {
+		close(ofd);
+		*path = o.path;
+		*via_origin = o.via_origin;
+		o.path = NULL;
+		rc = 1;
+	}
+	obj_free(&o);
+out:
+	resolution_free(&r);
+	free(st.main_origin);
+	return rc;
+}

@@ -89,6 +89,14 @@ int resolver_new(const struct rs_opts *o, struct resolver **out, struct cerr *er
  * COMPAT_EIO / COMPAT_EINVAL when the program itself cannot be read. */
 int resolver_run(struct resolver *rv, const char *path, struct resolution *r, struct cerr *err);
 
+/* Search name as ld.so would for a DT_NEEDED (or a dlopen by name) of the
+ * program at path: its RPATH/RUNPATH, LD_LIBRARY_PATH, the cache, the
+ * default directories. Returns 1 found (*path malloc'd, the caller frees;
+ * *via_origin set when through a $ORIGIN directory), 0 not found (*path
+ * NULL), or COMPAT_EIO / COMPAT_EINVAL / COMPAT_ENOMEM as resolver_run. */
+int resolver_find(struct resolver *rv, const char *program, const char *name, char **path, int *via_origin,
+		  struct cerr *err);
+
 /* Open a path as the loader would see it (inside the root). -1 on error
  * with errno set. */
 int resolver_open(const struct resolver *rv, const char *path);
