@@ -84,7 +84,8 @@ static void print_human(const struct verdict *v, const char *name, int verbose, 
 	for (size_t i = 0; i < v->nfindings; i++)
 		nf += !v->findings[i].warning;
 	if (v->compatible)
-		fprintf(out, "%scompatible%s: %s (%zu host libraries found)\n", on, off, name, v->nresolved);
+		fprintf(out, "%scompatible%s: %s (%zu host librar%s found)\n", on, off, name, v->nresolved,
+			v->nresolved == 1 ? "y" : "ies");
 	else
 		fprintf(out, "%sNOT compatible%s: %s (%zu finding%s)\n", on, off, name, nf, nf == 1 ? "" : "s");
 	for (size_t i = 0; i < v->nfindings; i++) {

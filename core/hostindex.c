@@ -15,7 +15,7 @@
 #include "hostindex.h"
 #include "strmap.h"
 
-enum cand_origin { FROM_EXTRA, FROM_DEFAULT, FROM_CACHE };
+enum cand_origin { FROM_EXTRA, FROM_DEFAULT, FROM_CACHE, FROM_LOADER };
 enum cand_state { CAND_UNREAD, CAND_OK, CAND_BAD, CAND_GONE };
 
 struct cand {
@@ -36,7 +36,7 @@ struct cand_list {
 struct host_index {
 	struct ldso_root root;
 	struct strmap names;	/* file name -> struct cand_list (directory entries) */
-	struct strmap cached;	/* path -> struct cand (ld.so.cache entries) */
+	struct strmap cached;	/* path -> struct cand (ld.so.cache entries, loaders) */
 	struct ldcache cache;
 	int have_cache;
 	struct stat cache_st;
@@ -267,6 +267,30 @@ static int add_cache(struct host_index *idx)
 	return 0;
 }
 
+/* The loader of each ABI, read now: it is loaded before anything else and
+ * answers to its soname (libc.so.6 needs ld-linux-x86-64.so.2). */
+static int add_loaders(struct host_index *idx)
+{
+	for (size_t i = 0; i < idx->nabis; i++) {
+		const struct ldso_abi *a = idx->abis[i];
+		if (!a || !a->interp || strmap_get(&idx->cached, a->interp))
+			continue;
+		int fd = ldso_open(&idx->root, a->interp, O_RDONLY);
+		if (fd < 0)
+			continue;
+		close(fd);
+		struct cand *c = cand_new(idx, FROM_LOADER, a->interp);
+		if (!c)
+			return COMPAT_ENOMEM;
+		if (strmap_put(&idx->cached, a->interp, c) < 0) {
+			cand_free(c);
+			return COMPAT_ENOMEM;
+		}
+		cand_load(idx, c);
+	}
+	return 0;
+}
+
 int index_build(const struct index_opts *o, struct host_index **out, struct cerr *err)
 {
 	struct host_index *idx = calloc(1, sizeof *idx);
@@ -286,7 +310,7 @@ int index_build(const struct index_opts *o, struct host_index **out, struct cerr
 	idx->nextra = o->nextra;
 	if (o->no_system)
 		goto done;
-	if ((rc = add_cache(idx)) < 0)
+	if ((rc = add_cache(idx)) < 0 || (rc = add_loaders(idx)) < 0)
 		goto fail;
 	/* The default directories of every loader this root has a row for. */
 	for (size_t i = 0; i < idx->nabis; i++) {
@@ -424,6 +448,15 @@ const struct host_lib *index_lookup_soname(const struct host_index *idx, const c
 			return l;
 	}
 	return NULL;
+}
+
+const struct host_lib *index_lookup_path(const struct host_index *idx, const char *path)
+{
+	struct cand *c = strmap_get(&idx->cached, path);
+	if (!c)
+		return NULL;
+	cand_load(idx, c);
+	return c->state == CAND_OK ? &c->lib : NULL;
 }
 
 static struct cand *cand_of(const struct host_lib *lib)

@@ -58,6 +58,10 @@ const struct host_lib *index_lookup_step(const struct host_index *idx, const cha
 const struct host_lib *index_lookup_soname(const struct host_index *idx, const char *soname,
 					   int elf_class, int machine);
 
+/* The library at path when the index read it: an ld.so.cache entry, or the
+ * loader of an ABI (its PT_INTERP path). NULL otherwise. Borrowed. */
+const struct host_lib *index_lookup_path(const struct host_index *idx, const char *path);
+
 /* Does lib define symbol (any version, hidden ones too)? 1 yes, 0 no,
  * -1 unreadable. Looked up in the library's own hash table from a
  * read-only mapping, opened on first use and kept. */

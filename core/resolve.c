@@ -204,14 +204,19 @@ static char *join(const char *dir, const char *sub, const char *name)
 
 /* ---- the search ---- */
 
-enum try_result { TRY_NOFILE, TRY_WRONG, TRY_BAD, TRY_FOUND };
+enum try_result { TRY_NOFILE, TRY_WRONG, TRY_BAD, TRY_SPECIAL, TRY_FOUND };
 
+/* A candidate as ld.so's open_verify sees it: absent (search on), of
+ * another class or machine (search on), not ELF (the search stops: ld.so
+ * fails with "invalid ELF header" or "file too short"), or a FIFO, socket
+ * or device -- never opened for reading here; ld.so would block on a FIFO
+ * or fail on the rest, so the search stops there too. */
 static enum try_result try_candidate(struct run *st, const char *path, int elf_class,
 				     int machine, int *fd_out)
 {
 	int fd = resolver_open(st->rv, path);
 	if (fd < 0)
-		return TRY_NOFILE;
+		return errno == ENXIO ? TRY_SPECIAL : TRY_NOFILE;
 	uint8_t cls, osabi;
 	uint16_t mach, type;
 	int rc = elf_peek_fd(fd, path, &cls, &mach, &type, &osabi, NULL);
@@ -318,15 +323,18 @@ static int search_list(struct run *st, struct rs_obj *o, const char *name, const
 				res = COMPAT_ENOMEM;
 				break;
 			}
-			switch (try_candidate(st, cand, elf_class, machine, &h->fd)) {
+			enum try_result t = try_candidate(st, cand, elf_class, machine, &h->fd);
+			switch (t) {
 			case TRY_FOUND:
 				h->path = cand;
 				h->via_origin = uses_origin;
 				res = 1;
 				continue;
 			case TRY_BAD:
+			case TRY_SPECIAL:
 				free(o->problem);
-				if (asprintf(&o->problem, "%s: invalid ELF header", cand) < 0)
+				if (asprintf(&o->problem, "%s: %s", cand,
+					     t == TRY_BAD ? "invalid ELF header" : "not a regular file") < 0)
 					o->problem = NULL;
 				res = 2;
 				break;
@@ -388,7 +396,8 @@ static int search_path(struct run *st, const char *name, const char *origin, str
 		o->via_origin = via;
 		return 0;
 	}
-	if (t == TRY_BAD && asprintf(&o->problem, "%s: invalid ELF header", p) < 0)
+	if ((t == TRY_BAD || t == TRY_SPECIAL) &&
+	    asprintf(&o->problem, "%s: %s", p, t == TRY_BAD ? "invalid ELF header" : "not a regular file") < 0)
 		o->problem = NULL;
 	int rc = add_searched(o, p, RS_PATH);
 	free(p);

@@ -315,7 +315,7 @@ struct judge {
 	struct loaded *closure;
 	size_t nclosure;
 	struct strmap loaded_paths;	/* set */
-	struct strmap loaded_names;	/* set: sonames and names already satisfied */
+	struct strmap loaded_names;	/* sonames and names already satisfied -> closure index + 1 */
 	struct strvec unbound_missing, plugin_missing;
 	size_t probes;
 };
@@ -479,53 +479,72 @@ static const struct host_lib *find(const struct judge *j, const char *soname, co
 	return NULL;
 }
 
-static int load(struct judge *j, const struct host_lib *lib, const struct host_index *owner)
+/* Add lib to the closure (once), known by name too. */
+static int load(struct judge *j, const struct host_lib *lib, const struct host_index *owner, const char *name)
 {
-	if (strmap_get(&j->loaded_paths, lib->path))
-		return 0;
-	if (j->nclosure >= VERDICT_MAX_CLOSURE)
-		return COMPAT_ELIMIT;
-	if (GROW(j->closure, j->nclosure) < 0 ||
-	    strmap_put(&j->loaded_paths, lib->path, (void *)1) < 0 ||
-	    strmap_put(&j->loaded_names, lib->soname ? lib->soname : lib->path, (void *)1) < 0)
+	void *at = strmap_get(&j->loaded_paths, lib->path);
+	if (!at) {
+		if (j->nclosure >= VERDICT_MAX_CLOSURE)
+			return COMPAT_ELIMIT;
+		if (GROW(j->closure, j->nclosure) < 0)
+			return COMPAT_ENOMEM;
+		j->closure[j->nclosure++] = (struct loaded){ lib, owner };
+		at = (void *)j->nclosure;
+		if (strmap_put(&j->loaded_paths, lib->path, at) < 0 ||
+		    (lib->soname && !strmap_get(&j->loaded_names, lib->soname) &&
+		     strmap_put(&j->loaded_names, lib->soname, at) < 0))
+			return COMPAT_ENOMEM;
+	}
+	if (name && !strmap_get(&j->loaded_names, name) && strmap_put(&j->loaded_names, name, at) < 0)
 		return COMPAT_ENOMEM;
-	j->closure[j->nclosure++] = (struct loaded){ lib, owner };
 	return 0;
 }
 
+/* The closure entry already known as name, or NULL. */
+static const struct loaded *loaded_as(const struct judge *j, const char *name)
+{
+	void *at = strmap_get(&j->loaded_names, name);
+	return at ? &j->closure[(size_t)at - 1] : NULL;
+}
+
 /* Find every need, then load the closure breadth-first: what each host
- * library needs in turn, found the same way. */
+ * library needs in turn, found the same way. The program's loader is
+ * there from the start, under its path and its soname. */
 static int resolve_needs(struct judge *j, struct cerr *err)
 {
 	int rc = 0;
+	const char *interp = attr(j->a, "elf.interpreter");
+	const struct host_lib *ld = interp ? index_lookup_path(j->idx, interp) : NULL;
+	if (ld)
+		rc = load(j, ld, j->idx, interp);
 	for (size_t i = 0; i < j->nneeds && rc == 0; i++) {
 		struct need *n = &j->needs[i];
+		const struct loaded *l = loaded_as(j, n->soname);
+		if (l) {
+			n->lib = l->lib;
+			n->owner = l->owner;
+			continue;
+		}
 		n->lib = find(j, n->soname, &n->owner, &n->bad);
 		if (n->lib)
-			rc = load(j, n->lib, n->owner);
-		if (rc == 0 && strmap_put(&j->loaded_names, n->soname, (void *)1) < 0)
-			rc = COMPAT_ENOMEM;
+			rc = load(j, n->lib, n->owner, n->soname);
 	}
 	for (size_t c = 0; c < j->nclosure && rc == 0; c++) {
 		const struct host_lib *lib = j->closure[c].lib;
 		for (size_t k = 0; k < lib->nneeded && rc == 0; k++) {
 			const char *name = lib->needed[k];
-			if (strchr(name, '/') || strmap_get(&j->loaded_names, name))
+			if (strchr(name, '/') || loaded_as(j, name) || strmap_get(&j->need_of, name))
 				continue;
 			const struct host_index *owner;
 			const char *bad;
 			const struct host_lib *dep = find(j, name, &owner, &bad);
 			if (dep) {
-				rc = load(j, dep, owner);
-			} else if (!strmap_get(&j->need_of, name)) {
+				rc = load(j, dep, owner, name);
+			} else if ((rc = need_add(j, name)) == 0) {
 				/* a host library's own need that this host lacks */
-				if ((rc = need_add(j, name)) == 0) {
-					j->needs[j->nneeds - 1].bad = bad;
-					j->needs[j->nneeds - 1].needed_by = lib->path;
-				}
+				j->needs[j->nneeds - 1].bad = bad;
+				j->needs[j->nneeds - 1].needed_by = lib->path;
 			}
-			if (rc == 0 && strmap_put(&j->loaded_names, name, (void *)1) < 0)
-				rc = COMPAT_ENOMEM;
 		}
 	}
 	if (rc == COMPAT_ELIMIT)

@@ -86,11 +86,11 @@ struct verdict_opts {
 int verdict_check(const struct host_index *idx, const struct artifact *a,
 		  const struct verdict_opts *o, struct verdict *v, struct cerr *err);
 
-/* JSON report (keys sorted): {"compatible", "findings": [{"detail", "folded"?,
- * "host_newest"?, "kind", "soname", "symbols"?, "version"?, "warning"}],
- * "minimum": {FAMILY: VERSION}, "notes": [...], "resolved": {soname: path|null},
- * "searched": [{"dir", "why"}], "summary": TEXT|null}; caller frees. NULL
- * when out of memory. */
+/* JSON report, keys in this order: {"compatible", "findings": [{"detail",
+ * "folded"?, "host_newest"?, "kind", "soname", "symbols"?, "version"?,
+ * "warning"}], "minimum": {FAMILY: VERSION} (GLIBC, GLIBCXX, CXXABI, GCC),
+ * "notes": [...], "resolved": {soname: path|null}, "searched": [{"dir",
+ * "why"}], "summary": TEXT|null}; caller frees. NULL when out of memory. */
 char *verdict_to_json(const struct verdict *v, size_t *len);
 
 /* The inverse of verdict_to_json (what check --host reads from a server).

@@ -74,8 +74,8 @@ static void on_alarm(int sig)
 	_exit(1);
 }
 
-/* gen FIFO and a FIFO named like a library on the search path: refused or
- * skipped at once, the search goes on to the real library. */
+/* gen FIFO and a FIFO named like a library on the search path: refused at
+ * once, never opened for reading. */
 static void test_fifo_never_opened(void)
 {
 	const char *d = fx_tmpdir();
@@ -93,11 +93,14 @@ static void test_fifo_never_opened(void)
 	CHECK_INT(resolver_run(rv, path, &r, &err), COMPAT_EINVAL);
 	CHECK(strstr(err.msg, "not a regular file") != NULL);
 	CHECK_INT(resolver_run(rv, "/bin/true", &r, &err), 0);
+	/* the search stops at the FIFO, as ld.so's would (it would block
+	 * there): reported, not opened */
 	int libc = -1;
 	for (size_t i = 0; i < r.n; i++)
 		if (strcmp(r.objs[i].name, "libc.so.6") == 0)
 			libc = (int)i;
-	CHECK(libc > 0 && r.objs[libc].path && strstr(r.objs[libc].path, "/ff/") == NULL);
+	CHECK(libc > 0 && !r.objs[libc].path && r.objs[libc].problem &&
+	      strstr(r.objs[libc].problem, "/ff/libc.so.6: not a regular file"));
 	resolution_free(&r);
 	resolver_free(rv);
 	alarm(0);
