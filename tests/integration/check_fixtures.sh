@@ -81,6 +81,14 @@ else
 	skip "isa-level: this linker cannot mark x86-64-v4 (-z x86-64-v4)"
 fi
 
+# No GNU property note (a shared object built from objects without one, as
+# llama.cpp's AVX-512 builds of libggml-cpu): the ISA level is unknown, not
+# x86-64-v1, and check says it did not check it.
+"$COMPAT" gen -o "$TMP/nonote.json" "$FX/l/libfxl.so.1"
+t "gen: no isa-level without a GNU property note" bash -c '! grep -q isa-level "$1"' _ "$TMP/nonote.json"
+"$COMPAT" check "$TMP/nonote.json" > "$TMP/out"
+t "check: 'ISA level not recorded: not checked'" grep -qx '  note: ISA level not recorded: not checked' "$TMP/out"
+
 # Several findings at once: all reported, the root cause first, with the
 # missing libraries it explains folded into it.
 edit "$TMP/musl.json" "$TMP/two.json" needed.libfxnone.so.7 ""
