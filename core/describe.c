@@ -113,11 +113,25 @@ static void need_free(void *p)
 	free(n);
 }
 
+/* Does the object the loader opens at path (inside --root, if any) lie in
+ * a scanned directory? Compared by the real path of the opened file. */
 static int inside_roots(const struct describer *d, const char *path)
 {
-	char real[PATH_MAX];
-	if (!d->nroots || !realpath(path, real))
+	char real[PATH_MAX], link[64];
+	if (!d->nroots)
 		return 0;
+	int fd = resolver_open(d->rv, path);
+	if (fd < 0)
+		return 0;
+	snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+	ssize_t n = readlink(link, real, sizeof real - 1);
+	close(fd);
+	if (n <= 0) {
+		if (!realpath(path, real))	/* no /proc: as the host sees the path */
+			return 0;
+	} else {
+		real[n] = '\0';
+	}
 	for (size_t i = 0; i < d->nroots; i++) {
 		size_t l = strlen(d->roots[i]);
 		if (strncmp(real, d->roots[i], l) == 0 && (real[l] == '/' || real[l] == '\0'))

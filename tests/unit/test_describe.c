@@ -220,6 +220,30 @@ static void test_mixed_sets_and_fifo(void)
 	artifact_free(&a);
 }
 
+/* gen --root R R/opt/app: the application's libraries are the ones in the
+ * scanned tree as the loader opens them inside R. */
+static void test_root_scanned_tree(void)
+{
+	const char *d = fx_tmpdir();
+	fx_write("ra.c", "int ra(void){return 0;}\n");
+	fx_write("rm.c", "int ra(void); int main(void){return ra();}\n");
+	CHECK(fx_sh("mkdir -p %s/R/opt/app/bin %s/R/opt/app/lib && "
+		    "gcc -shared -fPIC -o %s/R/opt/app/lib/libra.so.1 %s/ra.c -Wl,-soname,libra.so.1 && "
+		    "gcc -o %s/R/opt/app/bin/rm %s/rm.c %s/R/opt/app/lib/libra.so.1 -Wl,-rpath,/opt/app/lib",
+		    d, d, d, d, d, d, d) == 0);
+	char root[600], app[600];
+	snprintf(root, sizeof root, "%s/R", d);
+	snprintf(app, sizeof app, "%s/R/opt/app", d);
+	const char *paths[] = { app };
+	struct describe_opts o = { .root = root };
+	struct artifact a;
+	struct cerr err;
+	CHECK_INT(describe(paths, 1, &o, NULL, &a, &err), 0);
+	CHECK(get(&a, "needed.libra.so.1") == NULL);
+	CHECK(get(&a, "symbols.libra.so.1") == NULL);
+	artifact_free(&a);
+}
+
 int main(void)
 {
 	RUN(test_bound_symbols_carry_versions);
@@ -227,6 +251,7 @@ int main(void)
 	RUN(test_plugin_imports);
 	RUN(test_isa_paths_and_search_dirs);
 	RUN(test_mixed_sets_and_fifo);
+	RUN(test_root_scanned_tree);
 	fx_cleanup();
 	return check_summary();
 }
