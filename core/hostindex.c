@@ -65,6 +65,11 @@ static void cand_load(const struct host_index *idx, struct cand *c)
 		return;
 	}
 	struct elf_info info;
+	struct stat st;
+	if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+		close(fd);	/* a directory named like a library: passed over */
+		return;
+	}
 	c->state = CAND_BAD;
 	if (elf_read_fd(fd, c->lib.path, ELF_READ_VERSIONS, &info, NULL) == 0) {
 		if (info.type == ET_DYN || info.type == ET_EXEC)
