@@ -72,6 +72,13 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* qsort with n == 0 may get NULL, which it must not. */
+static void sort_strs(char **v, size_t n)
+{
+	if (n > 1)
+		qsort(v, n, sizeof *v, cmp_str);
+}
+
 /* "a, b, c and 4 more" of the first MAX_NAMED entries; caller frees. */
 static char *name_list(char *const *v, size_t n)
 {
@@ -124,7 +131,7 @@ static struct finding *add_finding(struct verdict *v, const char *kind, const ch
 /* Move a sorted copy of s into the finding's symbols. */
 static void take_symbols(struct finding *f, struct strvec *s)
 {
-	qsort(s->v, s->n, sizeof *s->v, cmp_str);
+	sort_strs(s->v, s->n);
 	f->symbols = s->v;
 	f->nsymbols = s->n;
 	s->v = NULL;
@@ -664,7 +671,7 @@ static int report_versions(struct judge *j)
 		for (size_t m = 0; m < n->nmissing; m++) {
 			struct missing_version *mv = &n->missing[m];
 			char *ver = strndup(mv->version, strcspn(mv->version, " "));
-			qsort(mv->symbols.v, mv->symbols.n, sizeof *mv->symbols.v, cmp_str);
+			sort_strs(mv->symbols.v, mv->symbols.n);
 			char *names = name_list(mv->symbols.v, mv->symbols.n);
 			if (!ver || !names) {
 				free(ver);
@@ -796,7 +803,7 @@ static int report_symbols(struct judge *j)
 		struct strvec *s = i < j->nneeds ? &j->needs[i].undefined : &j->unbound_missing;
 		if (!s->n)
 			continue;
-		qsort(s->v, s->n, sizeof *s->v, cmp_str);
+		sort_strs(s->v, s->n);
 		char *names = name_list(s->v, s->n);
 		if (!names)
 			return COMPAT_ENOMEM;
@@ -815,7 +822,7 @@ static int report_symbols(struct judge *j)
 	}
 	if (j->plugin_missing.n) {
 		struct strvec *s = &j->plugin_missing;
-		qsort(s->v, s->n, sizeof *s->v, cmp_str);
+		sort_strs(s->v, s->n);
 		char *names = name_list(s->v, s->n);
 		struct finding *f = names ? add_finding(j->v, FINDING_PLUGIN_IMPORTS, "", 1,
 							"%zu symbol%s must be provided by the loading process: %s", s->n,
@@ -863,7 +870,7 @@ static int report_missing(struct judge *j)
 	}
 	if (folded.n) {
 		root = &j->v->findings[root_i];
-		qsort(folded.v, folded.n, sizeof *folded.v, cmp_str);
+		sort_strs(folded.v, folded.n);
 		char *names = name_list(folded.v, folded.n), *d = NULL;
 		if (!names || asprintf(&d, "%s; so %zu librar%s cannot be loaded: %s", root->detail, folded.n,
 				       folded.n == 1 ? "y" : "ies", names) < 0) {

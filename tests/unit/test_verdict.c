@@ -102,6 +102,12 @@ static void test_root_cause_first_and_folded(void)
 	CHECK_STR(v.summary, "needs glibc >= 99.0");
 	CHECK(v.nnotes == 1 && !strcmp(v.notes[0], "ISA level not recorded: not checked"));
 	verdict_free(&v);
+	/* a missing version no recorded symbol needs (--no-symbols, or the
+	 * prototype's serve test): said without "by" */
+	CHECK_INT(judge("{\"version\":\"0.1.0\",\"attributes\":{" X86 NS "needed.libc.so.6\":\"GLIBC_99.0\"}}", &v), 0);
+	mv = find_kind(&v, "missing-version", "libc.so.6");
+	CHECK(mv && mv->nsymbols == 0 && !strcmp(mv->detail, "libc.so.6 provides up to GLIBC_2.36; GLIBC_99.0 needed"));
+	verdict_free(&v);
 	/* without a root cause, the missing library is a finding of its own */
 	CHECK_INT(judge("{\"version\":\"0.1.0\",\"attributes\":{" X86 NS "needed.libnope.so.3\":\"\"}}", &v), 0);
 	CHECK_INT(has(&v, "missing-soname", "libnope.so.3"), 1);
