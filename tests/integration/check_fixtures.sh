@@ -49,6 +49,25 @@ t "missing-soname finding names libfxv.so.1" has_finding missing-soname libfxv.s
 runs env LD_LIBRARY_PATH="$FX/empty" "$FX/exe_v"
 t "... and the loader agrees: cannot open libfxv.so.1" grep -q 'libfxv.so.1: cannot open shared object file' "$TMP/loader.err"
 
+# The order of the search, as ld.so's: the program's DT_RPATH before
+# LD_LIBRARY_PATH (--library-path), its DT_RUNPATH after it; each labelled.
+gcc -o "$TMP/exe_v_rpath" "$FX/src/main_v.c" -L"$FX/vboth" -l:libfxv.so.1 -Wl,--disable-new-dtags,-rpath,"$FX/vboth"
+gcc -o "$TMP/exe_v_runpath" "$FX/src/main_v.c" -L"$FX/vboth" -l:libfxv.so.1 -Wl,--enable-new-dtags,-rpath,"$FX/vboth"
+"$COMPAT" gen -o "$TMP/v_rpath.json" "$TMP/exe_v_rpath"
+"$COMPAT" gen -o "$TMP/v_runpath.json" "$TMP/exe_v_runpath"
+check_json --library-path "$FX/v1" "$TMP/v_rpath.json"; rc=$?
+t "DT_RPATH comes before --library-path: the full copy is found first (exit $rc)" test "$rc" = 0
+runs env LD_LIBRARY_PATH="$FX/v1" "$TMP/exe_v_rpath"
+t "... and the loader agrees: it runs" test $? = 0
+check_json --library-path "$FX/v1" "$TMP/v_runpath.json"; rc=$?
+t "DT_RUNPATH comes after --library-path: the old copy is found first (exit $rc)" has_finding missing-version libfxv.so.1
+runs env LD_LIBRARY_PATH="$FX/v1" "$TMP/exe_v_runpath"
+t "... and the loader agrees: version FOO_2.0 not found" grep -q "FOO_2.0' not found" "$TMP/loader.err"
+t "... the places searched are labelled as ld.so's steps" /usr/bin/python3 -c '
+import json, sys
+s = json.load(open(sys.argv[1]))["searched"]
+sys.exit(0 if [x["why"] for x in s][:2] == ["[LD_LIBRARY_PATH]", "[runpath]"] and s[1]["dir"] == sys.argv[2] else 1)' "$TMP/report.json" "$FX/vboth"
+
 # A linker script called like a library provides nothing.
 mkdir -p "$TMP/script"; echo 'GROUP ( /lib/x86_64-linux-gnu/libc.so.6 )' > "$TMP/script/libfxv.so.1"
 check_json --library-path "$TMP/script" "$TMP/v.json"
