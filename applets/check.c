@@ -15,23 +15,26 @@
 #include "core/hostindex.h"
 #include "core/libcache.h"
 #include "core/oci.h"
+#include "core/pathlist.h"
 #include "core/rpcclient.h"
 #include "core/verdict.h"
 
 static const char usage_text[] =
-	"usage: compat check [--json] [--library-path DIRS] [--root DIR] ARTIFACT|REF|IMAGE_REF|-\n"
+	"usage: compat check [--json] [-v] [--library-path DIRS] [--root DIR] ARTIFACT|REF|IMAGE_REF|-\n"
 	"       compat check --host ADDR [--host ADDR]... [--hosts FILE] [--tls-ca FILE [--tls-name NAME]]\n"
 	"                    [--json] ARTIFACT|-\n"
 	"       compat check --exec [--cache DIR] [ARTIFACT] -- CMD [ARGS...]\n"
 	"\n"
 	"Judge an artifact (from compat gen) against this host's libraries, or ask\n"
 	"a compat server. Every finding is reported: wrong-arch, missing-interpreter,\n"
-	"missing-soname, missing-version, isa-level, undefined-symbol, kernel.\n"
+	"missing-soname, missing-version, isa-level, kernel, undefined-symbol; root\n"
+	"causes first, and a last line with the minimum library versions needed.\n"
 	"An IMAGE_REF (a container image in a registry) is judged by the compat\n"
 	"artifact attached to it (referrers API, else the sha256-<hex> tag; the newest).\n"
 	"Exit: 0 compatible, 1 not compatible, 2 bad input, 3 server unreachable.\n"
 	"\n"
 	"      --json               machine-readable report on stdout\n"
+	"  -v, --verbose            the places searched under each missing library\n"
 	"      --library-path DIRS  also search these directories first (like LD_LIBRARY_PATH)\n"
 	"      --root DIR           judge the host tree at DIR instead of /\n"
 	"      --host ADDR          ask the compat server at ADDR (host[:port], port 50051 by\n"
@@ -55,6 +58,7 @@ enum { OPT_JSON = 256, OPT_LIBPATH, OPT_ROOT, OPT_HOST, OPT_HOSTS, OPT_TIMEOUT, 
 
 static const struct option options[] = {
 	{ "json", no_argument, NULL, OPT_JSON },
+	{ "verbose", no_argument, NULL, 'v' },
 	{ "library-path", required_argument, NULL, OPT_LIBPATH },
 	{ "root", required_argument, NULL, OPT_ROOT },
 	{ "host", required_argument, NULL, OPT_HOST },
@@ -72,7 +76,7 @@ static const struct option options[] = {
 };
 
 struct check_args {
-	int json, exec, plain_http, timeout_ms;
+	int json, exec, plain_http, timeout_ms, verbose;
 	const char *libpath, *root, *tls_ca, *tls_name, *ca_file;
 	const char *cache;	/* --exec --cache DIR */
 	const char **hosts;	/* --host and --hosts, in order */
@@ -113,56 +117,67 @@ static void add_hosts_file(struct check_args *ca, const char *path)
 		cli_die("check", "%s: no server addresses in it", path);
 }
 
-/* Split "a:b:c" into a NULL-terminated vector pointing into a copy. */
-static char **split_path(const char *s, size_t *n, char **copy)
+static void print_searched(const struct verdict *v, const char *indent, FILE *out)
 {
-	*n = 0;
-	*copy = NULL;
-	if (!s || !*s)
-		return NULL;
-	*copy = strdup(s);
-	char **v = calloc(strlen(s) / 2 + 2, sizeof *v);
-	if (!*copy || !v)
-		cli_die("check", "out of memory");
-	for (char *tok = strtok(*copy, ":"); tok; tok = strtok(NULL, ":"))
-		v[(*n)++] = tok;
-	return v;
+	for (size_t i = 0; i < v->nsearched; i++)
+		fprintf(out, "%s%s %s\n", indent, v->searched[i].dir, v->searched[i].why);
 }
 
-static void print_human(const struct verdict *v, const char *name, FILE *out)
+/* The report for people: the verdict, the findings (root causes first),
+ * where each host need was found, where missing ones were looked for,
+ * what was not checked, and the minimum versions needed. */
+static void print_human(const struct verdict *v, const char *name, int verbose, FILE *out)
 {
-	int colour = cli_colour(out);
+	int colour = cli_colour(out), missing = 0;
 	const char *on = colour ? (v->compatible ? "\033[1;32m" : "\033[1;31m") : "", *off = colour ? "\033[0m" : "";
 	size_t nf = 0;
 	for (size_t i = 0; i < v->nfindings; i++)
 		nf += !v->findings[i].warning;
 	if (v->compatible)
-		fprintf(out, "%scompatible%s: %s (%zu host libraries found)\n", on, off, name, v->nresolved);
+		fprintf(out, "%scompatible%s: %s (%zu host librar%s found)\n", on, off, name, v->nresolved,
+			v->nresolved == 1 ? "y" : "ies");
 	else
 		fprintf(out, "%sNOT compatible%s: %s (%zu finding%s)\n", on, off, name, nf, nf == 1 ? "" : "s");
 	for (size_t i = 0; i < v->nfindings; i++) {
 		const struct finding *f = &v->findings[i];
+		int ms = strcmp(f->kind, FINDING_MISSING_SONAME) == 0;
 		fprintf(out, "  %s%-19s %s\n", f->warning ? "warning: " : "", f->kind, f->detail);
+		if (ms && verbose)
+			print_searched(v, "      searched ", out);
+		missing |= ms;
 	}
 	for (size_t i = 0; i < v->nresolved; i++)
 		fprintf(out, "  %s => %s\n", v->resolved[i].soname,
 			v->resolved[i].path ? v->resolved[i].path : "not found");
+	if (missing && !verbose) {
+		fprintf(out, "  searched, in order:\n");
+		print_searched(v, "    ", out);
+	}
+	for (size_t i = 0; i < v->nnotes; i++)
+		fprintf(out, "  note: %s\n", v->notes[i]);
+	if (v->summary)
+		fprintf(out, "%s\n", v->summary);
+}
+
+/* --library-path DIRS as a list (empty entries dropped). */
+static void split_dirs(const char *s, struct pathlist *l)
+{
+	if (pathlist_split(s, ":", 0, l) < 0)
+		cli_die("check", "out of memory");
 }
 
 static int judge_local(const struct check_args *ca, const struct artifact *a, struct verdict *v,
 		       struct cerr *err)
 {
-	size_t nextra;
-	char *copy;
-	char **extra = split_path(ca->libpath, &nextra, &copy);
-	struct index_opts io = { .root = ca->root, .extra_dirs = (const char *const *)extra, .nextra = nextra };
+	struct pathlist extra;
+	split_dirs(ca->libpath, &extra);
+	struct index_opts io = { .root = ca->root, .extra_dirs = (const char *const *)extra.v, .nextra = extra.n };
 	struct host_index *idx = NULL;
 	int rc = index_build(&io, &idx, err);
 	if (rc == 0)
 		rc = verdict_check(idx, a, NULL, v, err);
 	index_free(idx);
-	free(extra);
-	free(copy);
+	pathlist_free(&extra);
 	return rc;
 }
 
@@ -176,7 +191,7 @@ static int report(const struct check_args *ca, const struct verdict *v, const ch
 		printf("%s\n", j);
 		free(j);
 	} else {
-		print_human(v, name, ca->exec ? stderr : stdout);
+		print_human(v, name, ca->verbose, ca->exec ? stderr : stdout);
 	}
 	fflush(stdout);
 	return v->compatible ? 0 : 1;
@@ -260,21 +275,21 @@ static int fleet_report(const struct check_args *ca, const struct rpc_result *re
 /* --host: the servers judge; with one, the same report and exit codes as here. */
 static int judge_remote(const struct check_args *ca, const char *src)
 {
-	char *data = NULL, *copy = NULL;
-	size_t len, nextra;
+	char *data = NULL;
+	size_t len;
 	struct cerr err;
 	if (read_source(ca, src, &data, &len, &err) < 0)
 		return cli_error("check", &err);
-	char **extra = split_path(ca->libpath, &nextra, &copy);
-	struct rpc_opts o = { .library_path = (const char *const *)extra, .nlibrary_path = nextra,
+	struct pathlist extra;
+	split_dirs(ca->libpath, &extra);
+	struct rpc_opts o = { .library_path = (const char *const *)extra.v, .nlibrary_path = extra.n,
 			      .tls_ca = ca->tls_ca, .tls_name = ca->tls_name, .timeout_ms = ca->timeout_ms };
 	struct rpc_result *res = calloc(ca->nhosts, sizeof *res);
 	if (!res)
 		cli_die("check", "out of memory");
 	int rc = rpc_check_many(ca->hosts, ca->nhosts, &o, data, len, res, &err);
 	free(data);
-	free(extra);
-	free(copy);
+	pathlist_free(&extra);
 	if (rc < 0) {
 		free(res);
 		return cli_error("check", &err);
@@ -330,17 +345,20 @@ static int run_exec(const struct check_args *ca, const char *artifact_path, char
 			found = strdup(cmd[0]);
 		} else {
 			const char *path = getenv("PATH");
-			char *copy = strdup(path ? path : "/usr/local/bin:/usr/bin:/bin");
-			for (char *d = strtok(copy, ":"); d && !found; d = strtok(NULL, ":")) {
+			struct pathlist pl;
+			/* as execvp: an empty entry is the current directory */
+			if (pathlist_split(path ? path : "/usr/local/bin:/usr/bin:/bin", ":", PATHLIST_KEEP_EMPTY, &pl) < 0)
+				cli_die("check", "out of memory");
+			for (size_t i = 0; i < pl.n && !found; i++) {
 				char *p;
-				if (asprintf(&p, "%s/%s", *d ? d : ".", cmd[0]) < 0)
+				if (asprintf(&p, "%s/%s", *pl.v[i] ? pl.v[i] : ".", cmd[0]) < 0)
 					break;
 				if (access(p, X_OK) == 0)
 					found = p;
 				else
 					free(p);
 			}
-			free(copy);
+			pathlist_free(&pl);
 		}
 		if (!found) {
 			cli_warn("check", "%s: command not found", cmd[0]);
@@ -379,9 +397,10 @@ int check_main(int argc, char **argv)
 	struct check_args ca = { 0 };
 	int c;
 
-	while ((c = getopt_long(argc, argv, "+h", options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+hv", options, NULL)) != -1) {
 		switch (c) {
 		case OPT_JSON: ca.json = 1; break;
+		case 'v': ca.verbose = 1; break;
 		case OPT_LIBPATH: ca.libpath = optarg; break;
 		case OPT_ROOT: ca.root = optarg; break;
 		case OPT_HOST: add_host(&ca, optarg); break;

@@ -14,14 +14,15 @@
 
 static const char usage_text[] =
 	"usage: compat gen [-o FILE] [--root DIR] [--library-path DIRS] [--no-symbols]\n"
-	"                  [--push REF [--subject IMAGE]] [--plain-http] PATH...\n"
+	"                  [--machine NAME] [--push REF [--subject IMAGE]] [--plain-http] PATH...\n"
 	"       compat gen [-o FILE] [--platform OS/ARCH] [--push REF [--subject IMAGE]]\n"
 	"                  [--plain-http] [--ca-file FILE] IMAGE\n"
 	"       compat gen --list|--tree [--root DIR] [--library-path DIRS] FILE...\n"
 	"\n"
 	"Describe what ELF programs need from a host, resolving their libraries as\n"
 	"glibc's ld.so would, without running them. A directory PATH means every\n"
-	"ELF file under it; several PATHs give one artifact (the union).\n"
+	"ELF file under it; several PATHs give one artifact (the union), of one\n"
+	"architecture: files of several machines or classes are refused.\n"
 	"An IMAGE (REGISTRY/REPO[:TAG|@sha256:HEX], or oci:DIR[:TAG] for an OCI\n"
 	"layout) is unpacked into a private temporary directory and described as\n"
 	"what it needs from the node: machine, ISA level, kernel, and the sonames\n"
@@ -31,6 +32,8 @@ static const char usage_text[] =
 	"      --root DIR           resolve inside DIR, as a loader chrooted there would\n"
 	"      --library-path DIRS  emulate LD_LIBRARY_PATH=DIRS (default: the environment's)\n"
 	"      --no-symbols         leave out the symbols.SONAME attributes\n"
+	"      --machine NAME       of files of several machines, describe those of NAME\n"
+	"                           (x86_64, aarch64, i386, ...) and skip the others\n"
 	"  -l, --list               print 'soname => path' per file, as ldd does\n"
 	"  -t, --tree               print the dependency tree and why each was found there\n"
 	"      --push REF           also push the artifact to a registry (see compat push)\n"
@@ -43,13 +46,14 @@ static const char usage_text[] =
 	"      --version            print the version\n";
 
 enum { OPT_ROOT = 256, OPT_LIBPATH, OPT_NOSYMS, OPT_VERSION, OPT_PUSH, OPT_PLAIN, OPT_SUBJECT, OPT_PLATFORM,
-       OPT_CA };
+       OPT_CA, OPT_MACHINE };
 
 static const struct option options[] = {
 	{ "output", required_argument, NULL, 'o' },
 	{ "root", required_argument, NULL, OPT_ROOT },
 	{ "library-path", required_argument, NULL, OPT_LIBPATH },
 	{ "no-symbols", no_argument, NULL, OPT_NOSYMS },
+	{ "machine", required_argument, NULL, OPT_MACHINE },
 	{ "list", no_argument, NULL, 'l' },
 	{ "tree", no_argument, NULL, 't' },
 	{ "push", required_argument, NULL, OPT_PUSH },
@@ -173,7 +177,7 @@ static void warn_cb(void *ctx, const char *path, const char *msg)
 {
 	(void)ctx;
 	(void)path;
-	cli_warn("gen", "%s (skipped)", msg);
+	cli_warn("gen", "%s", msg);
 }
 
 static void image_warn(void *ctx, const char *msg)
@@ -224,7 +228,8 @@ static int run_image(const char *ref, const char *out, const char *push, const c
 
 int gen_main(int argc, char **argv)
 {
-	const char *out = "-", *root = NULL, *push = NULL, *subject = NULL, *platform = NULL, *ca_file = NULL;
+	const char *out = "-", *root = NULL, *push = NULL, *subject = NULL, *platform = NULL, *ca_file = NULL,
+		   *machine = NULL;
 	const char *libpath = getenv("LD_LIBRARY_PATH");
 	int list = 0, tree = 0, no_symbols = 0, plain_http = 0, c;
 
@@ -234,6 +239,7 @@ int gen_main(int argc, char **argv)
 		case OPT_ROOT: root = optarg; break;
 		case OPT_LIBPATH: libpath = optarg; break;
 		case OPT_NOSYMS: no_symbols = 1; break;
+		case OPT_MACHINE: machine = optarg; break;
 		case 'l': list = 1; break;
 		case 't': tree = 1; break;
 		case OPT_PUSH: push = optarg; break;
@@ -268,7 +274,8 @@ int gen_main(int argc, char **argv)
 	if (platform)
 		cli_die("gen", "--platform is for an IMAGE");
 
-	struct describe_opts o = { .root = root, .library_path = libpath, .no_symbols = no_symbols };
+	struct describe_opts o = { .root = root, .library_path = libpath, .no_symbols = no_symbols,
+				   .machine = machine };
 	struct artifact a;
 	struct cerr err;
 	artifact_init(&a);

@@ -8,6 +8,7 @@
 #include "applets/cli.h"
 #include "core/hostindex.h"
 #include "core/loop.h"
+#include "core/pathlist.h"
 #include "core/service.h"
 #include "core/tls.h"
 
@@ -137,13 +138,11 @@ int serve_main(int argc, char **argv)
 	if (cert && tls_config_server(&lo.tls, cert, key, client_ca, &err) < 0)
 		cli_die("serve", "%s", err.msg);
 	struct server s = { .svc = { .allow = allow, .nallow = nallow } };
-	char *copy = libpath ? strdup(libpath) : NULL;
-	const char *dirs[64];
-	size_t nd = 0;
-	for (char *t = copy ? strtok(copy, ":") : NULL; t && nd < 64; t = strtok(NULL, ":"))
-		dirs[nd++] = t;
-	s.io.extra_dirs = dirs;
-	s.io.nextra = nd;
+	struct pathlist dirs;
+	if (pathlist_split(libpath, ":", 0, &dirs) < 0)
+		cli_die("serve", "out of memory");
+	s.io.extra_dirs = (const char *const *)dirs.v;
+	s.io.nextra = dirs.n;
 	if (index_build(&s.io, &s.svc.idx, &err) < 0)
 		cli_die("serve", "%s", err.msg);
 	int lfd;
@@ -161,6 +160,6 @@ int serve_main(int argc, char **argv)
 	index_free(s.svc.idx);
 	tls_config_free(lo.tls);
 	free(allow);
-	free(copy);
+	pathlist_free(&dirs);
 	return rc < 0 ? 1 : 0;
 }

@@ -115,21 +115,38 @@ static void print_start(const char *prefix, uint64_t entry_ns, uint64_t exit_ns)
 		fprintf(stderr, "%snot measured", prefix);
 }
 
+/* The artifact of what the program loaded: what compat gen says of the
+ * program and of the files it opened by path (its own: their needs are
+ * host needs, they are not), then every loaded library by soname. */
 static int write_artifact(const char *path, struct trace_ctx *c, const struct libcache_lib *libs,
 			  size_t nlibs, struct cerr *err)
 {
 	struct artifact a;
-	int rc;
+	const char *lp = getenv("LD_LIBRARY_PATH");
+	const char **paths = calloc(nlibs + 1, sizeof *paths);
+	unsigned char *own = calloc(nlibs ? nlibs : 1, 1);
+	int rc = 0;
 	artifact_init(&a);
+	if (!paths || !own) {
+		rc = cerr_set(err, COMPAT_ENOMEM, "out of memory");
+		goto out;
+	}
 	/* The program: the final image of the first process (wrappers exec
 	 * the real program), else the first exec that is an ELF file. */
 	for (size_t i = 0; i <= c->seen.nexecs && c->seen.main_exec; i++) {
-		const char *paths[1] = { i ? c->seen.execs[i - 1] : c->seen.main_exec };
-		const char *lp = getenv("LD_LIBRARY_PATH");
+		const char *prog = i ? c->seen.execs[i - 1] : c->seen.main_exec;
 		struct describe_opts o = { .library_path = lp && *lp ? lp : NULL };
 		struct cerr e1;
-		if (describe_paths(paths, 1, &o, NULL, NULL, &a, &e1) == 0)
+		size_t np = 0;
+		memset(own, 0, nlibs);
+		paths[np++] = prog;
+		if (libcache_mark_own(prog, o.library_path, libs, nlibs, own, &e1) == 0)
+			for (size_t k = 0; k < nlibs; k++)
+				if (own[k])
+					paths[np++] = libs[k].path;
+		if (describe_paths(paths, np, &o, NULL, NULL, &a, &e1) == 0)
 			break;
+		memset(own, 0, nlibs);
 		if (i == c->seen.nexecs)
 			cli_warn("trace", "%s (the artifact has the traced libraries only)", e1.msg);
 		artifact_free(&a);
@@ -142,7 +159,7 @@ static int write_artifact(const char *path, struct trace_ctx *c, const struct li
 			goto out;
 		}
 	}
-	if ((rc = libcache_merge_artifact(&a, libs, nlibs)) < 0) {
+	if ((rc = libcache_merge_artifact(&a, libs, nlibs, own)) < 0) {
 		cerr_set(err, rc, "out of memory");
 		goto out;
 	}
@@ -155,6 +172,8 @@ static int write_artifact(const char *path, struct trace_ctx *c, const struct li
 	rc = cli_write_file(path, json, len, err);
 	free(json);
 out:
+	free(paths);
+	free(own);
 	artifact_free(&a);
 	return rc;
 }

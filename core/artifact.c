@@ -78,6 +78,11 @@ int artifact_set(struct artifact *a, const char *key, const char *value)
 	return 0;
 }
 
+static int cmp_attr(const void *x, const void *y)
+{
+	return strcmp(((const struct artifact_attr *)x)->key, ((const struct artifact_attr *)y)->key);
+}
+
 int artifact_parse(const char *json, size_t len, const char *name,
 		   struct artifact *a, struct cerr *err)
 {
@@ -123,11 +128,32 @@ int artifact_parse(const char *json, size_t len, const char *name,
 			}
 			continue;
 		}
-		if (artifact_set(a, key, json_string_value(val)) < 0) {
+		/* appended, sorted once below: inserting each in place is
+		 * quadratic for a large artifact */
+		if (a->nattrs == a->cap) {
+			size_t ncap = a->cap ? a->cap * 2 : 16;
+			struct artifact_attr *na = realloc(a->attrs, ncap * sizeof *na);
+			if (!na) {
+				rc = cerr_set(err, COMPAT_ENOMEM, "%s: out of memory", name);
+				goto out;
+			}
+			a->attrs = na;
+			a->cap = ncap;
+		}
+		struct artifact_attr *at = &a->attrs[a->nattrs];
+		at->key = strdup(key);
+		at->value = strdup(json_string_value(val));
+		if (!at->key || !at->value) {
+			free(at->key);
+			free(at->value);
 			rc = cerr_set(err, COMPAT_ENOMEM, "%s: out of memory", name);
 			goto out;
 		}
+		a->nattrs++;
 	}
+	/* JSON_REJECT_DUPLICATES: the keys are distinct */
+	if (a->nattrs > 1)
+		qsort(a->attrs, a->nattrs, sizeof *a->attrs, cmp_attr);
 out:
 	json_decref(root);
 	if (rc < 0)

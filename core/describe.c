@@ -1,13 +1,18 @@
 /* From resolved programs to the artifact of DESIGN §2.
  *
  * "Ours" are the programs described and the libraries that travel with
- * them: found through a $ORIGIN-relative path, or lying inside a scanned
- * directory. Everything else the closure pulls in is the host's. The
- * artifact records, per host soname that one of ours needs: the symbol
- * versions required (needed.SONAME; weak ones also in weak.SONAME) and
- * the undefined symbols that bind to it, found by walking the global
- * scope in load order (program, breadth-first dependencies, loader last)
- * with each library's own hash table, as ld.so does. */
+ * them: found through a $ORIGIN-relative path or a DT_NEEDED path (a name
+ * with '/'), or lying inside a scanned directory. Everything else the
+ * closure pulls in is the host's. The artifact records, per host soname
+ * that one of ours needs: the symbol versions required (needed.SONAME;
+ * weak ones also in weak.SONAME) and the undefined symbols that bind to
+ * it (symbols.SONAME, NAME@VERSION when the reference is versioned), found
+ * by walking the global scope in load order (program, breadth-first
+ * dependencies, loader last) with each library's own hash table, as ld.so
+ * does. A strong reference nothing binds goes to unbound (a program's) or
+ * plugin-imports (a shared object's: its loader must provide it); weak
+ * references are not needs. Files of different machines or classes are
+ * never merged. */
 #include <dirent.h>
 #include <errno.h>
 #include <gelf.h>
@@ -20,6 +25,7 @@
 
 #include "describe.h"
 #include "elf.h"
+#include "pathlist.h"
 #include "resolve.h"
 #include "strmap.h"
 
@@ -30,37 +36,24 @@ struct need {
 	struct strmap versions, weak, symbols;	/* used as sets */
 };
 
-/* (device, inode) of every regular file in a scanned directory, as
- * "dev:ino" keys of a strmap used as a set. */
-static void id_key(char key[48], uint64_t dev, uint64_t ino)
-{
-	snprintf(key, 48, "%llx:%llx", (unsigned long long)dev, (unsigned long long)ino);
-}
-
-static int id_has(const struct strmap *s, uint64_t dev, uint64_t ino)
-{
-	char key[48];
-	id_key(key, dev, ino);
-	return s->n && strmap_get(s, key) != NULL;
-}
-
-static int id_add(struct strmap *s, uint64_t dev, uint64_t ino)
-{
-	char key[48];
-	id_key(key, dev, ino);
-	return strmap_put(s, key, (void *)1) < 0 ? COMPAT_ENOMEM : 0;
-}
+/* A ':'-list of directories, without duplicates, in first-seen order. */
+struct dir_list {
+	struct strmap seen;
+	char *list;
+};
 
 struct describer {
 	const struct describe_opts *o;
 	struct resolver *rv;
 	struct strmap closure;		/* every name loaded: set */
 	struct strmap needs;		/* host soname -> struct need */
-	struct strmap search_seen;	/* set of search-path entries */
-	char *search_path;		/* RPATH/RUNPATH directories of ours, in order */
+	struct dir_list rpath, runpath;	/* absolute DT_RPATH / DT_RUNPATH directories of ours */
+	struct strmap unbound;		/* set: NAME[@VERSION] a program of ours needs, bound to nothing */
+	struct strmap plugin;		/* set: the same for a shared object (its loader provides them) */
+	const struct elf_symtab **programs;	/* of the programs described (owned by the resolver) */
+	size_t nprograms;
 	char **roots;			/* realpaths of scanned directories */
 	size_t nroots;
-	struct strmap ids;		/* files in scanned directories: set */
 	int have_arch;
 	uint32_t isa;
 	struct artifact *a;
@@ -120,14 +113,25 @@ static void need_free(void *p)
 	free(n);
 }
 
-static int inside_roots(const struct describer *d, const struct rs_obj *o)
+/* Does the object the loader opens at path (inside --root, if any) lie in
+ * a scanned directory? Compared by the real path of the opened file. */
+static int inside_roots(const struct describer *d, const char *path)
 {
-	char real[PATH_MAX];
-	const char *path = o->path;
-	if (id_has(&d->ids, (uint64_t)o->dev, (uint64_t)o->ino))
-		return 1;
-	if (!d->nroots || !realpath(path, real))
+	char real[PATH_MAX], link[64];
+	if (!d->nroots)
 		return 0;
+	int fd = resolver_open(d->rv, path);
+	if (fd < 0)
+		return 0;
+	snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+	ssize_t n = readlink(link, real, sizeof real - 1);
+	close(fd);
+	if (n <= 0) {
+		if (!realpath(path, real))	/* no /proc: as the host sees the path */
+			return 0;
+	} else {
+		real[n] = '\0';
+	}
 	for (size_t i = 0; i < d->nroots; i++) {
 		size_t l = strlen(d->roots[i]);
 		if (strncmp(real, d->roots[i], l) == 0 && (real[l] == '/' || real[l] == '\0'))
@@ -148,32 +152,67 @@ static const char *host_name(const struct resolution *r, int idx)
 /* Absolute RPATH/RUNPATH directories travel with the program: the target
  * host's loader will search them too. $ORIGIN ones are the app's own;
  * entries with other tokens are left out (they depend on the loader). */
-static int add_search_path(struct describer *d, const char *list)
+static int add_dirs(struct dir_list *dl, const char *list)
 {
-	while (list && *list) {
-		size_t n = strcspn(list, ":");
-		if (n && list[0] == '/' && !memchr(list, '$', n)) {
-			char *dir = strndup(list, n);
-			if (!dir)
-				return COMPAT_ENOMEM;
-			if (!strmap_get(&d->search_seen, dir)) {
-				char *np = NULL;
-				if (set_add(&d->search_seen, dir) < 0 ||
-				    asprintf(&np, "%s%s%s", d->search_path ? d->search_path : "",
-					     d->search_path ? ":" : "", dir) < 0) {
-					free(dir);
-					return COMPAT_ENOMEM;
-				}
-				free(d->search_path);
-				d->search_path = np;
-			}
-			free(dir);
+	struct pathlist pl;
+	if (pathlist_split(list, ":", 0, &pl) < 0)
+		return COMPAT_ENOMEM;
+	int rc = 0;
+	for (size_t i = 0; i < pl.n && rc == 0; i++) {
+		const char *dir = pl.v[i];
+		char *np = NULL;
+		if (dir[0] != '/' || strchr(dir, '$') || strmap_get(&dl->seen, dir))
+			continue;
+		if (set_add(&dl->seen, dir) < 0 ||
+		    asprintf(&np, "%s%s%s", dl->list ? dl->list : "", dl->list ? ":" : "", dir) < 0) {
+			rc = COMPAT_ENOMEM;
+			break;
 		}
-		list += n;
-		if (*list == ':')
-			list++;
+		free(dl->list);
+		dl->list = np;
 	}
-	return 0;
+	pathlist_free(&pl);
+	return rc;
+}
+
+/* Is the described file a program (its unbound symbols are fatal) rather
+ * than a shared object (a plugin: the process loading it provides them)? */
+static int is_program(const struct elf_info *i)
+{
+	return i->type == ET_EXEC || (i->flags_1 & DF_1_PIE) || (i->interp && !i->soname);
+}
+
+/* NAME or NAME@VERSION, into buf (NULL when it does not fit). */
+static const char *sym_token(char *buf, size_t len, const struct elf_undef *u)
+{
+	int n = u->version ? snprintf(buf, len, "%s@%s", u->name, u->version) : snprintf(buf, len, "%s", u->name);
+	return n < 0 || (size_t)n >= len ? NULL : buf;
+}
+
+/* Warn once per file about what nothing binds (gen's stderr). */
+static void warn_unbound(struct describer *d, const char *path, const struct strmap *mine)
+{
+	if (!d->warn || !mine->n)
+		return;
+	const char **v = malloc(mine->n * sizeof *v);
+	size_t n = 0;
+	if (!v)
+		return;
+	for (size_t i = 0; i < mine->cap; i++)
+		if (mine->slots[i].key)
+			v[n++] = mine->slots[i].key;
+	qsort(v, n, sizeof *v, cmp_str);
+	char msg[1024];
+	size_t used = (size_t)snprintf(msg, sizeof msg,
+				       "%s: %zu symbol%s bound to nothing here, recorded as unbound "
+				       "(it would stop with 'symbol lookup error' on this host):",
+				       path, n, n == 1 ? "" : "s");
+	for (size_t i = 0; i < n && used < sizeof msg; i++)
+		used += (size_t)snprintf(msg + used, sizeof msg - used, " %s", v[i]);
+	if (used >= sizeof msg)
+		memcpy(msg + sizeof msg - 5, " ...", 5);
+	free(v);
+	d->warn(d->ctx, path, msg);
 }
 
 static int describe_one(struct describer *d, const char *path, struct cerr *err)
@@ -183,6 +222,8 @@ static int describe_one(struct describer *d, const char *path, struct cerr *err)
 	if (rc < 0)
 		return rc;
 	const struct elf_info *mi = r.objs[0].info;
+	int program = is_program(mi);
+	struct strmap mine = { 0 };	/* this file's unbound symbols, for the warning */
 	unsigned char *ours = calloc(r.n ? r.n : 1, 1);
 	int *scope = calloc(r.n ? r.n : 1, sizeof *scope);
 	size_t nscope = 0;
@@ -192,7 +233,9 @@ static int describe_one(struct describer *d, const char *path, struct cerr *err)
 	}
 	for (size_t i = 0; i < r.n; i++) {
 		const struct rs_obj *o = &r.objs[i];
-		ours[i] = i == 0 || (o->path && (o->via_origin || inside_roots(d, o)));
+		/* A DT_NEEDED path names the application's own file, as a
+		 * dlopen of a path does. */
+		ours[i] = i == 0 || (o->path && (o->via_origin || o->how == RS_PATH || inside_roots(d, o->path)));
 		if (i > 0 && !o->path && d->o->missing)
 			d->o->missing(d->o->missing_ctx, path, o->name);
 		if ((int)i != r.interp && o->info)
@@ -229,7 +272,9 @@ static int describe_one(struct describer *d, const char *path, struct cerr *err)
 			continue;
 		if (mi->machine == EM_X86_64)
 			d->isa |= o->info->isa_needed;
-		if (add_search_path(d, o->info->rpath) < 0 || add_search_path(d, o->info->runpath) < 0)
+		/* ld.so ignores DT_RPATH in an object that has DT_RUNPATH */
+		if ((!o->info->runpath && add_dirs(&d->rpath, o->info->rpath) < 0) ||
+		    add_dirs(&d->runpath, o->info->runpath) < 0)
 			goto oom;
 		/* Host needs by name, with the versions required from them. */
 		for (size_t k = 0; o->needs && k < o->info->nneeded; k++) {
@@ -272,30 +317,50 @@ static int describe_one(struct describer *d, const char *path, struct cerr *err)
 				continue;
 			ui = &bundled;
 		}
-		/* Bind each undefined symbol to the first definer in scope. */
+		/* Bind each strong undefined symbol to the first definer in
+		 * scope; a weak one may stay unbound and is no need. */
 		for (size_t u = 0; u < ui->nundefs; u++) {
 			const struct elf_undef *un = &ui->undefs[u];
-			for (size_t s = 0; s < nscope; s++) {
+			char tok[600];
+			int bound = 0;
+			if (un->weak || !sym_token(tok, sizeof tok, un))
+				continue;
+			for (size_t s = 0; s < nscope && !bound; s++) {
 				int idx = scope[s];
 				const struct elf_symtab *t = r.objs[idx].symtab;
 				if (!t || !elf_symtab_defines(t, un->name, un->version))
 					continue;
+				bound = 1;
 				if (!ours[idx]) {
 					struct need *n = need_get(d, host_name(&r, idx));
-					if (!n || set_add(&n->symbols, un->name) < 0) {
+					if (!n || set_add(&n->symbols, tok) < 0) {
 						elf_info_free(&bundled);
 						goto oom;
 					}
 				}
-				break;
+			}
+			if (!bound && (set_add(program ? &d->unbound : &d->plugin, tok) < 0 ||
+				       set_add(&mine, tok) < 0)) {
+				elf_info_free(&bundled);
+				goto oom;
 			}
 		}
 		elf_info_free(&bundled);
+	}
+	if (program) {
+		warn_unbound(d, path, &mine);
+		/* the loading process of the shared objects described with it */
+		const struct elf_symtab **np = realloc(d->programs, (d->nprograms + 1) * sizeof *np);
+		if (!np)
+			goto oom;
+		d->programs = np;
+		np[d->nprograms++] = r.objs[0].symtab;
 	}
 	goto out;
 oom:
 	rc = cerr_set(err, COMPAT_ENOMEM, "out of memory");
 out:
+	strmap_free(&mine);
 	free(ours);
 	free(scope);
 	resolution_free(&r);
@@ -347,8 +412,7 @@ static int walk(struct describer *d, const char *dir, int depth, struct file_lis
 		if (lstat(p, &st) == 0) {
 			if (S_ISDIR(st.st_mode))
 				rc = walk(d, p, depth + 1, l);
-			else if (S_ISREG(st.st_mode) &&
-				 (rc = id_add(&d->ids, (uint64_t)st.st_dev, (uint64_t)st.st_ino)) == 0)
+			else if (S_ISREG(st.st_mode))
 				rc = list_add(l, p);
 		}
 		free(p);
@@ -382,12 +446,45 @@ static int write_attrs(struct describer *d, const char *exe_name)
 		}
 	}
 	free(names);
-	if (d->search_path && artifact_set(a, ARTIFACT_NS "search-path", d->search_path) < 0)
+	if ((d->rpath.list && artifact_set(a, ARTIFACT_NS "rpath", d->rpath.list) < 0) ||
+	    (d->runpath.list && artifact_set(a, ARTIFACT_NS "runpath", d->runpath.list) < 0))
 		return COMPAT_ENOMEM;
-	if (d->have_arch && !strcmp(artifact_get(a, ARTIFACT_NS "elf.machine"), "x86_64")) {
+	/* Only what a GNU property note states: no note, no claim. */
+	if (d->have_arch && d->isa && !strcmp(artifact_get(a, ARTIFACT_NS "elf.machine"), "x86_64")) {
 		snprintf(key, sizeof key, "x86-64-v%d", elf_isa_level(d->isa));
 		if (artifact_set(a, ARTIFACT_NS "isa-level", key) < 0)
 			return COMPAT_ENOMEM;
+	}
+	/* A shared object's imports that a program described with it (its
+	 * loading process, as in a trace) defines are bound: no need. */
+	struct strmap kept = { 0 };
+	for (size_t i = 0; i < d->plugin.cap; i++) {
+		char tok[600], *at;
+		int bound = 0;
+		if (!d->plugin.slots[i].key)
+			continue;
+		snprintf(tok, sizeof tok, "%s", d->plugin.slots[i].key);
+		if ((at = strchr(tok, '@')))
+			*at = '\0';
+		for (size_t k = 0; k < d->nprograms && !bound; k++)
+			bound = d->programs[k] && elf_symtab_defines(d->programs[k], tok, at ? at + 1 : NULL);
+		if (!bound && set_add(&kept, d->plugin.slots[i].key) < 0) {
+			strmap_free(&kept);
+			return COMPAT_ENOMEM;
+		}
+	}
+	strmap_free(&d->plugin);
+	d->plugin = kept;
+	const struct { const char *key; const struct strmap *set; } lists[] = {
+		{ ARTIFACT_NS "unbound", &d->unbound }, { ARTIFACT_NS "plugin-imports", &d->plugin } };
+	for (size_t i = 0; i < 2; i++) {
+		if (!lists[i].set->n)
+			continue;
+		char *v = set_join(lists[i].set);
+		int rc = v ? artifact_set(a, lists[i].key, v) : COMPAT_ENOMEM;
+		free(v);
+		if (rc < 0)
+			return rc;
 	}
 	for (size_t i = 0; i < d->needs.cap; i++) {
 		const char *soname = d->needs.slots[i].key;
@@ -421,6 +518,146 @@ static int is_candidate(const char *path)
 	       (type == ET_EXEC || type == ET_DYN);
 }
 
+/* The files to describe: named files as they are, directories walked for
+ * ELF programs and libraries. */
+static int collect(struct describer *d, const char *const *paths, size_t npaths, struct file_list *files,
+		   struct cerr *err)
+{
+	for (size_t i = 0; i < npaths; i++) {
+		struct stat st;
+		int rc;
+		if (stat(paths[i], &st) < 0)
+			return cerr_sys(err, COMPAT_EIO, "%s", paths[i]);
+		if (!S_ISDIR(st.st_mode)) {
+			/* a FIFO or device is refused here, never opened */
+			if (!S_ISREG(st.st_mode))
+				return cerr_set(err, COMPAT_EINVAL, "%s: not a regular file", paths[i]);
+			if ((rc = list_add(files, paths[i])) < 0)
+				return cerr_set(err, rc, rc == COMPAT_ELIMIT ? "more than %d files" : "out of memory",
+						MAX_FILES);
+			continue;
+		}
+		char real[PATH_MAX];
+		char **nr = realloc(d->roots, (d->nroots + 1) * sizeof *nr);
+		if (nr)
+			d->roots = nr;
+		if (!nr || !realpath(paths[i], real) || !(nr[d->nroots] = strdup(real)))
+			return nr ? cerr_sys(err, COMPAT_EIO, "%s", paths[i]) : cerr_set(err, COMPAT_ENOMEM, "out of memory");
+		d->nroots++;
+		size_t before = files->n;
+		if ((rc = walk(d, paths[i], 0, files)) < 0)
+			return rc == COMPAT_ELIMIT ? cerr_set(err, rc, "%s: more than %d files", paths[i], MAX_FILES)
+						   : cerr_set(err, rc, "out of memory");
+		if (files->n > before)
+			qsort(files->v + before, files->n - before, sizeof *files->v, cmp_str);
+		/* Only ELF programs and libraries count in a directory. */
+		size_t w = before;
+		for (size_t k = before; k < files->n; k++) {
+			if (is_candidate(files->v[k]))
+				files->v[w++] = files->v[k];
+			else
+				free(files->v[k]);
+		}
+		files->n = w;
+	}
+	return 0;
+}
+
+struct arch_group {
+	uint8_t elf_class;
+	uint16_t machine;
+	size_t n;
+};
+
+static const char *group_name(const struct arch_group *g, char *buf, size_t len)
+{
+	char m[32];
+	snprintf(buf, len, "%s %s", elf_class_name(g->elf_class), elf_machine_name(g->machine, m, sizeof m));
+	return buf;
+}
+
+/* One artifact is one architecture: files of different machines or
+ * classes are refused (one warning per group, then the error), unless
+ * o->machine picks one; the others are then dropped with one warning. */
+static int one_arch(struct describer *d, struct file_list *files, struct cerr *err)
+{
+	struct arch_group g[16];
+	size_t ng = 0;
+	unsigned char *grp = calloc(files->n ? files->n : 1, 1);
+	char buf[64], m[32];
+	int rc = 0;
+	if (!grp)
+		return cerr_set(err, COMPAT_ENOMEM, "out of memory");
+	for (size_t i = 0; i < files->n; i++) {
+		uint8_t cls, osabi;
+		uint16_t mach, type;
+		grp[i] = 0xff;	/* unreadable: describe_one reports it */
+		if (elf_peek(files->v[i], &cls, &mach, &type, &osabi, NULL) < 0)
+			continue;
+		size_t k;
+		for (k = 0; k < ng && (g[k].elf_class != cls || g[k].machine != mach); k++)
+			;
+		if (k == ng && ng < sizeof g / sizeof g[0])
+			g[ng++] = (struct arch_group){ cls, mach, 0 };
+		if (k < ng) {
+			g[k].n++;
+			grp[i] = (unsigned char)k;
+		}
+	}
+	int want = -1;
+	if (d->o->machine) {
+		size_t picked = 0;
+		for (size_t k = 0; k < ng; k++)
+			if (strcmp(elf_machine_name(g[k].machine, m, sizeof m), d->o->machine) == 0) {
+				want = (int)k;
+				picked++;
+			}
+		if (!picked) {
+			rc = cerr_set(err, COMPAT_EINVAL, "no file of machine %s here", d->o->machine);
+			goto out;
+		}
+		if (picked > 1)
+			want = -1;	/* that machine in two classes: still mixed */
+	}
+	if (ng > 1 && want < 0) {
+		for (size_t k = 0; k < ng && d->warn; k++) {
+			char msg[128];
+			snprintf(msg, sizeof msg, "%s: %zu file%s", group_name(&g[k], buf, sizeof buf), g[k].n,
+				 g[k].n == 1 ? "" : "s");
+			d->warn(d->ctx, "", msg);
+		}
+		rc = cerr_set(err, COMPAT_EINVAL,
+			      "files of %zu architectures cannot make one artifact; pick one with --machine NAME", ng);
+		goto out;
+	}
+	if (want >= 0 && ng > 1) {
+		char msg[512];
+		size_t used = 0, skipped = 0;
+		for (size_t k = 0; k < ng; k++)
+			if ((int)k != want) {
+				skipped += g[k].n;
+				used += (size_t)snprintf(msg + used, used < sizeof msg ? sizeof msg - used : 0, "%s%s: %zu",
+							 used ? ", " : "", group_name(&g[k], buf, sizeof buf), g[k].n);
+			}
+		char line[700];
+		snprintf(line, sizeof line, "skipped %zu file%s of other architectures (%s)", skipped,
+			 skipped == 1 ? "" : "s", msg);
+		if (d->warn)
+			d->warn(d->ctx, "", line);
+		size_t w = 0;
+		for (size_t i = 0; i < files->n; i++) {
+			if (grp[i] == want || grp[i] == 0xff)
+				files->v[w++] = files->v[i];
+			else
+				free(files->v[i]);
+		}
+		files->n = w;
+	}
+out:
+	free(grp);
+	return rc;
+}
+
 int describe_paths(const char *const *paths, size_t npaths, const struct describe_opts *o,
 		   describe_warn_fn warn, void *ctx, struct artifact *a, struct cerr *err)
 {
@@ -432,44 +669,8 @@ int describe_paths(const char *const *paths, size_t npaths, const struct describ
 	int rc = resolver_new(&ro, &d.rv, err);
 	if (rc < 0)
 		return rc;
-
-	for (size_t i = 0; i < npaths; i++) {
-		struct stat st;
-		if (stat(paths[i], &st) < 0) {
-			rc = cerr_sys(err, COMPAT_EIO, "%s", paths[i]);
-			goto out;
-		}
-		if (S_ISDIR(st.st_mode)) {
-			char real[PATH_MAX];
-			char **nr = realloc(d.roots, (d.nroots + 1) * sizeof *nr);
-			if (!nr || !realpath(paths[i], real) || !(nr[d.nroots] = strdup(real))) {
-				d.roots = nr ? nr : d.roots;
-				rc = cerr_sys(err, COMPAT_EIO, "%s", paths[i]);
-				goto out;
-			}
-			d.roots = nr;
-			d.nroots++;
-			size_t before = files.n;
-			if ((rc = walk(&d, paths[i], 0, &files)) < 0) {
-				cerr_set(err, rc, "%s: too many files", paths[i]);
-				goto out;
-			}
-			if (files.n > before)
-				qsort(files.v + before, files.n - before, sizeof *files.v, cmp_str);
-			/* Only ELF programs and libraries count in a directory. */
-			size_t w = before;
-			for (size_t k = before; k < files.n; k++) {
-				if (is_candidate(files.v[k]))
-					files.v[w++] = files.v[k];
-				else
-					free(files.v[k]);
-			}
-			files.n = w;
-		} else if ((rc = list_add(&files, paths[i])) < 0) {
-			cerr_set(err, rc, "out of memory");
-			goto out;
-		}
-	}
+	if ((rc = collect(&d, paths, npaths, &files, err)) < 0 || (rc = one_arch(&d, &files, err)) < 0)
+		goto out;
 	for (size_t i = 0; i < files.n; i++) {
 		struct cerr e1;
 		rc = describe_one(&d, files.v[i], &e1);
@@ -488,8 +689,11 @@ int describe_paths(const char *const *paths, size_t npaths, const struct describ
 					*err = e1;
 				goto out;
 			}
-			if (warn)
-				warn(ctx, files.v[i], e1.msg);
+			if (warn) {
+				char msg[sizeof e1.msg + 16];
+				snprintf(msg, sizeof msg, "%s (skipped)", e1.msg);
+				warn(ctx, files.v[i], msg);
+			}
 			rc = 0;
 			continue;
 		}
@@ -515,10 +719,14 @@ out:
 	for (size_t i = 0; i < d.nroots; i++)
 		free(d.roots[i]);
 	free(d.roots);
-	strmap_free(&d.ids);
 	strmap_free(&d.closure);
-	strmap_free(&d.search_seen);
-	free(d.search_path);
+	strmap_free(&d.rpath.seen);
+	free(d.rpath.list);
+	strmap_free(&d.runpath.seen);
+	free(d.runpath.list);
+	strmap_free(&d.unbound);
+	strmap_free(&d.plugin);
+	free(d.programs);
 	strmap_each(&d.needs, need_free);
 	strmap_free(&d.needs);
 	resolver_free(d.rv);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "elf.h"
+#include "ldso.h"
 
 
 #define MAX_VERSION_ENTRIES 4096	/* verneed/verdef entries walked per file */
@@ -665,12 +666,22 @@ int elf_abi_tag_mem(const void *buf, size_t len, const char *name, unsigned vers
 	return rc;
 }
 
+/* Open path for reading through the one open helper (no FIFO, no device). */
+static int open_path(const char *path, struct cerr *err)
+{
+	int fd = ldso_open(NULL, path, O_RDONLY);
+	if (fd < 0)
+		return errno == ENXIO ? cerr_set(err, COMPAT_EINVAL, "%s: not a regular file", path)
+				      : cerr_sys(err, COMPAT_EIO, "%s", path);
+	return fd;
+}
+
 int elf_read(const char *path, unsigned flags, struct elf_info *info, struct cerr *err)
 {
 	memset(info, 0, sizeof *info);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open_path(path, err);
 	if (fd < 0)
-		return cerr_sys(err, COMPAT_EIO, "%s", path);
+		return fd;
 	int rc = elf_read_fd(fd, path, flags, info, err);
 	close(fd);
 	return rc;
@@ -726,9 +737,9 @@ void elf_info_free(struct elf_info *info)
 int elf_peek(const char *path, uint8_t *elf_class, uint16_t *machine, uint16_t *type,
 	     uint8_t *osabi, struct cerr *err)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open_path(path, err);
 	if (fd < 0)
-		return cerr_sys(err, COMPAT_EIO, "%s", path);
+		return fd;
 	int rc = elf_peek_fd(fd, path, elf_class, machine, type, osabi, err);
 	close(fd);
 	return rc;
@@ -781,13 +792,30 @@ int elf_symtab_open(const char *path, struct elf_symtab **out, struct cerr *err)
 	if (!t)
 		return cerr_set(err, COMPAT_ENOMEM, "%s: out of memory", path);
 	t->h.fd = -1;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	int rc = fd < 0 ? cerr_sys(err, COMPAT_EIO, "%s", path) : handle_open_fd(&t->h, fd, path, err);
+	int fd = open_path(path, err);
+	int rc = fd < 0 ? fd : handle_open_fd(&t->h, fd, path, err);
 	if (rc == 0)
 		rc = symtab_setup(t, path, err);
 	if (rc < 0) {
 		if (fd >= 0 && t->h.fd < 0)
 			close(fd);
+		elf_symtab_close(t);
+		return rc;
+	}
+	*out = t;
+	return 0;
+}
+
+int elf_symtab_open_fd(int fd, const char *name, struct elf_symtab **out, struct cerr *err)
+{
+	struct elf_symtab *t = calloc(1, sizeof *t);
+	if (!t)
+		return cerr_set(err, COMPAT_ENOMEM, "%s: out of memory", name);
+	int rc = handle_open_fd(&t->h, fd, name, err);
+	if (rc == 0)
+		rc = symtab_setup(t, name, err);
+	t->h.fd = -1;	/* the caller's; the mapping does not need it */
+	if (rc < 0) {
 		elf_symtab_close(t);
 		return rc;
 	}

@@ -104,6 +104,8 @@ struct elf_symtab;
 
 /* Open path read-only for lookups. Returns 0, COMPAT_EIO, COMPAT_EINVAL. */
 int elf_symtab_open(const char *path, struct elf_symtab **out, struct cerr *err);
+/* As elf_symtab_open, from an open descriptor (not closed, not needed afterwards). */
+int elf_symtab_open_fd(int fd, const char *name, struct elf_symtab **out, struct cerr *err);
 int elf_symtab_open_mem(const void *buf, size_t len, struct elf_symtab **out, struct cerr *err);
 
 /* 1 when the library defines name (with version, or any non-hidden

@@ -1,3 +1,6 @@
+/* The host index: ldso.h's search, answered per step from tables built
+ * once. Directory entries are read lazily (on first lookup of their name);
+ * cache entries when the index is built. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -8,22 +11,19 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cpu.h"
 #include "elf.h"
 #include "hostindex.h"
-#include "ldcache.h"
 #include "strmap.h"
 
-/* One place a name can be found; in lookup order within its list. */
-enum cand_origin { FROM_EXTRA, FROM_CACHE, FROM_DEFAULT };
+enum cand_origin { FROM_EXTRA, FROM_DEFAULT, FROM_CACHE, FROM_LOADER };
+enum cand_state { CAND_UNREAD, CAND_OK, CAND_BAD, CAND_GONE };
 
 struct cand {
 	struct host_lib lib;
 	enum cand_origin origin;
-	int32_t flags;		/* ld.so.cache flags; -1 for a directory entry */
-	const char *hwcaps;	/* glibc-hwcaps subdirectory or NULL */
-	int loaded;		/* ELF fields read (directory entries are lazy) */
-	int usable;		/* a valid ELF object */
+	size_t dir;		/* FROM_EXTRA/FROM_DEFAULT: index into idx->dirs */
+	const char *sub;	/* subdirectory it was found in ("" for the directory itself) */
+	enum cand_state state;
 	struct elf_symtab *symtab;	/* opened on first symbol lookup */
 	int symtab_tried;
 };
@@ -34,34 +34,46 @@ struct cand_list {
 };
 
 struct host_index {
-	char *root;
-	int root_fd;
-	struct strmap names;	/* name -> struct cand_list */
+	struct ldso_root root;
+	struct strmap names;	/* file name -> struct cand_list (directory entries) */
+	struct strmap cached;	/* path -> struct cand (ld.so.cache entries, loaders) */
+	struct ldcache cache;
+	int have_cache;
 	struct stat cache_st;
-	int have_cache_st;
+	char **dirs;		/* extra directories [0, nextra), then default ones */
+	size_t ndirs, nextra;
+	unsigned char *dir_ok;	/* the directory exists */
+	const struct ldso_abi **abis;	/* per table row: the row that applies for its ABI here */
+	size_t nabis;
+	const char **subs;	/* every subdirectory any of those loaders tries, "" last */
+	size_t nsubs;
+	int cpu;
 	size_t nlibs;
 };
 
-static int index_open(const struct host_index *idx, const char *path, int flags)
-{
-	if (idx->root_fd < 0)
-		return open(path, flags | O_CLOEXEC);
-	while (*path == '/')
-		path++;
-	return openat(idx->root_fd, *path ? path : ".", flags | O_CLOEXEC);
-}
-
+/* Read the ELF fields of a candidate once. */
 static void cand_load(const struct host_index *idx, struct cand *c)
 {
-	if (c->loaded)
+	if (c->state != CAND_UNREAD)
 		return;
-	c->loaded = 1;
-	int fd = index_open(idx, c->lib.path, O_RDONLY);
-	if (fd < 0)
+	c->state = CAND_GONE;
+	int fd = ldso_open(&idx->root, c->lib.path, O_RDONLY);
+	if (fd < 0) {
+		/* present but not a regular file: ld.so would fail there too */
+		if (errno == ENXIO)
+			c->state = CAND_BAD;
 		return;
+	}
 	struct elf_info info;
+	struct stat st;
+	if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+		close(fd);	/* a directory named like a library: passed over */
+		return;
+	}
+	c->state = CAND_BAD;
 	if (elf_read_fd(fd, c->lib.path, ELF_READ_VERSIONS, &info, NULL) == 0) {
-		c->usable = info.type == ET_DYN || info.type == ET_EXEC;
+		if (info.type == ET_DYN || info.type == ET_EXEC)
+			c->state = CAND_OK;
 		c->lib.elf_class = info.elf_class;
 		c->lib.machine = info.machine;
 		c->lib.osabi = info.osabi;
@@ -69,47 +81,28 @@ static void cand_load(const struct host_index *idx, struct cand *c)
 			c->lib.soname = strdup(info.soname);
 		c->lib.verdefs = (const char **)info.verdefs;
 		c->lib.nverdefs = info.nverdefs;
+		c->lib.needed = (const char **)info.needed;
+		c->lib.nneeded = info.nneeded;
 		info.verdefs = NULL;
 		info.nverdefs = 0;
+		info.needed = NULL;
+		info.nneeded = 0;
 		elf_info_free(&info);
 	}
 	close(fd);
 }
 
-static int cand_add(struct host_index *idx, enum cand_origin origin, const char *name,
-		    const char *path, int32_t flags, const char *hwcaps)
+static struct cand *cand_new(struct host_index *idx, enum cand_origin origin, const char *path)
 {
-	struct cand_list *l = strmap_get(&idx->names, name);
-	if (!l) {
-		if (!(l = calloc(1, sizeof *l)) || strmap_put(&idx->names, name, l) < 0) {
-			free(l);
-			return COMPAT_ENOMEM;
-		}
-	}
-	for (size_t i = 0; i < l->n; i++)
-		if (strcmp(l->v[i]->lib.path, path) == 0 && l->v[i]->flags == flags)
-			return 0;
-	struct cand **nv = realloc(l->v, (l->n + 1) * sizeof *nv);
 	struct cand *c = calloc(1, sizeof *c);
-	if (!nv || !c) {
+	if (!c || !(c->lib.path = strdup(path))) {
 		free(c);
-		if (nv)
-			l->v = nv;
-		return COMPAT_ENOMEM;
+		return NULL;
 	}
-	l->v = nv;
 	c->origin = origin;
-	c->flags = flags;
-	c->lib.path = strdup(path);
-	c->hwcaps = hwcaps ? strdup(hwcaps) : NULL;
-	if (!c->lib.path || (hwcaps && !c->hwcaps)) {
-		free((char *)c->lib.path);
-		free(c);
-		return COMPAT_ENOMEM;
-	}
-	nv[l->n++] = c;
+	c->sub = "";
 	idx->nlibs++;
-	return 0;
+	return c;
 }
 
 static void cand_free(struct cand *c)
@@ -119,7 +112,9 @@ static void cand_free(struct cand *c)
 	for (size_t i = 0; i < c->lib.nverdefs; i++)
 		free((char *)c->lib.verdefs[i]);
 	free(c->lib.verdefs);
-	free((char *)c->hwcaps);
+	for (size_t i = 0; i < c->lib.nneeded; i++)
+		free((char *)c->lib.needed[i]);
+	free(c->lib.needed);
 	elf_symtab_close(c->symtab);
 	free(c);
 }
@@ -133,196 +128,409 @@ static void list_free(void *p)
 	free(l);
 }
 
-/* Directory entries: every file whose name looks like a library, looked
- * up by file name as ld.so does in a search directory. */
-static int add_dir(struct host_index *idx, enum cand_origin origin, const char *dir)
+static void cached_free(void *p)
 {
-	int fd = index_open(idx, dir, O_RDONLY | O_DIRECTORY);
-	if (fd < 0)
-		return 0;
-	DIR *d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return 0;
+	cand_free(p);
+}
+
+static int dir_add(struct host_index *idx, enum cand_origin origin, size_t dir, const char *sub,
+		   const char *name, const char *path)
+{
+	struct cand_list *l = strmap_get(&idx->names, name);
+	if (!l) {
+		if (!(l = calloc(1, sizeof *l)) || strmap_put(&idx->names, name, l) < 0) {
+			free(l);
+			return COMPAT_ENOMEM;
+		}
 	}
-	struct dirent *e;
+	struct cand **nv = realloc(l->v, (l->n + 1) * sizeof *nv);
+	if (!nv)
+		return COMPAT_ENOMEM;
+	l->v = nv;
+	struct cand *c = cand_new(idx, origin, path);
+	if (!c)
+		return COMPAT_ENOMEM;
+	c->dir = dir;
+	c->sub = sub;
+	nv[l->n++] = c;
+	return 0;
+}
+
+/* Every file of dir (and of the subdirectories a loader tries in it) whose
+ * name looks like a library: looked up by file name, as ld.so does. */
+static int scan_dir(struct host_index *idx, enum cand_origin origin, size_t d)
+{
+	const char *dir = idx->dirs[d];
 	int rc = 0;
-	while (rc == 0 && (e = readdir(d)) != NULL) {
-		if (!strstr(e->d_name, ".so") || e->d_type == DT_DIR)
+	for (size_t s = 0; s < idx->nsubs && rc == 0; s++) {
+		char sd[4096];
+		if ((size_t)snprintf(sd, sizeof sd, "%s%s%s", dir, *idx->subs[s] ? "/" : "", idx->subs[s]) >= sizeof sd)
 			continue;
-		char path[4096];
-		if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, e->d_name) >= sizeof path)
+		int fd = ldso_open(&idx->root, sd, O_RDONLY | O_DIRECTORY);
+		if (fd < 0)
 			continue;
-		rc = cand_add(idx, origin, e->d_name, path, -1, NULL);
+		if (!*idx->subs[s])
+			idx->dir_ok[d] = 1;
+		DIR *dh = fdopendir(fd);
+		if (!dh) {
+			close(fd);
+			continue;
+		}
+		struct dirent *e;
+		while (rc == 0 && (e = readdir(dh)) != NULL) {
+			char path[4200];
+			if (!strstr(e->d_name, ".so") || e->d_type == DT_DIR ||
+			    (size_t)snprintf(path, sizeof path, "%s/%s", sd, e->d_name) >= sizeof path)
+				continue;
+			rc = dir_add(idx, origin, d, idx->subs[s], e->d_name, path);
+		}
+		closedir(dh);
 	}
-	closedir(d);
 	return rc;
 }
 
-/* Default directories of every loader this host may have. */
-static const char *const default_dirs[] = {
-	"/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib64", "/usr/lib64",
-	"/lib32", "/usr/lib32", "/lib/i386-linux-gnu", "/usr/lib/i386-linux-gnu",
-	"/lib/aarch64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/lib", "/usr/lib",
-};
+static int push_dir(struct host_index *idx, const char *dir)
+{
+	char **nd = realloc(idx->dirs, (idx->ndirs + 1) * sizeof *nd);
+	if (!nd)
+		return COMPAT_ENOMEM;
+	idx->dirs = nd;
+	unsigned char *ok = realloc(idx->dir_ok, idx->ndirs + 1);
+	if (!ok)
+		return COMPAT_ENOMEM;
+	idx->dir_ok = ok;
+	ok[idx->ndirs] = 0;
+	if (!(nd[idx->ndirs] = strdup(dir)))
+		return COMPAT_ENOMEM;
+	idx->ndirs++;
+	return 0;
+}
+
+/* The rows that apply in this root, the subdirectories their loaders try,
+ * and the CPU the root is for. */
+static int model_root(struct host_index *idx)
+{
+	size_t n;
+	const struct ldso_abi *t = ldso_table(&n);
+	if (!(idx->abis = calloc(n, sizeof *idx->abis)) ||
+	    !(idx->subs = calloc(n * LDSO_MAX_SUBDIRS + 1, sizeof *idx->subs)))
+		return COMPAT_ENOMEM;
+	idx->nabis = n;
+	for (size_t i = 0; i < n; i++) {
+		const struct ldso_abi *a = idx->abis[i] = ldso_abi_for(&idx->root, t[i].elf_class, t[i].machine);
+		const char *sub[LDSO_MAX_SUBDIRS];
+		size_t ns = a ? ldso_subdirs(a, sub) : 0;
+		for (size_t k = 0; k < ns; k++) {
+			int seen = !*sub[k];	/* "" goes last */
+			for (size_t j = 0; j < idx->nsubs && !seen; j++)
+				seen = strcmp(idx->subs[j], sub[k]) == 0;
+			if (!seen)
+				idx->subs[idx->nsubs++] = sub[k];
+		}
+	}
+	idx->subs[idx->nsubs++] = "";
+	idx->cpu = ldso_native_cpu();
+	if (idx->root.fd < 0)
+		return 0;
+	/* A tree's CPU is the one its loaders are built for, in table
+	 * order (x86_64 before i386, aarch64 before armhf). */
+	for (size_t i = 0; i < n; i++) {
+		int fd = ldso_open(&idx->root, t[i].interp, O_RDONLY);
+		if (fd < 0)
+			continue;
+		uint8_t cls, osabi;
+		uint16_t mach, type;
+		int ok = elf_peek_fd(fd, t[i].interp, &cls, &mach, &type, &osabi, NULL) == 0 &&
+			 cls == t[i].elf_class && mach == t[i].machine;
+		close(fd);
+		if (ok) {
+			idx->cpu = t[i].cpu;
+			break;
+		}
+	}
+	return 0;
+}
+
+static int add_cache(struct host_index *idx)
+{
+	if (ldso_cache_load(&idx->root, &idx->cache, &idx->cache_st, NULL) < 0)
+		return 0;	/* no cache, or not one: ld.so goes on without it */
+	idx->have_cache = 1;
+	for (size_t i = 0; i < idx->cache.n; i++) {
+		const char *path = idx->cache.entries[i].value;
+		if (strmap_get(&idx->cached, path))
+			continue;
+		struct cand *c = cand_new(idx, FROM_CACHE, path);
+		if (!c)
+			return COMPAT_ENOMEM;
+		if (strmap_put(&idx->cached, path, c) < 0) {
+			cand_free(c);
+			return COMPAT_ENOMEM;
+		}
+		cand_load(idx, c);	/* the index is parsed once */
+	}
+	return 0;
+}
+
+/* The loader of each ABI, read now: it is loaded before anything else and
+ * answers to its soname (libc.so.6 needs ld-linux-x86-64.so.2). */
+static int add_loaders(struct host_index *idx)
+{
+	for (size_t i = 0; i < idx->nabis; i++) {
+		const struct ldso_abi *a = idx->abis[i];
+		if (!a || !a->interp || strmap_get(&idx->cached, a->interp))
+			continue;
+		int fd = ldso_open(&idx->root, a->interp, O_RDONLY);
+		if (fd < 0)
+			continue;
+		close(fd);
+		struct cand *c = cand_new(idx, FROM_LOADER, a->interp);
+		if (!c)
+			return COMPAT_ENOMEM;
+		if (strmap_put(&idx->cached, a->interp, c) < 0) {
+			cand_free(c);
+			return COMPAT_ENOMEM;
+		}
+		cand_load(idx, c);
+	}
+	return 0;
+}
 
 int index_build(const struct index_opts *o, struct host_index **out, struct cerr *err)
 {
 	struct host_index *idx = calloc(1, sizeof *idx);
-	struct ldcache cache = { 0 };
 	int rc = 0;
+	*out = NULL;
 	if (!idx)
 		return cerr_set(err, COMPAT_ENOMEM, "out of memory");
-	idx->root_fd = -1;
-	if (o->root && strcmp(o->root, "/") != 0) {
-		if (!(idx->root = strdup(o->root)))
-			goto oom;
-		idx->root_fd = open(o->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (idx->root_fd < 0) {
-			rc = cerr_sys(err, COMPAT_EIO, "%s", o->root);
-			goto fail;
-		}
+	if ((rc = ldso_root_open(o->root, &idx->root, err)) < 0) {
+		free(idx);
+		return rc;
 	}
+	if ((rc = model_root(idx)) < 0)
+		goto fail;
 	for (size_t i = 0; i < o->nextra; i++)
-		if ((rc = add_dir(idx, FROM_EXTRA, o->extra_dirs[i])) < 0)
-			goto oom;
+		if ((rc = push_dir(idx, o->extra_dirs[i])) < 0 || (rc = scan_dir(idx, FROM_EXTRA, i)) < 0)
+			goto fail;
+	idx->nextra = o->nextra;
 	if (o->no_system)
 		goto done;
-	int cfd = index_open(idx, "/etc/ld.so.cache", O_RDONLY);
-	if (cfd >= 0) {
-		struct stat st;
-		if (fstat(cfd, &st) == 0 && st.st_size <= LDCACHE_MAX_BYTES) {
-			char *buf = malloc((size_t)st.st_size + 1);
-			ssize_t got = buf ? pread(cfd, buf, (size_t)st.st_size, 0) : -1;
-			if (got == st.st_size &&
-			    ldcache_parse(buf, (size_t)got, "/etc/ld.so.cache", &cache, NULL) == 0) {
-				idx->cache_st = st;
-				idx->have_cache_st = 1;
-			}
-			free(buf);
+	if ((rc = add_cache(idx)) < 0 || (rc = add_loaders(idx)) < 0)
+		goto fail;
+	/* The default directories of every loader this root has a row for. */
+	for (size_t i = 0; i < idx->nabis; i++) {
+		const struct ldso_abi *a = idx->abis[i];
+		for (size_t k = 0; a && k < a->ndirs; k++) {
+			int seen = 0;
+			for (size_t j = idx->nextra; j < idx->ndirs && !seen; j++)
+				seen = strcmp(idx->dirs[j], a->dirs[k]) == 0;
+			if (seen)
+				continue;
+			if ((rc = push_dir(idx, a->dirs[k])) < 0 || (rc = scan_dir(idx, FROM_DEFAULT, idx->ndirs - 1)) < 0)
+				goto fail;
 		}
-		close(cfd);
 	}
-	for (size_t i = 0; i < cache.n; i++) {
-		const struct ldcache_entry *e = &cache.entries[i];
-		if ((rc = cand_add(idx, FROM_CACHE, e->key, e->value, e->flags, e->hwcaps)) < 0)
-			goto oom;
-	}
-	/* Read every cache entry now: the index is parsed once. */
-	for (size_t i = 0; i < idx->names.cap; i++) {
-		struct cand_list *l = idx->names.slots[i].value;
-		for (size_t k = 0; idx->names.slots[i].key && k < l->n; k++)
-			if (l->v[k]->origin == FROM_CACHE)
-				cand_load(idx, l->v[k]);
-	}
-	for (size_t i = 0; i < sizeof default_dirs / sizeof default_dirs[0]; i++)
-		if ((rc = add_dir(idx, FROM_DEFAULT, default_dirs[i])) < 0)
-			goto oom;
 done:
-	ldcache_free(&cache);
 	*out = idx;
 	return 0;
-oom:
-	rc = cerr_set(err, COMPAT_ENOMEM, "out of memory");
 fail:
-	ldcache_free(&cache);
 	index_free(idx);
-	*out = NULL;
-	return rc;
+	return cerr_set(err, rc, "out of memory");
 }
 
-/* Cache flags a loader of this class and machine accepts (0 = any). */
-static int flags_ok(int32_t flags, int elf_class, int machine)
+/* The row for this class and machine here, or NULL. */
+static const struct ldso_abi *abi_of(const struct host_index *idx, int elf_class, int machine)
 {
-	if (!elf_class && !machine)
-		return 1;
-	if (elf_class == ELFCLASS64 && machine == EM_X86_64)
-		return flags == (LDCACHE_FLAG_ELF_LIBC6 | LDCACHE_FLAG_X8664_LIB64);
-	if (elf_class == ELFCLASS32 && machine == EM_386)
-		return flags == LDCACHE_FLAG_ELF || flags == LDCACHE_FLAG_ELF_LIBC6;
-	if (elf_class == ELFCLASS32 && machine == EM_X86_64)
-		return flags == (LDCACHE_FLAG_ELF_LIBC6 | LDCACHE_FLAG_X8664_LIBX32);
-	if (elf_class == ELFCLASS64 && machine == EM_AARCH64)
-		return flags == (LDCACHE_FLAG_ELF_LIBC6 | LDCACHE_FLAG_AARCH64_LIB64);
-	return 1;	/* unknown loader: the ELF check below decides */
+	size_t n;
+	const struct ldso_abi *t = ldso_table(&n);
+	for (size_t i = 0; i < n && i < idx->nabis; i++)
+		if (t[i].elf_class == elf_class && t[i].machine == machine)
+			return idx->abis[i];
+	return NULL;
 }
 
-static int hwcaps_rank(const char *h)
-{
-	int level = cpu_x86_isa_level();
-	for (int l = 4; l >= 2; l--) {
-		char name[16];
-		snprintf(name, sizeof name, "x86-64-v%d", l);
-		if (strcmp(h, name) == 0)
-			return level >= l ? 4 - l : -1;
-	}
-	return -1;
-}
-
-static int cand_matches(const struct host_index *idx, struct cand *c, int elf_class, int machine)
+/* 1: c is the library (right ABI); 0: passed over; -1: stops the search. */
+static int cand_take(const struct host_index *idx, struct cand *c, int elf_class, int machine)
 {
 	cand_load(idx, c);
-	if (!c->usable)
-		return 0;	/* a linker script or other non-ELF file provides nothing */
+	if (c->state == CAND_GONE)
+		return 0;
+	if (c->state == CAND_BAD)
+		return -1;
 	return (!elf_class || c->lib.elf_class == elf_class) && (!machine || c->lib.machine == machine);
+}
+
+/* Directories [from, to) in order (through map when given: indexes into
+ * idx->dirs), each with the subdirectories subs first. */
+static const struct host_lib *lookup_dirs(const struct host_index *idx, const struct cand_list *l,
+					  enum cand_origin origin, const size_t *map, size_t from, size_t to,
+					  const char *const *subs, size_t nsubs, int elf_class, int machine,
+					  const char **bad)
+{
+	for (size_t d = from; d < to; d++)
+		for (size_t s = 0; s < nsubs; s++)
+			for (size_t i = 0; i < l->n; i++) {
+				struct cand *c = l->v[i];
+				if (c->origin != origin || c->dir != (map ? map[d] : d) || strcmp(c->sub, subs[s]) != 0)
+					continue;
+				int t = cand_take(idx, c, elf_class, machine);
+				if (t > 0)
+					return &c->lib;
+				if (t < 0) {
+					if (bad)
+						*bad = c->lib.path;
+					return NULL;
+				}
+			}
+	return NULL;
+}
+
+static const struct host_lib *lookup_cache(const struct host_index *idx, const struct ldso_abi *abi,
+					   const char *soname, int elf_class, int machine, const char **bad)
+{
+	const struct ldcache_entry *e = idx->have_cache ? ldso_cache_lookup(&idx->cache, abi, soname) : NULL;
+	struct cand *c = e ? strmap_get(&idx->cached, e->value) : NULL;
+	if (!c)
+		return NULL;
+	int t = cand_take(idx, c, elf_class, machine);
+	if (t < 0 && bad)
+		*bad = c->lib.path;
+	return t > 0 ? &c->lib : NULL;
+}
+
+static const struct host_lib *lookup_abi(const struct host_index *idx, const struct ldso_abi *abi,
+					 const char *soname, int elf_class, int machine, enum ldso_how how,
+					 const char **bad)
+{
+	if (how == LDSO_CACHE)
+		return abi && abi->ncache_flags ? lookup_cache(idx, abi, soname, elf_class, machine, bad) : NULL;
+	const struct cand_list *l = strmap_get(&idx->names, soname);
+	if (!l)
+		return NULL;
+	const char *subs[LDSO_MAX_SUBDIRS];
+	size_t nsubs = ldso_subdirs(abi, subs);
+	if (how != LDSO_DEFAULT)	/* RPATH, LD_LIBRARY_PATH, RUNPATH: the extra directories */
+		return lookup_dirs(idx, l, FROM_EXTRA, NULL, 0, idx->nextra, subs, nsubs, elf_class, machine, bad);
+	size_t map[LDSO_MAX_DIRS], nd = 0;
+	for (size_t k = 0; k < abi->ndirs; k++)
+		for (size_t j = idx->nextra; j < idx->ndirs; j++)
+			if (strcmp(idx->dirs[j], abi->dirs[k]) == 0)
+				map[nd++] = j;
+	return lookup_dirs(idx, l, FROM_DEFAULT, map, 0, nd, subs, nsubs, elf_class, machine, bad);
+}
+
+const struct host_lib *index_lookup_step(const struct host_index *idx, const char *soname, int elf_class,
+					 int machine, enum ldso_how how, const char **bad)
+{
+	if (bad)
+		*bad = NULL;
+	if (elf_class || machine) {
+		const struct ldso_abi *abi = abi_of(idx, elf_class, machine);
+		if (!abi)
+			abi = ldso_generic_abi();	/* no cache flags: no cache entries */
+		return lookup_abi(idx, abi, soname, elf_class, machine, how, bad);
+	}
+	/* No ABI named (the prototype's artifacts): this host's own loader
+	 * first, then every other one it has. */
+	const struct ldso_abi *native = ldso_native_abi(&idx->root);
+	const struct host_lib *hit = native ? lookup_abi(idx, native, soname, native->elf_class, native->machine,
+							 how, bad) : NULL;
+	for (size_t i = 0; !hit && i < idx->nabis; i++)
+		if (idx->abis[i] && idx->abis[i] != native)
+			hit = lookup_abi(idx, idx->abis[i], soname, idx->abis[i]->elf_class, idx->abis[i]->machine,
+					 how, NULL);
+	return hit;
 }
 
 const struct host_lib *index_lookup_soname(const struct host_index *idx, const char *soname,
 					   int elf_class, int machine)
 {
-	struct cand_list *l = strmap_get(&idx->names, soname);
-	if (!l)
-		return NULL;
-	/* As ld.so: the extra directories (LD_LIBRARY_PATH) in order, then
-	 * the cache (the best glibc-hwcaps entry over a plain one), then the
-	 * default directories in order. */
-	for (size_t i = 0; i < l->n; i++)
-		if (l->v[i]->origin == FROM_EXTRA && cand_matches(idx, l->v[i], elf_class, machine))
-			return &l->v[i]->lib;
-	struct cand *best = NULL;
-	int best_rank = 99;
-	for (size_t i = 0; i < l->n; i++) {
-		struct cand *c = l->v[i];
-		if (c->origin != FROM_CACHE || !flags_ok(c->flags, elf_class, machine) ||
-		    !cand_matches(idx, c, elf_class, machine))
-			continue;
-		int rank = c->hwcaps ? hwcaps_rank(c->hwcaps) : 10;
-		if (rank >= 0 && rank < best_rank) {
-			best = c;
-			best_rank = rank;
-		}
+	static const enum ldso_how order[] = { LDSO_LD_LIBRARY_PATH, LDSO_CACHE, LDSO_DEFAULT };
+	for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
+		const char *bad = NULL;
+		const struct host_lib *l = index_lookup_step(idx, soname, elf_class, machine, order[i], &bad);
+		if (l || bad)
+			return l;
 	}
-	if (best)
-		return &best->lib;
-	for (size_t i = 0; i < l->n; i++)
-		if (l->v[i]->origin == FROM_DEFAULT && cand_matches(idx, l->v[i], elf_class, machine))
-			return &l->v[i]->lib;
 	return NULL;
 }
 
-int index_lib_exports(const struct host_index *idx, const struct host_lib *lib, const char *symbol)
+const struct host_lib *index_lookup_path(const struct host_index *idx, const char *path)
 {
-	struct cand *c = (struct cand *)((char *)lib - offsetof(struct cand, lib));
+	struct cand *c = strmap_get(&idx->cached, path);
+	if (!c)
+		return NULL;
+	cand_load(idx, c);
+	return c->state == CAND_OK ? &c->lib : NULL;
+}
+
+static struct cand *cand_of(const struct host_lib *lib)
+{
+	return (struct cand *)((char *)lib - offsetof(struct cand, lib));
+}
+
+static const struct elf_symtab *symtab_of(const struct host_index *idx, const struct host_lib *lib)
+{
+	struct cand *c = cand_of(lib);
 	if (!c->symtab_tried) {
 		c->symtab_tried = 1;
-		int fd = index_open(idx, lib->path, O_RDONLY);
+		int fd = ldso_open(&idx->root, lib->path, O_RDONLY);
 		if (fd >= 0) {
-			char p[64];
-			snprintf(p, sizeof p, "/proc/self/fd/%d", fd);
-			if (elf_symtab_open(p, &c->symtab, NULL) < 0)
+			if (elf_symtab_open_fd(fd, lib->path, &c->symtab, NULL) < 0)
 				c->symtab = NULL;
 			close(fd);
 		}
 	}
-	if (!c->symtab)
-		return -1;
-	return elf_symtab_exports(c->symtab, symbol);
+	return c->symtab;
 }
 
-const char *const *index_search_dirs(size_t *n)
+int index_lib_exports(const struct host_index *idx, const struct host_lib *lib, const char *symbol)
 {
-	*n = sizeof default_dirs / sizeof default_dirs[0];
-	return default_dirs;
+	const struct elf_symtab *t = symtab_of(idx, lib);
+	return t ? elf_symtab_exports(t, symbol) : -1;
+}
+
+int index_lib_defines(const struct host_index *idx, const struct host_lib *lib, const char *name,
+		      const char *version)
+{
+	const struct elf_symtab *t = symtab_of(idx, lib);
+	return t ? elf_symtab_defines(t, name, version) : -1;
+}
+
+size_t index_default_dirs(const struct host_index *idx, int elf_class, int machine, const char **dirs)
+{
+	const struct ldso_abi *abi = abi_of(idx, elf_class, machine);
+	if (!abi && !elf_class && !machine)
+		abi = ldso_native_abi(&idx->root);
+	if (!abi)
+		abi = ldso_generic_abi();
+	size_t n = 0;
+	for (size_t k = 0; k < abi->ndirs; k++)
+		for (size_t j = idx->nextra; j < idx->ndirs; j++)
+			if (idx->dir_ok[j] && strcmp(idx->dirs[j], abi->dirs[k]) == 0)
+				dirs[n++] = abi->dirs[k];
+	return n;
+}
+
+const char *index_root(const struct host_index *idx)
+{
+	return idx->root.path;
+}
+
+const char *const *index_extra_dirs(const struct host_index *idx, size_t *n)
+{
+	*n = idx->nextra;
+	return (const char *const *)idx->dirs;
+}
+
+int index_runs(const struct host_index *idx, int elf_class, int machine)
+{
+	return ldso_cpu_runs(idx->cpu, elf_class, machine);
+}
+
+int index_cpu(const struct host_index *idx)
+{
+	return idx->cpu;
 }
 
 size_t index_count(const struct host_index *idx)
@@ -333,21 +541,20 @@ size_t index_count(const struct host_index *idx)
 int index_is_stale(const struct host_index *idx)
 {
 	struct stat st;
-	int fd = index_open(idx, "/etc/ld.so.cache", O_RDONLY);
+	int fd = ldso_open(&idx->root, "/etc/ld.so.cache", O_RDONLY);
 	if (fd < 0)
-		return idx->have_cache_st;
+		return idx->have_cache;
+	const struct stat *o = &idx->cache_st;
 	int r = fstat(fd, &st) == 0 &&
-		(!idx->have_cache_st || st.st_ino != idx->cache_st.st_ino ||
-		 st.st_dev != idx->cache_st.st_dev || st.st_size != idx->cache_st.st_size ||
-		 st.st_mtim.tv_sec != idx->cache_st.st_mtim.tv_sec ||
-		 st.st_mtim.tv_nsec != idx->cache_st.st_mtim.tv_nsec);
+		(!idx->have_cache || st.st_ino != o->st_ino || st.st_dev != o->st_dev || st.st_size != o->st_size ||
+		 st.st_mtim.tv_sec != o->st_mtim.tv_sec || st.st_mtim.tv_nsec != o->st_mtim.tv_nsec);
 	close(fd);
 	return r;
 }
 
 int index_path_exists(const struct host_index *idx, const char *path)
 {
-	int fd = index_open(idx, path, O_PATH);
+	int fd = ldso_open(&idx->root, path, O_RDONLY);
 	if (fd < 0)
 		return 0;
 	close(fd);
@@ -360,8 +567,15 @@ void index_free(struct host_index *idx)
 		return;
 	strmap_each(&idx->names, list_free);
 	strmap_free(&idx->names);
-	if (idx->root_fd >= 0)
-		close(idx->root_fd);
-	free(idx->root);
+	strmap_each(&idx->cached, cached_free);
+	strmap_free(&idx->cached);
+	ldcache_free(&idx->cache);
+	for (size_t i = 0; i < idx->ndirs; i++)
+		free(idx->dirs[i]);
+	free(idx->dirs);
+	free(idx->dir_ok);
+	free(idx->abis);
+	free(idx->subs);
+	ldso_root_close(&idx->root);
 	free(idx);
 }

@@ -17,7 +17,9 @@
 #include "cpu.h"
 #include "elf.h"
 #include "fsutil.h"
+#include "ldso.h"
 #include "libcache.h"
+#include "resolve.h"
 
 #define LIBCACHE_MAX_COPY (1ull << 31)	/* largest library copied with --copy */
 
@@ -186,7 +188,36 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-int libcache_merge_artifact(struct artifact *a, const struct libcache_lib *libs, size_t n)
+int libcache_mark_own(const char *program, const char *library_path, const struct libcache_lib *libs, size_t n,
+		      unsigned char *own, struct cerr *err)
+{
+	struct rs_opts ro = { .library_path = library_path };
+	struct resolver *rv;
+	int rc = resolver_new(&ro, &rv, err);
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; i < n && rc >= 0; i++) {
+		char *found = NULL, real[PATH_MAX];
+		int via_origin = 0;
+		own[i] = 1;
+		/* the name it was opened by, then its soname */
+		for (int k = 0; k < 2 && own[i] && rc >= 0; k++) {
+			const char *name = k ? libs[i].soname : libs[i].name;
+			if (k && !strcmp(libs[i].soname, libs[i].name))
+				break;
+			rc = resolver_find(rv, program, name, &found, &via_origin, err);
+			if (rc == 1 && !via_origin && realpath(found, real) && !strcmp(real, libs[i].path))
+				own[i] = 0;
+			free(found);
+			found = NULL;
+		}
+	}
+	resolver_free(rv);
+	return rc < 0 ? rc : 0;
+}
+
+int libcache_merge_artifact(struct artifact *a, const struct libcache_lib *libs, size_t n,
+			    const unsigned char *own)
 {
 	static const char prefix[] = ARTIFACT_NS "library-name.";
 	struct strmap names = { 0 };
@@ -203,7 +234,7 @@ int libcache_merge_artifact(struct artifact *a, const struct libcache_lib *libs,
 	for (size_t i = 0; i < n; i++) {
 		if (set_add(&names, libs[i].soname) < 0)
 			goto out;
-		if (strlen(libs[i].soname) > 400)
+		if (strlen(libs[i].soname) > 400 || (own && own[i]))
 			continue;
 		snprintf(key, sizeof key, ARTIFACT_NS "needed.%s", libs[i].soname);
 		if (!artifact_get(a, key) && artifact_set(a, key, "") < 0)
@@ -231,10 +262,7 @@ out:
 
 const char *libcache_lib_dir(const char *dir, char *buf, size_t len)
 {
-	int level = cpu_x86_isa_level();
-	int n = level >= 2 ? snprintf(buf, len, "%s/glibc-hwcaps/x86-64-v%d", dir, level)
-			   : snprintf(buf, len, "%s", dir);
-	return n < 0 || (size_t)n >= len ? NULL : buf;
+	return ldso_first_dir(NULL, dir, buf, len);
 }
 
 /* mkdir -p path (the user's own path: symlinks among its parents are

@@ -98,15 +98,28 @@ int libcache_loaded(const struct libcache_seen *s, struct libcache_lib **libs, s
 		    struct cerr *err);
 void libcache_libs_free(struct libcache_lib *libs, size_t n);
 
+/* Which loaded libraries are the application's own files rather than host
+ * needs: the ones opened by path (a dlopen of a path, a DT_NEEDED with
+ * '/'), that is, the ones ld.so's search for their name from program (its
+ * RPATH/RUNPATH, library_path as LD_LIBRARY_PATH, the cache, the default
+ * directories) does not find -- or finds only through $ORIGIN. Sets own[i]
+ * (n entries) to 1 for those. Returns 0, or the errors of resolver_run for
+ * program (COMPAT_EIO, COMPAT_EINVAL), COMPAT_ENOMEM. */
+int libcache_mark_own(const char *program, const char *library_path, const struct libcache_lib *libs, size_t n,
+		      unsigned char *own, struct cerr *err);
+
 /* Add the loaded libraries to an artifact: library-name.N becomes the
  * sorted union of the existing names and the loaded sonames, renumbered
  * without gaps; needed.SONAME is added (empty: no known version
- * requirement) for loaded sonames the artifact does not list yet.
- * Returns 0 or COMPAT_ENOMEM. */
-int libcache_merge_artifact(struct artifact *a, const struct libcache_lib *libs, size_t n);
+ * requirement) for loaded sonames the artifact does not list yet, except
+ * the application's own (own[i] set; own may be NULL): their needs are
+ * the caller's to add (describe them). Returns 0 or COMPAT_ENOMEM. */
+int libcache_merge_artifact(struct artifact *a, const struct libcache_lib *libs, size_t n,
+			    const unsigned char *own);
 
 /* The directory inside dir that ld.so searches first ("DIR/glibc-hwcaps/
- * x86-64-v3" or "DIR"), into buf. Returns buf, or NULL when it does not fit. */
+ * x86-64-v3" or "DIR", as ldso_first_dir says for this CPU), into buf.
+ * Returns buf, or NULL when it does not fit. */
 const char *libcache_lib_dir(const char *dir, char *buf, size_t len);
 
 /* Make dir the cache of these libraries: create it (and its parents) when

@@ -1,38 +1,21 @@
+/* The ld.so search on the file system: the model (table, order, open in
+ * root, cache) is ldso.c's; this file walks it for each DT_NEEDED name. */
 #include <errno.h>
 #include <fcntl.h>
 #include <gelf.h>
 #include <limits.h>
-#include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
-#include "cpu.h"
-#include "ldcache.h"
+#include "ldso.h"
+#include "pathlist.h"
 #include "resolve.h"
 #include "strmap.h"
 
-#define MAX_SUBDIRS 16
 #define MAX_OBJECTS 4096	/* a closure larger than this is refused */
-
-/* What one loader (chosen by PT_INTERP / class / machine) does. */
-struct ldso_conf {
-	const char *interp;		/* default PT_INTERP */
-	int32_t flags[2];		/* ld.so.cache entry flags it accepts */
-	size_t nflags;
-	const char *dirs[4];		/* default directories */
-	size_t ndirs;
-	const char *lib;		/* $LIB */
-	const char *platform;		/* $PLATFORM */
-	const char *subdirs[MAX_SUBDIRS]; /* tried in each directory, "" last */
-	size_t nsubdirs;
-	const char *hwcaps[3];		/* glibc-hwcaps names, best first */
-	size_t nhwcaps;
-	int known;
-};
 
 /* An ELF file read once per resolver. */
 struct cached_obj {
@@ -43,15 +26,15 @@ struct cached_obj {
 };
 
 struct resolver {
-	char *root;		/* NULL for "/" */
-	int root_fd;
+	struct ldso_root root;
+	char *root_given;	/* the root as given, made absolute (NULL for "/") */
 	char *library_path;
 	unsigned elf_flags;
 	struct ldcache cache;
 	int cache_state;	/* 0 not loaded, 1 loaded, -1 unreadable */
 	struct strmap objects;	/* loader-visible path -> struct cached_obj */
 	struct strmap dirs;	/* directory -> (void *)1 exists, (void *)2 not */
-	struct strmap subdirs;	/* search directory -> struct subdir_list of the existing ones */
+	struct strmap subdirs;	/* ABI + search directory -> struct subdir_list */
 };
 
 /* The subdirectories (hwcaps, legacy, "") of one search directory that
@@ -65,34 +48,30 @@ struct subdir_list {
 struct run {
 	struct resolver *rv;
 	struct resolution *r;
-	struct ldso_conf conf;
+	const struct ldso_abi *abi;
 	char *main_origin;
 	struct strmap names;	/* requested name or soname -> index + 1 */
 };
+
+static enum rs_how how_of(enum ldso_how h)
+{
+	return (enum rs_how)(RS_RPATH + (int)h);
+}
 
 const char *rs_how_name(enum rs_how how)
 {
 	static const char *const names[] = {
 		[RS_MAIN] = "[program]", [RS_INTERP] = "[interpreter]", [RS_PATH] = "[direct]",
-		[RS_RPATH] = "[rpath]", [RS_LD_LIBRARY_PATH] = "[LD_LIBRARY_PATH]",
-		[RS_RUNPATH] = "[runpath]", [RS_LDCACHE] = "[ld.so.cache]",
-		[RS_DEFAULT] = "[default path]", [RS_NOTFOUND] = "not found",
+		[RS_NOTFOUND] = "not found",
 	};
+	if (how >= RS_RPATH && how <= RS_DEFAULT)
+		return ldso_how_name((enum ldso_how)(how - RS_RPATH));
 	return how <= RS_NOTFOUND ? names[how] : "?";
 }
 
 int resolver_open(const struct resolver *rv, const char *path)
 {
-	if (rv->root_fd < 0)
-		return open(path, O_RDONLY | O_CLOEXEC);
-	struct open_how how = { .flags = O_RDONLY | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT };
-	int fd = (int)syscall(SYS_openat2, rv->root_fd, path, &how, sizeof how);
-	if (fd < 0 && errno == ENOSYS) {
-		while (*path == '/')
-			path++;
-		fd = openat(rv->root_fd, *path ? path : ".", O_RDONLY | O_CLOEXEC);
-	}
-	return fd;
+	return ldso_open(&rv->root, path, O_RDONLY);
 }
 
 static int dir_exists(struct resolver *rv, const char *dir)
@@ -100,133 +79,34 @@ static int dir_exists(struct resolver *rv, const char *dir)
 	void *v = strmap_get(&rv->dirs, dir);
 	if (v)
 		return v == (void *)1;
-	int exists;
-	if (rv->root_fd < 0) {
-		struct stat st;
-		exists = stat(dir, &st) == 0 && S_ISDIR(st.st_mode);
-	} else {
-		int fd = resolver_open(rv, dir);
-		struct stat st;
-		exists = fd >= 0 && fstat(fd, &st) == 0 && S_ISDIR(st.st_mode);
-		if (fd >= 0)
-			close(fd);
-	}
+	int exists = ldso_is_dir(&rv->root, dir);
 	strmap_put(&rv->dirs, dir, exists ? (void *)1 : (void *)2);
 	return exists;
 }
 
-static void add_subdir(struct ldso_conf *c, const char *s)
+static char *absolute(const char *path)
 {
-	for (size_t i = 0; i < c->nsubdirs; i++)
-		if (strcmp(c->subdirs[i], s) == 0)
-			return;
-	if (c->nsubdirs < MAX_SUBDIRS)
-		c->subdirs[c->nsubdirs++] = s;
-}
-
-/* The loader's configuration for a program of this class and machine.
- * Debian's multiarch loader uses lib/<triplet> directories; elsewhere
- * (and in a --root without them) lib64. */
-static void conf_for(struct resolver *rv, int elf_class, int machine, struct ldso_conf *c)
-{
-	memset(c, 0, sizeof *c);
-	c->known = 1;
-	if (elf_class == ELFCLASS64 && machine == EM_X86_64) {
-		int multiarch = dir_exists(rv, "/usr/lib/x86_64-linux-gnu") ||
-				dir_exists(rv, "/lib/x86_64-linux-gnu");
-		c->interp = "/lib64/ld-linux-x86-64.so.2";
-		c->flags[0] = LDCACHE_FLAG_ELF_LIBC6 | LDCACHE_FLAG_X8664_LIB64;
-		c->nflags = 1;
-		if (multiarch) {
-			c->dirs[0] = "/lib/x86_64-linux-gnu";
-			c->dirs[1] = "/usr/lib/x86_64-linux-gnu";
-			c->dirs[2] = "/lib";
-			c->dirs[3] = "/usr/lib";
-			c->ndirs = 4;
-			c->lib = "lib/x86_64-linux-gnu";
-		} else {
-			c->dirs[0] = "/lib64";
-			c->dirs[1] = "/usr/lib64";
-			c->ndirs = 2;
-			c->lib = "lib64";
-		}
-		c->platform = "x86_64";
-		int level = cpu_x86_isa_level();
-		static const char *const hw[] = { "glibc-hwcaps/x86-64-v4", "glibc-hwcaps/x86-64-v3",
-						  "glibc-hwcaps/x86-64-v2" };
-		static const char *const hwn[] = { "x86-64-v4", "x86-64-v3", "x86-64-v2" };
-		for (int l = 4; l >= 2; l--)
-			if (level >= l) {
-				add_subdir(c, hw[4 - l]);
-				c->hwcaps[c->nhwcaps++] = hwn[4 - l];
-			}
-		/* Legacy subdirectories, as ld.so --help lists them for
-		 * platform x86_64 and hwcap x86_64. */
-		add_subdir(c, "tls/x86_64/x86_64");
-		add_subdir(c, "tls/x86_64");
-		add_subdir(c, "tls");
-		add_subdir(c, "x86_64/x86_64");
-		add_subdir(c, "x86_64");
-	} else if (elf_class == ELFCLASS32 && machine == EM_386) {
-		int multiarch = dir_exists(rv, "/usr/lib/i386-linux-gnu");
-		c->interp = "/lib/ld-linux.so.2";
-		c->flags[0] = LDCACHE_FLAG_ELF;
-		c->flags[1] = LDCACHE_FLAG_ELF_LIBC6;
-		c->nflags = 2;
-		c->dirs[0] = multiarch ? "/lib/i386-linux-gnu" : "/lib32";
-		c->dirs[1] = multiarch ? "/usr/lib/i386-linux-gnu" : "/usr/lib32";
-		c->dirs[2] = "/lib";
-		c->dirs[3] = "/usr/lib";
-		c->ndirs = 4;
-		c->lib = multiarch ? "lib/i386-linux-gnu" : "lib32";
-		c->platform = "i686";
-		add_subdir(c, "tls/i686/sse2");
-		add_subdir(c, "tls/i686");
-		add_subdir(c, "tls/sse2");
-		add_subdir(c, "tls");
-		add_subdir(c, "i686/sse2");
-		add_subdir(c, "i686");
-		add_subdir(c, "sse2");
-	} else if (elf_class == ELFCLASS64 && machine == EM_AARCH64) {
-		c->interp = "/lib/ld-linux-aarch64.so.1";
-		c->flags[0] = LDCACHE_FLAG_ELF_LIBC6 | LDCACHE_FLAG_AARCH64_LIB64;
-		c->nflags = 1;
-		c->dirs[0] = "/lib/aarch64-linux-gnu";
-		c->dirs[1] = "/usr/lib/aarch64-linux-gnu";
-		c->dirs[2] = "/lib";
-		c->dirs[3] = "/usr/lib";
-		c->ndirs = 4;
-		c->lib = "lib/aarch64-linux-gnu";
-		c->platform = "aarch64";
-	} else {
-		/* Unknown loader: default directories only, no cache. */
-		c->known = 0;
-		c->dirs[0] = "/lib";
-		c->dirs[1] = "/usr/lib";
-		c->ndirs = 2;
-		c->lib = "lib";
-		c->platform = "";
-	}
-	add_subdir(c, "");
+	char cwd[PATH_MAX], *p = NULL;
+	if (path[0] == '/')
+		return strdup(path);
+	if (!getcwd(cwd, sizeof cwd) || asprintf(&p, "%s/%s", cwd, path) < 0)
+		return NULL;
+	return p;
 }
 
 int resolver_new(const struct rs_opts *o, struct resolver **out, struct cerr *err)
 {
 	struct resolver *rv = calloc(1, sizeof *rv);
+	int rc;
 	if (!rv)
 		return cerr_set(err, COMPAT_ENOMEM, "out of memory");
-	rv->root_fd = -1;
 	rv->elf_flags = o->elf_flags;
-	if (o->root && strcmp(o->root, "/") != 0) {
-		rv->root = strdup(o->root);
-		rv->root_fd = open(o->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (rv->root_fd < 0) {
-			int rc = cerr_sys(err, COMPAT_EIO, "%s", o->root);
-			resolver_free(rv);
-			return rc;
-		}
+	if ((rc = ldso_root_open(o->root, &rv->root, err)) < 0) {
+		free(rv);
+		return rc;
 	}
-	if (o->library_path && !(rv->library_path = strdup(o->library_path))) {
+	if ((rv->root.fd >= 0 && !(rv->root_given = absolute(o->root))) ||
+	    (o->library_path && !(rv->library_path = strdup(o->library_path)))) {
 		resolver_free(rv);
 		return cerr_set(err, COMPAT_ENOMEM, "out of memory");
 	}
@@ -263,31 +143,16 @@ void resolver_free(struct resolver *rv)
 	strmap_each(&rv->subdirs, subdir_list_free);
 	strmap_free(&rv->subdirs);
 	ldcache_free(&rv->cache);
-	if (rv->root_fd >= 0)
-		close(rv->root_fd);
-	free(rv->root);
+	ldso_root_close(&rv->root);
+	free(rv->root_given);
 	free(rv->library_path);
 	free(rv);
 }
 
 static const struct ldcache *cache_get(struct resolver *rv)
 {
-	if (rv->cache_state == 0) {
-		int fd = resolver_open(rv, "/etc/ld.so.cache");
-		rv->cache_state = -1;
-		if (fd >= 0) {
-			struct stat st;
-			if (fstat(fd, &st) == 0 && st.st_size > 0 && st.st_size <= LDCACHE_MAX_BYTES) {
-				char *buf = malloc((size_t)st.st_size);
-				if (buf && pread(fd, buf, (size_t)st.st_size, 0) == st.st_size &&
-				    ldcache_parse(buf, (size_t)st.st_size, "/etc/ld.so.cache", &rv->cache,
-						  NULL) == 0)
-					rv->cache_state = 1;
-				free(buf);
-			}
-			close(fd);
-		}
-	}
+	if (rv->cache_state == 0)
+		rv->cache_state = ldso_cache_load(&rv->root, &rv->cache, NULL, NULL) == 0 ? 1 : -1;
 	return rv->cache_state == 1 ? &rv->cache : NULL;
 }
 
@@ -315,61 +180,6 @@ static int object_get(struct resolver *rv, const char *path, int fd, unsigned fl
 	return 0;
 }
 
-/* ---- dynamic string tokens and path lists ---- */
-
-/* Expand $ORIGIN, $LIB, $PLATFORM (and ${...}) in s. Unknown tokens stay
- * as written, as in ld.so. Returns a malloc'd string or NULL. */
-static char *expand(const char *s, const char *origin, const struct ldso_conf *c, int *used_origin)
-{
-	size_t cap = strlen(s) + 1 + 64, n = 0;
-	char *out = malloc(cap);
-	if (!out)
-		return NULL;
-	while (*s) {
-		const char *val = NULL;
-		size_t skip = 0;
-		if (*s == '$') {
-			static const struct { const char *name; int which; } toks[] = {
-				{ "ORIGIN", 0 }, { "LIB", 1 }, { "PLATFORM", 2 } };
-			for (size_t i = 0; i < 3 && !val; i++) {
-				size_t len = strlen(toks[i].name);
-				int braced = s[1] == '{';
-				const char *p = s + 1 + braced;
-				if (strncmp(p, toks[i].name, len) != 0)
-					continue;
-				if (braced ? p[len] != '}' : (p[len] == '_' || (p[len] >= 'A' && p[len] <= 'Z') ||
-							     (p[len] >= 'a' && p[len] <= 'z') ||
-							     (p[len] >= '0' && p[len] <= '9')))
-					continue;
-				skip = 1 + braced + len + braced;
-				val = toks[i].which == 0 ? (origin ? origin : ".")
-				    : toks[i].which == 1 ? c->lib : c->platform;
-				if (toks[i].which == 0 && used_origin)
-					*used_origin = 1;
-			}
-		}
-		size_t add = val ? strlen(val) : 1;
-		if (n + add + 1 > cap) {
-			cap = (n + add + 1) * 2;
-			char *nb = realloc(out, cap);
-			if (!nb) {
-				free(out);
-				return NULL;
-			}
-			out = nb;
-		}
-		if (val) {
-			memcpy(out + n, val, add);
-			n += add;
-			s += skip;
-		} else {
-			out[n++] = *s++;
-		}
-	}
-	out[n] = '\0';
-	return out;
-}
-
 static char *dirname_of(const char *path)
 {
 	const char *slash = strrchr(path, '/');
@@ -394,14 +204,19 @@ static char *join(const char *dir, const char *sub, const char *name)
 
 /* ---- the search ---- */
 
-enum try_result { TRY_NOFILE, TRY_WRONG, TRY_BAD, TRY_FOUND };
+enum try_result { TRY_NOFILE, TRY_WRONG, TRY_BAD, TRY_SPECIAL, TRY_FOUND };
 
+/* A candidate as ld.so's open_verify sees it: absent (search on), of
+ * another class or machine (search on), not ELF (the search stops: ld.so
+ * fails with "invalid ELF header" or "file too short"), or a FIFO, socket
+ * or device -- never opened for reading here; ld.so would block on a FIFO
+ * or fail on the rest, so the search stops there too. */
 static enum try_result try_candidate(struct run *st, const char *path, int elf_class,
 				     int machine, int *fd_out)
 {
 	int fd = resolver_open(st->rv, path);
 	if (fd < 0)
-		return TRY_NOFILE;
+		return errno == ENXIO ? TRY_SPECIAL : TRY_NOFILE;
 	uint8_t cls, osabi;
 	uint16_t mach, type;
 	int rc = elf_peek_fd(fd, path, &cls, &mach, &type, &osabi, NULL);
@@ -432,74 +247,96 @@ static int add_searched(struct rs_obj *o, const char *dir, enum rs_how why)
 	return 0;
 }
 
-/* The existing subdirectories of dir, computed once per resolver (the
- * configuration is per machine, which is fixed for a resolver's programs
- * in practice; the key includes it to be safe). */
+/* The existing subdirectories of dir for this run's ABI, computed once
+ * per resolver. NULL when out of memory. */
 static const struct subdir_list *subdirs_of(struct run *st, const char *dir)
 {
-	char key[4200];
-	snprintf(key, sizeof key, "%s\n%s", st->conf.platform, dir);
+	char *key = NULL;
+	if (asprintf(&key, "%s\n%s", st->abi->name, dir) < 0)
+		return NULL;
 	struct subdir_list *l = strmap_get(&st->rv->subdirs, key);
-	if (l)
+	if (l) {
+		free(key);
 		return l;
-	if (!(l = calloc(1, sizeof *l)) || !(l->prefix = calloc(st->conf.nsubdirs, sizeof *l->prefix))) {
+	}
+	const char *subs[LDSO_MAX_SUBDIRS];
+	size_t nsubs = ldso_subdirs(st->abi, subs);
+	if (!(l = calloc(1, sizeof *l)) || !(l->prefix = calloc(nsubs, sizeof *l->prefix))) {
 		free(l);
+		free(key);
 		return NULL;
 	}
 	if (dir_exists(st->rv, dir)) {
-		for (size_t s = 0; s < st->conf.nsubdirs; s++) {
-			char *sd = join(dir, st->conf.subdirs[s], "");
-			if (sd && (!*st->conf.subdirs[s] || dir_exists(st->rv, sd)))
+		for (size_t s = 0; s < nsubs; s++) {
+			char *sd = join(dir, subs[s], "");
+			if (!sd) {
+				subdir_list_free(l);
+				free(key);
+				return NULL;
+			}
+			if (!*subs[s] || dir_exists(st->rv, sd))
 				l->prefix[l->n++] = sd;
 			else
 				free(sd);
 		}
 	}
-	if (strmap_put(&st->rv->subdirs, key, l) < 0) {
+	int rc = strmap_put(&st->rv->subdirs, key, l);
+	free(key);
+	if (rc < 0) {
 		subdir_list_free(l);
 		return NULL;
 	}
 	return l;
 }
 
-/* Search name in a ':'-separated list of directories. Returns 1 found
- * (path/fd set), 0 not found, -1 stop (bad file: o->problem set). */
-static int search_list(struct run *st, struct rs_obj *o, const char *name, const char *list,
-		       const char *origin, enum rs_how why, int elf_class, int machine,
-		       char **path_out, int *fd_out, int *via_origin)
+/* Where a search found its file. */
+struct hit {
+	char *path;
+	int fd;
+	int via_origin;
+};
+
+/* Search name in one list of directories (one step of the order).
+ * Returns 1 found (*h set), 0 not found, 2 stop (a file that is not ELF:
+ * o->problem set), COMPAT_ENOMEM. */
+static int search_list(struct run *st, struct rs_obj *o, const char *name, const struct ldso_step *step,
+		       int elf_class, int machine, struct hit *h)
 {
-	const char *p = list;
-	while (p) {
-		const char *sep = strpbrk(p, why == RS_LD_LIBRARY_PATH ? ":;" : ":");
-		size_t len = sep ? (size_t)(sep - p) : strlen(p);
-		char *raw = len ? strndup(p, len) : strdup(".");
-		p = sep ? sep + 1 : NULL;
-		if (!raw)
-			return -1;
+	struct pathlist pl;
+	enum rs_how why = how_of(step->how);
+	int res = 0;
+	if (pathlist_split(step->list, ldso_list_seps(step->how), PATHLIST_KEEP_EMPTY, &pl) < 0)
+		return COMPAT_ENOMEM;
+	for (size_t i = 0; i < pl.n && res == 0; i++) {
 		int uses_origin = 0;
-		char *dir = expand(raw, origin, &st->conf, &uses_origin);
-		free(raw);
-		if (!dir)
-			return -1;
-		add_searched(o, dir, why);
-		int res = 0;
-		const struct subdir_list *sl = subdirs_of(st, dir);
-		for (size_t k = 0; sl && k < sl->n && res == 0; k++) {
+		/* an empty entry is the current directory, as in ld.so */
+		char *dir = ldso_expand(st->abi, *pl.v[i] ? pl.v[i] : ".", step->origin, &uses_origin);
+		const struct subdir_list *sl = dir ? subdirs_of(st, dir) : NULL;
+		if (!dir || !sl || add_searched(o, dir, why) < 0) {
+			free(dir);
+			res = COMPAT_ENOMEM;
+			break;
+		}
+		for (size_t k = 0; k < sl->n && res == 0; k++) {
 			char *cand;
 			if (asprintf(&cand, "%s%s", sl->prefix[k], name) < 0) {
-				res = -1;
+				res = COMPAT_ENOMEM;
 				break;
 			}
-			switch (try_candidate(st, cand, elf_class, machine, fd_out)) {
+			enum try_result t = try_candidate(st, cand, elf_class, machine, &h->fd);
+			switch (t) {
 			case TRY_FOUND:
-				*path_out = cand;
-				*via_origin = uses_origin;
+				h->path = cand;
+				h->via_origin = uses_origin;
 				res = 1;
 				continue;
 			case TRY_BAD:
-				if (asprintf(&o->problem, "%s: invalid ELF header", cand) < 0)
+			case TRY_SPECIAL:
+				free(o->problem);
+				if (asprintf(&o->problem, "%s: %s", cand,
+					     t == TRY_BAD ? "invalid ELF header" : "not a regular file") < 0)
 					o->problem = NULL;
-				res = -1;
+				res = 2;
 				break;
 			default:
 				break;
@@ -507,20 +344,64 @@ static int search_list(struct run *st, struct rs_obj *o, const char *name, const
 			free(cand);
 		}
 		free(dir);
-		if (res)
-			return res;
 	}
-	return 0;
+	pathlist_free(&pl);
+	return res;
 }
 
-static int in_system_dir(const struct ldso_conf *c, const char *path)
+/* The cache step. Returns 1 found, 0 not, COMPAT_ENOMEM. */
+static int search_cache(struct run *st, struct rs_obj *o, const char *name, const struct ldso_step *step,
+			int elf_class, int machine, struct hit *h)
 {
-	for (size_t i = 0; i < c->ndirs; i++) {
-		size_t l = strlen(c->dirs[i]);
-		if (strncmp(path, c->dirs[i], l) == 0 && path[l] == '/')
-			return 1;
+	if (!st->abi->ncache_flags)
+		return 0;	/* a loader we do not know reads no cache */
+	if (add_searched(o, "/etc/ld.so.cache", RS_LDCACHE) < 0)
+		return COMPAT_ENOMEM;
+	const struct ldcache_entry *e = ldso_cache_lookup(cache_get(st->rv), st->abi, name);
+	if (!e || (step->nodeflib && ldso_in_default_dir(st->abi, e->value)))
+		return 0;
+	if (try_candidate(st, e->value, elf_class, machine, &h->fd) != TRY_FOUND)
+		return 0;
+	if (!(h->path = strdup(e->value))) {
+		close(h->fd);
+		return COMPAT_ENOMEM;
 	}
-	return 0;
+	return 1;
+}
+
+/* The default directories step. */
+static int search_default(struct run *st, struct rs_obj *o, const char *name, int elf_class, int machine,
+			  struct hit *h)
+{
+	int res = 0;
+	for (size_t i = 0; i < st->abi->ndirs && res == 0; i++) {
+		struct ldso_step one = { LDSO_DEFAULT, st->abi->dirs[i], NULL, 0 };
+		res = search_list(st, o, name, &one, elf_class, machine, h);
+	}
+	return res;
+}
+
+/* A DT_NEEDED name with '/': a path, after token expansion. */
+static int search_path(struct run *st, const char *name, const char *origin, struct rs_obj *o, int *fd)
+{
+	const struct elf_info *mi = st->r->objs[0].info;
+	int via = 0;
+	char *p = ldso_expand(st->abi, name, origin, &via);
+	if (!p)
+		return COMPAT_ENOMEM;
+	enum try_result t = try_candidate(st, p, mi->elf_class, mi->machine, fd);
+	if (t == TRY_FOUND) {
+		o->path = p;
+		o->how = RS_PATH;
+		o->via_origin = via;
+		return 0;
+	}
+	if ((t == TRY_BAD || t == TRY_SPECIAL) &&
+	    asprintf(&o->problem, "%s: %s", p, t == TRY_BAD ? "invalid ELF header" : "not a regular file") < 0)
+		o->problem = NULL;
+	int rc = add_searched(o, p, RS_PATH);
+	free(p);
+	return rc;
 }
 
 /* Find name for requester req; fills o (path, how, searched). Returns 0
@@ -528,91 +409,60 @@ static int in_system_dir(const struct ldso_conf *c, const char *path)
 static int search(struct run *st, int req, const char *name, struct rs_obj *o, int *fd)
 {
 	struct resolution *r = st->r;
-	const struct elf_info *ri = r->objs[req].info;
 	const struct elf_info *mi = r->objs[0].info;
-	int cls = mi->elf_class, mach = mi->machine, found = 0, via = 0;
-	char *path = NULL, *origin_req = req == 0 ? NULL : dirname_of(r->objs[req].path);
-	const char *oreq = req == 0 ? st->main_origin : origin_req;
+	struct ldso_object chain[LDSO_MAX_CHAIN];
+	char *origins[LDSO_MAX_CHAIN] = { NULL };
+	size_t nchain = 0;
+	int rc = 0;
 
+	/* The loading chain: the requester, its loader, ... the program. */
+	for (int l = req; l >= 0 && nchain < LDSO_MAX_CHAIN; l = r->objs[l].loader) {
+		const struct elf_info *li = r->objs[l].info;
+		if (l > 0 && !(origins[nchain] = dirname_of(r->objs[l].path))) {
+			rc = COMPAT_ENOMEM;
+			goto out;
+		}
+		chain[nchain] = (struct ldso_object){ .rpath = li->rpath, .runpath = li->runpath,
+			.origin = l == 0 ? st->main_origin : origins[nchain],
+			.nodeflib = (li->flags_1 & DF_1_NODEFLIB) != 0 };
+		nchain++;
+		if (l == 0)
+			break;
+	}
 	if (strchr(name, '/')) {
-		char *p = expand(name, oreq, &st->conf, &via);
-		if (!p) {
-			free(origin_req);
-			return COMPAT_ENOMEM;
+		rc = search_path(st, name, chain[0].origin, o, fd);
+		goto out;
+	}
+	struct ldso_step steps[LDSO_MAX_CHAIN + 4];
+	size_t nsteps = ldso_search_order(chain, nchain, st->rv->library_path, steps);
+	struct hit h = { NULL, -1, 0 };
+	int found = 0;
+	for (size_t s = 0; s < nsteps && found == 0; s++) {
+		switch (steps[s].how) {
+		case LDSO_CACHE:
+			found = search_cache(st, o, name, &steps[s], mi->elf_class, mi->machine, &h);
+			break;
+		case LDSO_DEFAULT:
+			found = search_default(st, o, name, mi->elf_class, mi->machine, &h);
+			break;
+		default:
+			found = search_list(st, o, name, &steps[s], mi->elf_class, mi->machine, &h);
+			break;
 		}
-		enum try_result t = try_candidate(st, p, cls, mach, fd);
-		if (t == TRY_FOUND) {
-			o->path = p;
-			o->how = RS_PATH;
-			o->via_origin = via;
-		} else {
-			if (t == TRY_BAD && asprintf(&o->problem, "%s: invalid ELF header", p) < 0)
-				o->problem = NULL;
-			add_searched(o, p, RS_PATH);
-			free(p);
-		}
-		free(origin_req);
-		return 0;
-	}
-
-	if (!ri->runpath) {
-		int did_main = 0;
-		for (int l = req; l >= 0 && !found; l = r->objs[l].loader) {
-			if (!r->objs[l].info->rpath)
-				continue;
-			char *lo = l == 0 ? NULL : dirname_of(r->objs[l].path);
-			found = search_list(st, o, name, r->objs[l].info->rpath, l == 0 ? st->main_origin : lo,
-					    RS_RPATH, cls, mach, &path, fd, &via);
-			free(lo);
-			did_main |= l == 0;
-		}
-		if (!found && !did_main && mi->rpath)
-			found = search_list(st, o, name, mi->rpath, st->main_origin, RS_RPATH, cls, mach,
-					    &path, fd, &via);
 		if (found == 1)
-			o->how = RS_RPATH;
+			o->how = how_of(steps[s].how);
 	}
-	if (!found && st->rv->library_path) {
-		found = search_list(st, o, name, st->rv->library_path, st->main_origin,
-				    RS_LD_LIBRARY_PATH, cls, mach, &path, fd, &via);
-		if (found == 1)
-			o->how = RS_LD_LIBRARY_PATH;
+	if (found < 0) {
+		rc = found;
+	} else if (found == 1) {
+		o->path = h.path;
+		o->via_origin = h.via_origin;
+		*fd = h.fd;
 	}
-	if (!found && ri->runpath) {
-		found = search_list(st, o, name, ri->runpath, oreq, RS_RUNPATH, cls, mach, &path, fd,
-				    &via);
-		if (found == 1)
-			o->how = RS_RUNPATH;
-	}
-	int nodeflib = (ri->flags_1 & DF_1_NODEFLIB) != 0;
-	if (!found && st->conf.known) {
-		const struct ldcache *c = cache_get(st->rv);
-		const struct ldcache_entry *e = c ? ldcache_lookup(c, name, st->conf.flags, st->conf.nflags,
-								   st->conf.hwcaps, st->conf.nhwcaps)
-						  : NULL;
-		add_searched(o, "/etc/ld.so.cache", RS_LDCACHE);
-		if (e && !(nodeflib && in_system_dir(&st->conf, e->value))) {
-			enum try_result t = try_candidate(st, e->value, cls, mach, fd);
-			if (t == TRY_FOUND) {
-				found = 1;
-				o->how = RS_LDCACHE;
-				path = strdup(e->value);
-			}
-		}
-	}
-	if (!found && !nodeflib) {
-		for (size_t i = 0; i < st->conf.ndirs && !found; i++)
-			found = search_list(st, o, name, st->conf.dirs[i], NULL, RS_DEFAULT, cls, mach,
-					    &path, fd, &via);
-		if (found == 1)
-			o->how = RS_DEFAULT;
-	}
-	if (found == 1) {
-		o->path = path;
-		o->via_origin = via;
-	}
-	free(origin_req);
-	return 0;
+out:
+	for (size_t i = 0; i < nchain; i++)
+		free(origins[i]);
+	return rc;
 }
 
 static int name_add(struct run *st, const char *name, int idx)
@@ -654,10 +504,12 @@ void resolution_free(struct resolution *r)
 	r->interp = -1;
 }
 
-/* Load the loader named by PT_INTERP (or the default one) up front, as
- * the kernel and ld.so do: it answers to its path and its soname. */
+/* Load the loader named by PT_INTERP (or the ABI's) up front, as the
+ * kernel and ld.so do: it answers to its path and its soname. */
 static int load_interp(struct run *st, const char *interp)
 {
+	if (!interp)
+		return 0;	/* a loader we do not know, and no PT_INTERP */
 	int fd = resolver_open(st->rv, interp);
 	if (fd < 0)
 		return 0;	/* absent: the verdict reports it */
@@ -681,22 +533,128 @@ static int load_interp(struct run *st, const char *interp)
 	return 0;
 }
 
-static int main_origin(struct run *st, const char *path)
+/* path as seen inside the root when it lies there (lexically, under the
+ * root as given or as real path), else NULL. Borrowed from path. */
+static const char *inside_root(const struct resolver *rv, const char *abs)
 {
-	char real[PATH_MAX];
-	if (!realpath(path, real))
-		snprintf(real, sizeof real, "%s", path);
-	const char *p = real;
-	const char *root = st->rv->root;
-	if (root) {
-		size_t rl = strlen(root);
-		while (rl > 1 && root[rl - 1] == '/')
+	const char *roots[2] = { rv->root.path, rv->root_given };
+	for (int i = 0; i < 2 && rv->root.fd >= 0; i++) {
+		if (!roots[i])
+			continue;
+		size_t rl = strlen(roots[i]);
+		while (rl > 1 && roots[i][rl - 1] == '/')
 			rl--;
-		if (strncmp(real, root, rl) == 0 && real[rl] == '/')
-			p = real + rl;
+		if (strncmp(abs, roots[i], rl) == 0 && abs[rl] == '/')
+			return abs + rl;
 	}
-	st->main_origin = dirname_of(p);
-	return st->main_origin ? 0 : COMPAT_ENOMEM;
+	return NULL;
+}
+
+/* Open the program. A path inside the root is opened inside it (its
+ * symlinks mean what they mean there); $ORIGIN is the directory of the
+ * file's real path as the loader sees it (the kernel gives ld.so the
+ * resolved /proc/self/exe). Returns the fd or a negative code. */
+static int open_program(struct run *st, const char *path, struct cerr *err)
+{
+	struct resolver *rv = st->rv;
+	char *abs = absolute(path), real[PATH_MAX], link[64];
+	int fd = -1;
+	if (!abs)
+		return cerr_set(err, COMPAT_ENOMEM, "out of memory");
+	const char *in = inside_root(rv, abs);
+	fd = in ? ldso_open(&rv->root, in, O_RDONLY) : ldso_open(NULL, path, O_RDONLY);
+	if (fd < 0) {
+		fd = errno == ENXIO ? cerr_set(err, COMPAT_EINVAL, "%s: not a regular file", path)
+				    : cerr_sys(err, COMPAT_EIO, "%s", path);
+		goto out;
+	}
+	snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+	ssize_t n = readlink(link, real, sizeof real - 1);
+	if (n > 0) {
+		real[n] = '\0';
+	} else if (!realpath(path, real)) {
+		snprintf(real, sizeof real, "%s", abs);
+	}
+	const char *p = real;
+	if (rv->root.fd >= 0) {
+		const char *r2 = inside_root(rv, real);
+		p = r2 ? r2 : in ? in : real;
+	}
+	if (!(st->main_origin = dirname_of(p))) {
+		close(fd);
+		fd = cerr_set(err, COMPAT_ENOMEM, "out of memory");
+	}
+out:
+	free(abs);
+	return fd;
+}
+
+/* Resolve every DT_NEEDED of object q, breadth-first. */
+static int resolve_needs(struct run *st, size_t q, struct cerr *err)
+{
+	struct resolution *r = st->r;
+	const struct elf_info *qi = r->objs[q].info;
+	int *needs = calloc(qi->nneeded ? qi->nneeded : 1, sizeof *needs);
+	if (!needs)
+		return cerr_set(err, COMPAT_ENOMEM, "out of memory");
+	r->objs[q].needs = needs;
+	for (size_t k = 0; k < qi->nneeded; k++) {
+		const char *name = qi->needed[k];
+		void *hit = strmap_get(&st->names, name);
+		if (hit) {
+			needs[k] = (int)(intptr_t)hit - 1;
+			continue;
+		}
+		struct rs_obj o = { .loader = (int)q, .how = RS_NOTFOUND };
+		int ofd = -1;
+		if (!(o.name = strdup(name)) || search(st, (int)q, name, &o, &ofd) < 0) {
+			obj_free(&o);
+			return cerr_set(err, COMPAT_ENOMEM, "out of memory");
+		}
+		int idx = -1;
+		if (o.path) {
+			struct cached_obj *c;
+			struct cerr e2;
+			if (object_get(st->rv, o.path, ofd, 0, &c, &e2) < 0) {
+				free(o.problem);
+				o.problem = strdup(e2.msg);
+				free(o.path);
+				o.path = NULL;
+				o.how = RS_NOTFOUND;
+			} else {
+				o.info = &c->info;
+				o.symtab = c->symtab;
+				o.dev = c->dev;
+				o.ino = c->ino;
+				/* The same file under another name is the same object. */
+				for (size_t i = 0; i < r->n; i++)
+					if (r->objs[i].info && r->objs[i].dev == c->dev && r->objs[i].ino == c->ino)
+						idx = (int)i;
+			}
+			close(ofd);
+		}
+		if (idx >= 0) {
+			obj_free(&o);
+		} else {
+			int rc = obj_append(r, &o);
+			if (rc < 0) {
+				obj_free(&o);
+				return rc == COMPAT_ELIMIT
+					       ? cerr_set(err, rc, "more than %d objects in the closure", MAX_OBJECTS)
+					       : cerr_set(err, rc, "out of memory");
+			}
+			idx = (int)r->n - 1;
+			const struct rs_obj *no = &r->objs[idx];
+			if (no->info && no->info->soname && name_add(st, no->info->soname, idx) < 0)
+				return cerr_set(err, COMPAT_ENOMEM, "out of memory");
+		}
+		needs = r->objs[q].needs;	/* objs may have moved */
+		qi = r->objs[q].info;
+		needs[k] = idx;
+		if (name_add(st, name, idx) < 0)
+			return cerr_set(err, COMPAT_ENOMEM, "out of memory");
+	}
+	return 0;
 }
 
 int resolver_run(struct resolver *rv, const char *path, struct resolution *r, struct cerr *err)
@@ -707,16 +665,16 @@ int resolver_run(struct resolver *rv, const char *path, struct resolution *r, st
 
 	memset(r, 0, sizeof *r);
 	r->interp = -1;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open_program(&st, path, err);
 	if (fd < 0)
-		return cerr_sys(err, COMPAT_EIO, "%s", path);
+		return fd;
 	/* The program is cached under a key no loader path can have. */
 	char key[PATH_MAX + 8];
 	snprintf(key, sizeof key, "\001%s", path);
 	rc = object_get(rv, key, fd, rv->elf_flags, &mainc, err);
 	close(fd);
 	if (rc < 0)
-		return rc;
+		goto out;
 	if (mainc->info.type != ET_EXEC && mainc->info.type != ET_DYN) {
 		rc = cerr_set(err, COMPAT_EINVAL, "%s: not an executable or shared object", path);
 		goto out;
@@ -732,89 +690,69 @@ int resolver_run(struct resolver *rv, const char *path, struct resolution *r, st
 	}
 	if (!mainc->info.dynamic || !mainc->info.nneeded)
 		goto out;
-	conf_for(rv, mainc->info.elf_class, mainc->info.machine, &st.conf);
-	if ((rc = main_origin(&st, path)) < 0 ||
-	    (rc = load_interp(&st, mainc->info.interp ? mainc->info.interp : st.conf.interp)) < 0) {
+	st.abi = ldso_abi_for(&rv->root, mainc->info.elf_class, mainc->info.machine);
+	if (!st.abi)
+		st.abi = ldso_generic_abi();
+	if ((rc = load_interp(&st, mainc->info.interp ? mainc->info.interp : st.abi->interp)) < 0) {
 		cerr_set(err, rc, "out of memory");
 		goto out;
 	}
-
 	for (size_t q = 0; q < r->n; q++) {
 		if ((int)q == r->interp || !r->objs[q].info)
 			continue;
-		const struct elf_info *qi = r->objs[q].info;
-		int *needs = calloc(qi->nneeded ? qi->nneeded : 1, sizeof *needs);
-		if (!needs) {
-			rc = cerr_set(err, COMPAT_ENOMEM, "out of memory");
+		if ((rc = resolve_needs(&st, q, err)) < 0)
 			goto out;
-		}
-		r->objs[q].needs = needs;
-		for (size_t k = 0; k < qi->nneeded; k++) {
-			const char *name = qi->needed[k];
-			void *hit = strmap_get(&st.names, name);
-			if (hit) {
-				needs[k] = (int)(intptr_t)hit - 1;
-				continue;
-			}
-			struct rs_obj o = { .loader = (int)q, .how = RS_NOTFOUND };
-			int ofd = -1;
-			if (!(o.name = strdup(name)) || search(&st, (int)q, name, &o, &ofd) < 0) {
-				obj_free(&o);
-				rc = cerr_set(err, COMPAT_ENOMEM, "out of memory");
-				goto out;
-			}
-			int idx = -1;
-			if (o.path) {
-				struct cached_obj *c;
-				struct cerr e2;
-				if (object_get(rv, o.path, ofd, 0, &c, &e2) < 0) {
-					free(o.problem);
-					o.problem = strdup(e2.msg);
-					free(o.path);
-					o.path = NULL;
-					o.how = RS_NOTFOUND;
-				} else {
-					o.info = &c->info;
-					o.symtab = c->symtab;
-					o.dev = c->dev;
-					o.ino = c->ino;
-					/* The same file under another name is the same object. */
-					for (size_t i = 0; i < r->n; i++)
-						if (r->objs[i].info && r->objs[i].dev == c->dev &&
-						    r->objs[i].ino == c->ino)
-							idx = (int)i;
-				}
-				close(ofd);
-			}
-			if (idx >= 0) {
-				obj_free(&o);
-			} else {
-				if (obj_append(r, &o) < 0) {
-					obj_free(&o);
-					rc = cerr_set(err, COMPAT_ELIMIT, "%s: more than %d objects", path,
-						      MAX_OBJECTS);
-					goto out;
-				}
-				idx = (int)r->n - 1;
-				const struct rs_obj *no = &r->objs[idx];
-				if (no->info && no->info->soname && name_add(&st, no->info->soname, idx) < 0) {
-					rc = cerr_set(err, COMPAT_ENOMEM, "out of memory");
-					goto out;
-				}
-			}
-			needs = r->objs[q].needs;	/* objs may have moved */
-			qi = r->objs[q].info;
-			needs[k] = idx;
-			if (name_add(&st, name, idx) < 0) {
-				rc = cerr_set(err, COMPAT_ENOMEM, "out of memory");
-				goto out;
-			}
-		}
 	}
 out:
 	strmap_free(&st.names);
 	free(st.main_origin);
 	if (rc < 0)
 		resolution_free(r);
+	return rc;
+}
+
+int resolver_find(struct resolver *rv, const char *program, const char *name, char **path, int *via_origin,
+		  struct cerr *err)
+{
+	struct resolution r = { .interp = -1 };
+	struct run st = { .rv = rv, .r = &r };
+	struct cached_obj *mainc = NULL;
+	int rc;
+
+	*path = NULL;
+	*via_origin = 0;
+	int fd = open_program(&st, program, err);
+	if (fd < 0)
+		return fd;
+	char key[PATH_MAX + 8];
+	snprintf(key, sizeof key, "\001%s", program);
+	rc = object_get(rv, key, fd, rv->elf_flags, &mainc, err);
+	close(fd);
+	if (rc < 0)
+		goto out;
+	struct rs_obj m = { .loader = -1, .how = RS_MAIN, .info = &mainc->info, .symtab = mainc->symtab };
+	struct rs_obj o = { .loader = 0, .how = RS_NOTFOUND };
+	if (!(m.name = strdup(program)) || !(m.path = strdup(program)) || obj_append(&r, &m) < 0) {
+		obj_free(&m);
+		rc = cerr_set(err, COMPAT_ENOMEM, "out of memory");
+		goto out;
+	}
+	st.abi = ldso_abi_for(&rv->root, mainc->info.elf_class, mainc->info.machine);
+	if (!st.abi)
+		st.abi = ldso_generic_abi();
+	int ofd = -1;
+	if (search(&st, 0, name, &o, &ofd) < 0) {
+		rc = cerr_set(err, COMPAT_ENOMEM, "out of memory");
+	} else if (o.path) {
+		close(ofd);
+		*path = o.path;
+		*via_origin = o.via_origin;
+		o.path = NULL;
+		rc = 1;
+	}
+	obj_free(&o);
+out:
+	resolution_free(&r);
+	free(st.main_origin);
 	return rc;
 }

@@ -1,26 +1,19 @@
-/* The ld.so search, emulated (DESIGN §3): given a program, find the
- * libraries glibc's loader would load, in its order, without running it.
- *
- * The rules, from glibc 2.36 elf/dl-load.c and ld.so(8):
+/* The ld.so search, emulated on the file system (DESIGN §3): given a
+ * program, find the libraries glibc's loader would load, in its order,
+ * without running it. The rules -- the per-ABI table, the search order,
+ * opening inside a root -- are ldso.h's; this module walks them:
  *  - Loading is breadth-first from the program's DT_NEEDED list. A name
  *    already loaded (as a requested name or a DT_SONAME, or the same file by
- *    device and inode) is reused; the loader itself is loaded from the start.
+ *    device and inode) is reused; the loader itself is loaded from the start
+ *    and answers to its path and its soname.
  *  - A name containing '/' is opened as a path, after $ORIGIN/$LIB/$PLATFORM
- *    expansion. Otherwise the search order is:
- *      1. DT_RPATH of the requesting object, then of the object that loaded
- *         it, up to the program -- only when the requester has no DT_RUNPATH;
- *      2. LD_LIBRARY_PATH;
- *      3. the requester's own DT_RUNPATH (not inherited);
- *      4. /etc/ld.so.cache (skipped for system paths with DF_1_NODEFLIB);
- *      5. the loader's default directories (not with DF_1_NODEFLIB).
- *  - Each directory is tried with glibc-hwcaps/x86-64-v4..v2 first, as far as
- *    this CPU allows, then the legacy tls/platform subdirectories.
+ *    expansion; any other name is searched in ldso_search_order's steps.
  *  - A candidate of the wrong ELF class or machine is skipped; a file that is
- *    not ELF at all stops the search for that name (ld.so's "invalid ELF
- *    header").
- *  - PT_INTERP picks the loader, hence the cache flags and default
- *    directories; --root makes every path relative to a sysroot (opened with
- *    openat2(RESOLVE_IN_ROOT), so absolute symlinks stay inside it). */
+ *    not ELF stops the search for that name (ld.so's "invalid ELF header"),
+ *    and so does a FIFO or device (never opened for reading: "not a regular
+ *    file").
+ *  - PT_INTERP's ABI picks the table row, hence the cache flags and default
+ *    directories; --root makes every path relative to a sysroot. */
 #ifndef COMPAT_RESOLVE_H
 #define COMPAT_RESOLVE_H
 
@@ -88,6 +81,14 @@ int resolver_new(const struct rs_opts *o, struct resolver **out, struct cerr *er
  * Returns 0 (libraries not found are reported in *r, not as errors);
  * COMPAT_EIO / COMPAT_EINVAL when the program itself cannot be read. */
 int resolver_run(struct resolver *rv, const char *path, struct resolution *r, struct cerr *err);
+
+/* Search name as ld.so would for a DT_NEEDED (or a dlopen by name) of the
+ * program at path: its RPATH/RUNPATH, LD_LIBRARY_PATH, the cache, the
+ * default directories. Returns 1 found (*path malloc'd, the caller frees;
+ * *via_origin set when through a $ORIGIN directory), 0 not found (*path
+ * NULL), or COMPAT_EIO / COMPAT_EINVAL / COMPAT_ENOMEM as resolver_run. */
+int resolver_find(struct resolver *rv, const char *program, const char *name, char **path, int *via_origin,
+		  struct cerr *err);
 
 /* Open a path as the loader would see it (inside the root). -1 on error
  * with errno set. */

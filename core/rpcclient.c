@@ -105,52 +105,13 @@ static bool read_finding(pb_istream_t *stream, const pb_field_t *field, void **a
 	if (!nf)
 		return false;
 	v->findings = nf;
+	memset(&nf[v->nfindings], 0, sizeof *nf);
 	nf[v->nfindings].kind = strdup(f.kind);
 	nf[v->nfindings].soname = strdup(f.soname);
 	nf[v->nfindings].detail = strdup(f.detail);
 	nf[v->nfindings].warning = f.warning;
 	v->nfindings++;
 	return true;
-}
-
-/* compat's own JSON report: findings with warnings, and resolved paths. */
-static int from_report(const char *json, struct verdict *v)
-{
-	json_t *root = json_loads(json, 0, NULL);
-	json_t *fs = json_object_get(root, "findings"), *res = json_object_get(root, "resolved");
-	if (!json_is_object(root) || !json_is_array(fs) || !json_is_object(res)) {
-		json_decref(root);
-		return -1;
-	}
-	verdict_free(v);
-	v->compatible = json_is_true(json_object_get(root, "compatible"));
-	size_t i;
-	json_t *f;
-	v->findings = calloc(json_array_size(fs) + 1, sizeof *v->findings);
-	json_array_foreach(fs, i, f) {
-		const char *k = json_string_value(json_object_get(f, "kind"));
-		const char *s = json_string_value(json_object_get(f, "soname"));
-		const char *d = json_string_value(json_object_get(f, "detail"));
-		if (!v->findings || !k)
-			continue;
-		struct finding *x = &v->findings[v->nfindings++];
-		x->kind = strdup(k);
-		x->soname = strdup(s ? s : "");
-		x->detail = strdup(d ? d : "");
-		x->warning = json_is_true(json_object_get(f, "warning"));
-	}
-	const char *key;
-	json_t *val;
-	v->resolved = calloc(json_object_size(res) + 1, sizeof *v->resolved);
-	json_object_foreach(res, key, val) {
-		if (!v->resolved)
-			break;
-		struct resolved *r = &v->resolved[v->nresolved++];
-		r->soname = strdup(key);
-		r->path = json_is_string(val) ? strdup(json_string_value(val)) : NULL;
-	}
-	json_decref(root);
-	return 0;
 }
 
 /* The request message with its gRPC prefix, into *out (malloc'd). */
@@ -387,8 +348,14 @@ static void finish(struct call *c)
 		goto out;
 	}
 	v->compatible = resp.compatible;
-	if (rp.p)
-		from_report(rp.p, v);	/* richer than the findings, when it is ours */
+	if (rp.p) {
+		/* richer than the findings, when it is ours */
+		struct verdict full;
+		if (verdict_from_json(rp.p, strlen(rp.p), &full) == 0) {
+			verdict_free(v);
+			*v = full;
+		}
+	}
 	rc = 0;
 out:
 	if (rc < 0)

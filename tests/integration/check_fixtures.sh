@@ -35,7 +35,10 @@ t "... and the loader agrees: version FOO_2.0 not found" grep -q "FOO_2.0' not f
 check_json --library-path "$FX/nosym" "$TMP/v.json"; rc=$?
 t "undefined-symbol: host copy lacks bar (exit 1)" test "$rc" = 1
 t "undefined-symbol finding names libfxv.so.1" has_finding undefined-symbol libfxv.so.1
-t "undefined-symbol detail names bar" grep -q 'does not export bar' "$TMP/report.json"
+t "undefined-symbol names bar, with its version" /usr/bin/python3 -c '
+import json, sys
+r = json.load(open(sys.argv[1]))
+sys.exit(0 if any(f["kind"] == "undefined-symbol" and f["symbols"] == ["bar@FOO_2.0"] for f in r["findings"]) else 1)' "$TMP/report.json"
 t "no missing-version finding for a library that has the version" bash -c '! grep -q missing-version "$1"' _ "$TMP/report.json"
 runs env LD_LIBRARY_PATH="$FX/nosym" "$FX/exe_v"
 t "... and the loader agrees: undefined symbol bar" grep -q 'undefined symbol: bar' "$TMP/loader.err"
@@ -45,6 +48,25 @@ t "missing-soname: no libfxv.so.1 on the host (exit 1)" test "$rc" = 1
 t "missing-soname finding names libfxv.so.1" has_finding missing-soname libfxv.so.1
 runs env LD_LIBRARY_PATH="$FX/empty" "$FX/exe_v"
 t "... and the loader agrees: cannot open libfxv.so.1" grep -q 'libfxv.so.1: cannot open shared object file' "$TMP/loader.err"
+
+# The order of the search, as ld.so's: the program's DT_RPATH before
+# LD_LIBRARY_PATH (--library-path), its DT_RUNPATH after it; each labelled.
+gcc -o "$TMP/exe_v_rpath" "$FX/src/main_v.c" -L"$FX/vboth" -l:libfxv.so.1 -Wl,--disable-new-dtags,-rpath,"$FX/vboth"
+gcc -o "$TMP/exe_v_runpath" "$FX/src/main_v.c" -L"$FX/vboth" -l:libfxv.so.1 -Wl,--enable-new-dtags,-rpath,"$FX/vboth"
+"$COMPAT" gen -o "$TMP/v_rpath.json" "$TMP/exe_v_rpath"
+"$COMPAT" gen -o "$TMP/v_runpath.json" "$TMP/exe_v_runpath"
+check_json --library-path "$FX/v1" "$TMP/v_rpath.json"; rc=$?
+t "DT_RPATH comes before --library-path: the full copy is found first (exit $rc)" test "$rc" = 0
+runs env LD_LIBRARY_PATH="$FX/v1" "$TMP/exe_v_rpath"
+t "... and the loader agrees: it runs" test $? = 0
+check_json --library-path "$FX/v1" "$TMP/v_runpath.json"; rc=$?
+t "DT_RUNPATH comes after --library-path: the old copy is found first (exit $rc)" has_finding missing-version libfxv.so.1
+runs env LD_LIBRARY_PATH="$FX/v1" "$TMP/exe_v_runpath"
+t "... and the loader agrees: version FOO_2.0 not found" grep -q "FOO_2.0' not found" "$TMP/loader.err"
+t "... the places searched are labelled as ld.so's steps" /usr/bin/python3 -c '
+import json, sys
+s = json.load(open(sys.argv[1]))["searched"]
+sys.exit(0 if [x["why"] for x in s][:2] == ["[LD_LIBRARY_PATH]", "[runpath]"] and s[1]["dir"] == sys.argv[2] else 1)' "$TMP/report.json" "$FX/vboth"
 
 # A linker script called like a library provides nothing.
 mkdir -p "$TMP/script"; echo 'GROUP ( /lib/x86_64-linux-gnu/libc.so.6 )' > "$TMP/script/libfxv.so.1"
@@ -78,10 +100,24 @@ else
 	skip "isa-level: this linker cannot mark x86-64-v4 (-z x86-64-v4)"
 fi
 
-# Several findings at once: all reported.
-edit "$TMP/arm.json" "$TMP/two.json" elf.interpreter /lib/ld-musl-x86_64.so.1
-check_json --library-path "$FX/empty" "$TMP/two.json"
-t "every finding is reported, not just the first" bash -c 'has() { grep -q "$1" "$2"; }; has wrong-arch "$1" && has missing-soname "$1"' _ "$TMP/report.json"
+# No GNU property note (a shared object built from objects without one, as
+# llama.cpp's AVX-512 builds of libggml-cpu): the ISA level is unknown, not
+# x86-64-v1, and check says it did not check it.
+"$COMPAT" gen -o "$TMP/nonote.json" "$FX/l/libfxl.so.1"
+t "gen: no isa-level without a GNU property note" bash -c '! grep -q isa-level "$1"' _ "$TMP/nonote.json"
+"$COMPAT" check "$TMP/nonote.json" > "$TMP/out"
+t "check: 'ISA level not recorded: not checked'" grep -qx '  note: ISA level not recorded: not checked' "$TMP/out"
+
+# Several findings at once: all reported, the root cause first, with the
+# missing libraries it explains folded into it.
+edit "$TMP/musl.json" "$TMP/two.json" needed.libfxnone.so.7 ""
+check_json --library-path "$FX/v1" "$TMP/two.json"
+t "every finding is reported; the root cause first, the missing library folded into it" /usr/bin/python3 -c '
+import json, sys
+f = json.load(open(sys.argv[1]))["findings"]
+kinds = [x["kind"] for x in f]
+sys.exit(0 if kinds[0] == "missing-interpreter" and "libfxnone.so.7" in f[0]["folded"]
+         and "missing-version" in kinds and "missing-soname" not in kinds else 1)' "$TMP/report.json"
 
 # The prototype's own artifacts.
 expect_status 0 "the prototype's xz.json (0.0.1) is compatible here" "$COMPAT" check "$PEERS/xz.json"

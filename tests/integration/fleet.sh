@@ -17,7 +17,7 @@ expect_status 1 "two hosts, one lacks FOO_2.0: exit 1" "$COMPAT" check --host "$
 t "the table: a header, then one row per host in order" bash -c '
 	[ "$(sed -n 1p "$1" | tr -s " ")" = "HOST VERDICT FIRST FINDING" ] &&
 	sed -n 2p "$1" | grep -qE "^$2 +compatible *$" &&
-	sed -n 3p "$1" | grep -qE "^$3 +NOT compatible +.*lacks version FOO_2.0$" && [ $(wc -l < "$1") = 3 ]' _ "$TMP/out" "$NEW" "$OLD"
+	sed -n 3p "$1" | grep -qE "^$3 +NOT compatible +.*FOO_2.0 needed by bar, foo_new$" && [ $(wc -l < "$1") = 3 ]' _ "$TMP/out" "$NEW" "$OLD"
 expect_status 0 "every host compatible: exit 0" "$COMPAT" check --host "$NEW" --host "$NEW" "$TMP/v.json"
 expect_status 3 "one host unreachable: exit 3" "$COMPAT" check --host "$NEW" --host "$OLD" --host "$DEAD" "$TMP/v.json"
 t "the unreachable host's row says why" grep -qE "^$DEAD +unreachable +cannot reach $DEAD" "$TMP/out"

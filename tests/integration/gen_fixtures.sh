@@ -59,7 +59,8 @@ t "a missing library is still a need in the artifact" grep -q '"llnl.compatlib.n
 
 art=$(LD_LIBRARY_PATH="$FX/vboth" "$COMPAT" gen "$FX/exe_v")
 t "symbol versions needed from a library" grep -q '"llnl.compatlib.needed.libfxv.so.1": "FOO_2.0"' <<< "$art"
-t "symbols bound to a library" grep -q '"llnl.compatlib.symbols.libfxv.so.1": "bar foo_new"' <<< "$art"
+t "symbols bound to a library, with the version of each reference" \
+	grep -q '"llnl.compatlib.symbols.libfxv.so.1": "bar@FOO_2.0 foo_new@FOO_2.0"' <<< "$art"
 art2=$(LD_LIBRARY_PATH="$FX/vboth" "$COMPAT" gen --no-symbols "$FX/exe_v")
 t "--no-symbols leaves symbols out" bash -c '! grep -q symbols. <<< "$1"' _ "$art2"
 art3=$(LD_LIBRARY_PATH="$FX/vboth" "$COMPAT" gen "$FX/exe_v")
@@ -112,3 +113,23 @@ if [ $? = 0 ]; then
 else
 	nok "NODEFLIB: could not patch DT_FLAGS_1 in the fixture"
 fi
+
+# Mixed sets, as npm and wheel packages ship them (x64 and arm64 builds
+# side by side): one artifact is one architecture.
+mkdir -p "$TMP/esb/linux-x64" "$TMP/esb/linux-arm64" "$TMP/esb/linux-ia32"
+cp "$FX/l/libfxl.so.1" "$TMP/esb/linux-x64/libfxl.so.1"
+cp "$FX/c/libfxc.so.1" "$TMP/esb/linux-x64/libfxc.so.1"
+cp "$FX/l/libfxl.so.1" "$TMP/esb/linux-arm64/libfxl.so.1"
+printf '\267\000' | dd of="$TMP/esb/linux-arm64/libfxl.so.1" bs=1 seek=18 conv=notrunc status=none
+[ "$HAVE_M32" = 1 ] && cp "$FX/w32/libfxl.so.1" "$TMP/esb/linux-ia32/"
+ngroups=$((2 + HAVE_M32))
+"$COMPAT" gen "$TMP/esb" > "$TMP/out" 2> "$TMP/err"; rc=$?
+t "a mixed set is refused: exit 2" test "$rc" = 2
+t "... one line per architecture with its file count, then the error" bash -c '
+	[ $(wc -l < "$1") = $(($2 + 1)) ] && grep -qx "compat gen: ELF64 x86_64: 2 files" "$1" &&
+	grep -qx "compat gen: ELF64 aarch64: 1 file" "$1" && tail -1 "$1" | grep -q -- "--machine NAME"' _ "$TMP/err" "$ngroups"
+t "... and no artifact is written" test ! -s "$TMP/out"
+"$COMPAT" gen --machine x86_64 "$TMP/esb" > "$TMP/out" 2> "$TMP/err"; rc=$?
+t "--machine x86_64 picks those files (exit $rc)" bash -c '[ "$1" = 0 ] && grep -q "\"llnl.compatlib.elf.machine\": \"x86_64\"" "$2"' _ "$rc" "$TMP/out"
+t "... and says in one line what it skipped" bash -c '[ $(wc -l < "$1") = 1 ] && grep -q "skipped $2 files* of other architectures (ELF64 aarch64: 1" "$1"' _ "$TMP/err" $((ngroups - 1))
+expect_status 2 "--machine that matches no file: exit 2" "$COMPAT" gen --machine riscv "$TMP/esb"

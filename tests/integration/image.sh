@@ -152,10 +152,11 @@ f = grpc.insecure_channel(sys.argv[2]).unary_unary(
     request_serializer=compat_pb2.CompatRequest.SerializeToString,
     response_deserializer=compat_pb2.Response.FromString)
 r = f(compat_pb2.CompatRequest(uri=sys.argv[3]), timeout=20)
-print(compat_pb2.Response.ResultType.Name(r.status), r.compatible, ",".join(x.soname for x in r.findings))
+print(compat_pb2.Response.ResultType.Name(r.status), r.compatible,
+      ",".join(x.kind + ":" + x.soname for x in r.findings if not x.warning))
 PY
 )
-	t "server uri=IMAGE_REF: fetches the attached artifact and judges it ($out)" test "$out" = "SUCCESS False libcuda.so.1"
+	t "server uri=IMAGE_REF: fetches the attached artifact and judges it ($out)" test "$out" = "SUCCESS False missing-soname:libcuda.so.1"
 else
 	skip "server uri: /usr/bin/python3 lacks grpc (python3-grpcio)"
 fi

@@ -36,7 +36,7 @@ t "check --host: the server's reason is shown" grep -q 'unexpected token' "$TMP/
 LD_LIBRARY_PATH="$FX/vboth" "$COMPAT" gen -o "$TMP/v.json" "$FX/exe_v"
 expect_status 0 "check --host --library-path: the full copy is compatible" "$COMPAT" check --host "$ADDR" --library-path "/nonexistent:$FX/vboth" "$TMP/v.json"
 expect_status 1 "check --host --library-path: the old copy lacks FOO_2.0" "$COMPAT" check --host "$ADDR" --library-path "$FX/v1" "$TMP/v.json"
-t "check --host --library-path: the finding names the version" grep -q 'lacks version FOO_2.0' "$TMP/out"
+t "check --host --library-path: the finding names the version" grep -q 'libfxv.so.1 provides up to FOO_1.0; FOO_2.0 needed by bar, foo_new' "$TMP/out"
 expect_status 3 "check --host: no server there (exit 3)" "$COMPAT" check --host 127.0.0.1:1 "$PEERS/xz.json"
 t "check --host: the address is in the message" grep -q '127.0.0.1:1' "$TMP/err"
 

@@ -46,7 +46,10 @@ static void test_host_libc(void)
 	index_free(idx);
 }
 
-static void test_extra_dirs_first_and_scripts_skipped(void)
+/* The extra directories come first; a file there that is not ELF (a
+ * linker script named libc.so.6) stops the search, as it stops ld.so
+ * ("file too short" / "invalid ELF header"), and the real loader agrees. */
+static void test_extra_dirs_first_and_scripts_stop(void)
 {
 	const char *d = fx_tmpdir();
 	fx_write("z.c", "int z(void){return 0;}\n");
@@ -61,9 +64,59 @@ static void test_extra_dirs_first_and_scripts_skipped(void)
 	CHECK_INT(index_build(&o, &idx, NULL), 0);
 	const struct host_lib *l = index_lookup_soname(idx, "libz.so.1", ELFCLASS64, EM_X86_64);
 	CHECK(l && strstr(l->path, "/x/libz.so.1"));
-	/* The linker script in s/ provides nothing: the real libc wins. */
-	l = index_lookup_soname(idx, "libc.so.6", ELFCLASS64, EM_X86_64);
-	CHECK(l && strcmp(l->path, "/lib/x86_64-linux-gnu/libc.so.6") == 0);
+	const char *bad = NULL;
+	CHECK(index_lookup_step(idx, "libc.so.6", ELFCLASS64, EM_X86_64, LDSO_LD_LIBRARY_PATH, &bad) == NULL);
+	CHECK(bad && strstr(bad, "/s/libc.so.6"));
+	CHECK(index_lookup_soname(idx, "libc.so.6", ELFCLASS64, EM_X86_64) == NULL);
+	/* the cache step alone still has it */
+	l = index_lookup_step(idx, "libc.so.6", ELFCLASS64, EM_X86_64, LDSO_CACHE, &bad);
+	CHECK(l && strcmp(l->path, "/lib/x86_64-linux-gnu/libc.so.6") == 0 && !bad);
+	CHECK(fx_sh("LD_LIBRARY_PATH=%s /bin/true 2>/dev/null", s) != 0);	/* ld.so agrees */
+	index_free(idx);
+}
+
+/* Wrong-class candidates are passed over; glibc-hwcaps subdirectories of
+ * an extra directory come before it; DT_NEEDED is kept for the closure. */
+static void test_hwcaps_subdir_and_wrong_class(void)
+{
+	const char *d = fx_tmpdir();
+	fx_write("h.c", "#include <stdio.h>\nint h(void){return puts(\"h\");}\n");
+	int level = 0;
+	FILE *f = popen("/lib64/ld-linux-x86-64.so.2 --help | grep -c 'x86-64-v[234] (supported, searched)'", "r");
+	if (f) {
+		if (fscanf(f, "%d", &level) != 1)
+			level = 0;
+		pclose(f);
+	}
+	CHECK(fx_sh("mkdir -p %s/hw/glibc-hwcaps/x86-64-v2 %s/w32 && "
+		    "gcc -shared -fPIC -o %s/hw/libh.so.1 %s/h.c -Wl,-soname,libh.so.1 && "
+		    "cp %s/hw/libh.so.1 %s/hw/glibc-hwcaps/x86-64-v2/ && "
+		    "(gcc -m32 -shared -fPIC -o %s/w32/libh.so.1 %s/h.c -Wl,-soname,libh.so.1 2>/dev/null || "
+		    " cp %s/hw/libh.so.1 %s/w32/ && printf '\\001' | dd of=%s/w32/libh.so.1 bs=1 seek=4 conv=notrunc status=none)",
+		    d, d, d, d, d, d, d, d, d, d, d) == 0);
+	char hw[600], w32[600];
+	snprintf(hw, sizeof hw, "%s/hw", d);
+	snprintf(w32, sizeof w32, "%s/w32", d);
+	const char *dirs[] = { w32, hw };
+	struct index_opts o = { .extra_dirs = dirs, .nextra = 2, .no_system = 1 };
+	struct host_index *idx;
+	CHECK_INT(index_build(&o, &idx, NULL), 0);
+	const struct host_lib *l = index_lookup_soname(idx, "libh.so.1", ELFCLASS64, EM_X86_64);
+	CHECK(l != NULL);
+	if (l) {
+		printf("# %s (ld.so searches %d glibc-hwcaps levels here)\n", l->path, level);
+		CHECK(strstr(l->path, level >= 1 ? "/hw/glibc-hwcaps/x86-64-v2/libh.so.1" : "/hw/libh.so.1") != NULL);
+		int libc = 0;
+		for (size_t i = 0; i < l->nneeded; i++)
+			libc |= strcmp(l->needed[i], "libc.so.6") == 0;
+		CHECK(libc);
+	}
+	/* the same in the real loader */
+	char cmd[2400];
+	snprintf(cmd, sizeof cmd, "LD_LIBRARY_PATH=%s:%s LD_DEBUG=libs /bin/true 2>&1 | grep -q 'trying file=%s/glibc-hwcaps'",
+		 w32, hw, hw);
+	if (level >= 1)
+		CHECK(fx_sh("%s", cmd) == 0);
 	index_free(idx);
 }
 
@@ -91,6 +144,61 @@ static void test_root_cache_and_staleness(void)
 	index_free(idx);
 }
 
+/* Everything under --root is opened inside it: Debian 11's absolute
+ * lib64/ld-linux-x86-64.so.2 symlink means the tree's loader, and a
+ * symlink to the host's libz provides nothing when the tree lacks it. */
+static void test_root_stays_inside(void)
+{
+	const char *d = fx_tmpdir();
+	fx_write("ld.c", "int ld(void){return 0;}\n");
+	char root[600];
+	snprintf(root, sizeof root, "%s/r11", d);
+	CHECK(fx_sh("mkdir -p %s/lib64 %s/lib/x86_64-linux-gnu %s/etc && "
+		    "gcc -shared -fPIC -o %s/lib/x86_64-linux-gnu/ld-2.31.so %s/ld.c -Wl,-soname,ld-linux-x86-64.so.2 && "
+		    "ln -s /lib/x86_64-linux-gnu/ld-2.31.so %s/lib64/ld-linux-x86-64.so.2 && "
+		    "ln -s /usr/lib/x86_64-linux-gnu/libz.so.1 %s/lib/x86_64-linux-gnu/libz.so.1 && "
+		    "test -e /usr/lib/x86_64-linux-gnu/libz.so.1",
+		    root, root, root, root, d, root, root) == 0);
+	struct index_opts o = { .root = root };
+	struct host_index *idx;
+	CHECK_INT(index_build(&o, &idx, NULL), 0);
+	CHECK(index_path_exists(idx, "/lib64/ld-linux-x86-64.so.2"));
+	CHECK(index_lookup_soname(idx, "libz.so.1", ELFCLASS64, EM_X86_64) == NULL);
+	CHECK(index_lookup_soname(idx, "ld-linux-x86-64.so.2", ELFCLASS64, EM_X86_64) == NULL); /* no such file name */
+	CHECK_STR(index_root(idx), root);
+	index_free(idx);
+}
+
+/* A tree's CPU is the one its loaders are for: a tree whose only loader is
+ * an aarch64 one is an aarch64 host. (The loader here is an x86_64 file
+ * with its e_machine patched: only its header is read.) */
+static void test_root_cpu_from_loaders(void)
+{
+	const char *d = fx_tmpdir();
+	char arm[600], x86[600];
+	snprintf(arm, sizeof arm, "%s/arm", d);
+	snprintf(x86, sizeof x86, "%s/x86", d);
+	fx_write("l.c", "int l(void){return 0;}\n");
+	CHECK(fx_sh("mkdir -p %s/lib/aarch64-linux-gnu %s/lib64 && "
+		    "gcc -shared -fPIC -o %s/lib/ld-linux-aarch64.so.1 %s/l.c && "
+		    "printf '\\267\\000' | dd of=%s/lib/ld-linux-aarch64.so.1 bs=1 seek=18 conv=notrunc status=none && "
+		    "gcc -shared -fPIC -o %s/lib64/ld-linux-x86-64.so.2 %s/l.c",
+		    arm, x86, arm, d, arm, x86, d) == 0);
+	struct index_opts o = { .root = arm };
+	struct host_index *idx;
+	CHECK_INT(index_build(&o, &idx, NULL), 0);
+	CHECK_INT(index_cpu(idx), EM_AARCH64);
+	CHECK(index_runs(idx, ELFCLASS64, EM_AARCH64));
+	CHECK(!index_runs(idx, ELFCLASS64, EM_X86_64));
+	index_free(idx);
+	o.root = x86;
+	CHECK_INT(index_build(&o, &idx, NULL), 0);
+	CHECK_INT(index_cpu(idx), EM_X86_64);
+	CHECK(index_runs(idx, ELFCLASS32, EM_386));	/* the CPU runs it; its loader may be missing */
+	CHECK(!index_runs(idx, ELFCLASS64, EM_AARCH64));
+	index_free(idx);
+}
+
 static void test_root(void)
 {
 	struct index_opts o = { .root = "/nonexistent-root" };
@@ -103,8 +211,11 @@ static void test_root(void)
 int main(void)
 {
 	RUN(test_host_libc);
-	RUN(test_extra_dirs_first_and_scripts_skipped);
+	RUN(test_extra_dirs_first_and_scripts_stop);
+	RUN(test_hwcaps_subdir_and_wrong_class);
 	RUN(test_root_cache_and_staleness);
+	RUN(test_root_stays_inside);
+	RUN(test_root_cpu_from_loaders);
 	RUN(test_root);
 	fx_cleanup();
 	return check_summary();

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <limits.h>
 #include <signal.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 #include "core/libcache.h"
 #include "core/ptrace.h"
 #include "core/tracefmt.h"
+#include "fixture.h"
 
 static const struct ptrace_event sample_ok = {
 	.t_ns = 1500, .unix_ns = 1700000000000001500ull, .dur_ns = 2500, .tid = 11, .pid = 10,
@@ -167,7 +169,7 @@ static void test_merge_artifact(void)
 		{ "/p/libplug.so.3", NULL, "libplug.so", "libplug.so.3", 2, 62 },
 		{ "/lib/libc.so.6", NULL, "libc.so.6", "libc.so.6", 2, 62 },
 	};
-	CHECK_INT(libcache_merge_artifact(&a, libs, 2), 0);
+	CHECK_INT(libcache_merge_artifact(&a, libs, 2, NULL), 0);
 	CHECK_STR(artifact_get(&a, ARTIFACT_NS "library-name.0"), "libc.so.6");
 	CHECK_STR(artifact_get(&a, ARTIFACT_NS "library-name.1"), "libm.so.6");
 	CHECK_STR(artifact_get(&a, ARTIFACT_NS "library-name.2"), "libplug.so.3");
@@ -175,6 +177,43 @@ static void test_merge_artifact(void)
 	CHECK_STR(artifact_get(&a, ARTIFACT_NS "needed.libc.so.6"), "GLIBC_2.34");
 	CHECK_STR(artifact_get(&a, ARTIFACT_NS "needed.libplug.so.3"), "");
 	CHECK_STR(a.version, ARTIFACT_VERSION);
+	artifact_free(&a);
+}
+
+/* The application's own files (opened by path) are in the closure but
+ * not host needs; which ones they are, ld.so's search decides. */
+static void test_merge_own_files(void)
+{
+	const char *d = fx_tmpdir();
+	fx_write("own.c", "int own(void){return 0;}\n");
+	fx_write("ownmain.c", "int main(void){return 0;}\n");
+	CHECK(fx_sh("mkdir -p %s/plug %s/lp && gcc -shared -fPIC -o %s/plug/libown.so.1 %s/own.c -Wl,-soname,libown.so.1 && "
+		    "cp %s/plug/libown.so.1 %s/lp/libown.so.1 && gcc -o %s/ownmain %s/ownmain.c",
+		    d, d, d, d, d, d, d, d) == 0);
+	char prog[600], plug[600], lp[600], inlp[600], libc[PATH_MAX];
+	snprintf(prog, sizeof prog, "%s/ownmain", d);
+	snprintf(plug, sizeof plug, "%s/plug/libown.so.1", d);
+	snprintf(lp, sizeof lp, "%s/lp", d);
+	snprintf(inlp, sizeof inlp, "%s/lp/libown.so.1", d);
+	CHECK(realpath("/lib/x86_64-linux-gnu/libc.so.6", libc) != NULL);
+	struct libcache_lib libs[3] = {
+		{ .path = plug, .name = "libown.so.1", .soname = "libown.so.1" },
+		{ .path = libc, .name = "libc.so.6", .soname = "libc.so.6" },
+		{ .path = inlp, .name = "libown.so.1", .soname = "libown.so.1" },
+	};
+	unsigned char own[3];
+	CHECK_INT(libcache_mark_own(prog, lp, libs, 3, own, NULL), 0);
+	CHECK_INT(own[0], 1);	/* not where the search for its name leads */
+	CHECK_INT(own[1], 0);	/* the cache's */
+	CHECK_INT(own[2], 0);	/* LD_LIBRARY_PATH's */
+	CHECK_INT(libcache_mark_own(prog, NULL, libs, 3, own, NULL), 0);
+	CHECK_INT(own[2], 1);	/* without it, opened by path */
+	struct artifact a;
+	artifact_init(&a);
+	CHECK_INT(libcache_merge_artifact(&a, libs, 2, own), 0);
+	CHECK_STR(artifact_get(&a, ARTIFACT_NS "library-name.1"), "libown.so.1");
+	CHECK(artifact_get(&a, ARTIFACT_NS "needed.libown.so.1") == NULL);
+	CHECK_STR(artifact_get(&a, ARTIFACT_NS "needed.libc.so.6"), "");
 	artifact_free(&a);
 }
 
@@ -462,6 +501,7 @@ int main(void)
 	RUN(test_library_name);
 	RUN(test_stats_parse);
 	RUN(test_merge_artifact);
+	RUN(test_merge_own_files);
 	RUN(test_run_true);
 	RUN(test_run_status);
 	RUN(test_run_missing);
@@ -470,5 +510,6 @@ int main(void)
 	RUN(test_run_modes);
 	RUN(test_loaded);
 	RUN(test_cache_write);
+	fx_cleanup();
 	return check_summary();
 }
