@@ -14,6 +14,7 @@
 
 #include "audit/auditmap.h"
 #include "audit/embed.h"
+#include "command.h"
 #include "cpu.h"
 #include "elf.h"
 #include "fsutil.h"
@@ -623,53 +624,25 @@ static int check_file_at(int dfd, const char *dir, const char *name, struct cerr
 	return check_owner(&st, shown, err);
 }
 
-/* program as execvp finds it, into buf; 0 or -1. */
-static int find_program(const char *program, char *buf, size_t cap)
-{
-	if (strchr(program, '/'))
-		return snprintf(buf, cap, "%s", program) < (int)cap ? 0 : -1;
-	const char *path = getenv("PATH");
-	if (!path)
-		path = "/usr/local/bin:/usr/bin:/bin";
-	for (const char *p = path;; p++) {
-		const char *end = strchr(p, ':');
-		size_t len = end ? (size_t)(end - p) : strlen(p);
-		if (snprintf(buf, cap, "%.*s/%s", (int)len, len ? p : ".", program) < (int)cap &&
-		    access(buf, X_OK) == 0)
-			return 0;
-		if (!end)
-			return -1;
-		p = end;
-	}
-}
-
-/* The ABI program runs as: its own ELF header, or its #! interpreter's
- * (one level), else NULL. */
+/* The ABI program runs as: its ELF header's, or for a script that of the
+ * ELF file its #! line leads to (core/command.h); else NULL. */
 static const struct audit_abi *program_abi(const char *path)
 {
 	uint8_t cls, osabi;
 	uint16_t mach, type;
-	if (elf_peek(path, &cls, &mach, &type, &osabi, NULL) == 0)
-		return audit_abi_of(cls, mach);
-	char line[256];
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n = fd >= 0 ? read(fd, line, sizeof line - 1) : -1;
-	if (fd >= 0)
-		close(fd);
-	if (n < 3 || line[0] != '#' || line[1] != '!')
-		return NULL;
-	line[n] = 0;
-	char *interp = line + 2 + strspn(line + 2, " \t");
-	interp[strcspn(interp, " \t\n")] = 0;
-	if (elf_peek(interp, &cls, &mach, &type, &osabi, NULL) == 0)
-		return audit_abi_of(cls, mach);
-	return NULL;
+	char *prog = NULL;
+	const struct audit_abi *abi = NULL;
+	if (command_program(path, getenv("PATH"), &prog, NULL, NULL) == 0 &&
+	    elf_peek(prog, &cls, &mach, &type, &osabi, NULL) == 0)
+		abi = audit_abi_of(cls, mach);
+	free(prog);
+	return abi;
 }
 
 int libcache_audit_prepare(const char *dir_arg, const char *program, struct libcache_audit *a,
 			   struct cerr *err)
 {
-	char dir[PATH_MAX], real[PATH_MAX], prog[PATH_MAX], name[64];
+	char dir[PATH_MAX], real[PATH_MAX], name[64];
 	char *map = NULL;
 	size_t maplen = 0;
 	struct stat st;
@@ -692,10 +665,12 @@ int libcache_audit_prepare(const char *dir_arg, const char *program, struct libc
 	/* The program's ABI picks the audit object: ld.so refuses (with an
 	 * error line) an LD_AUDIT object of another class. */
 	const struct audit_abi *abi = NULL;
-	if (find_program(program, prog, sizeof prog) == 0) {
+	char *prog = NULL;
+	if (command_find(program, getenv("PATH"), &prog, NULL) == 0) {
 		abi = program_abi(prog);
 		a->setid = stat(prog, &st) == 0 && (st.st_mode & (S_ISUID | S_ISGID));
 	}
+	free(prog);
 	if (!abi)
 		abi = audit_abi_of(sizeof(void *) == 8 ? ELFCLASS64 : ELFCLASS32,
 				   sizeof(void *) == 8 ? EM_X86_64 : EM_386);
