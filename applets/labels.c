@@ -49,19 +49,18 @@ int labels_main(int argc, char **argv)
 {
 	const char *out = DEFAULT_FILE, *root = NULL;
 	int c;
-	while ((c = getopt_long(argc, argv, "o:h", options, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":o:h", options, NULL)) != -1) {
 		switch (c) {
 		case 'o': out = optarg; break;
 		case OPT_ROOT: root = optarg; break;
 		case 'h': fputs(usage_text, stdout); return 0;
 		case OPT_VERSION: return cli_version("labels");
-		default: fputs(usage_text, stderr); return 2;
+		default: return cli_bad_option("labels", argc, argv, options, c);
 		}
 	}
-	if (optind != argc) {
-		fputs(usage_text, stderr);
-		return 2;
-	}
+	if (optind != argc)
+		cli_usage_die("labels", "extra operand '%s'", argv[optind]);
 	struct node_facts f;
 	struct cerr err;
 	if (node_facts_read(root, &f, &err) < 0)

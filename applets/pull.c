@@ -36,20 +36,21 @@ int pull_main(int argc, char **argv)
 	struct oci_opts o = { 0 };
 	const char *out = "-";
 	int c;
-	while ((c = getopt_long(argc, argv, "o:h", options, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":o:h", options, NULL)) != -1) {
 		switch (c) {
 		case OPT_PLAIN: o.plain_http = 1; break;
 		case OPT_CA: o.ca_file = optarg; break;
 		case 'o': out = optarg; break;
 		case 'h': fputs(usage_text, stdout); return 0;
 		case OPT_VERSION: return cli_version("pull");
-		default: fputs(usage_text, stderr); return 2;
+		default: return cli_bad_option("pull", argc, argv, options, c);
 		}
 	}
-	if (optind + 1 != argc) {
-		fputs(usage_text, stderr);
-		return 2;
-	}
+	if (optind == argc)
+		cli_usage_die("pull", "missing operand (REGISTRY/REPO[:TAG|@sha256:HEX])");
+	if (optind + 1 != argc)
+		cli_usage_die("pull", "extra operand '%s'", argv[optind + 1]);
 	char *json;
 	size_t len;
 	struct cerr err;

@@ -43,14 +43,15 @@ int push_main(int argc, char **argv)
 {
 	struct oci_opts o = { 0 };
 	int c;
-	while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
 		switch (c) {
 		case OPT_PLAIN: o.plain_http = 1; break;
 		case OPT_CA: o.ca_file = optarg; break;
 		case OPT_SUBJECT: o.subject = optarg; break;
 		case 'h': fputs(usage_text, stdout); return 0;
 		case OPT_VERSION: return cli_version("push");
-		default: fputs(usage_text, stderr); return 2;
+		default: return cli_bad_option("push", argc, argv, options, c);
 		}
 	}
 	char dest[600];
@@ -63,9 +64,11 @@ int push_main(int argc, char **argv)
 		snprintf(dest, sizeof dest, "%s/%s", sr.registry, sr.repo);
 	} else if (optind + 2 == argc) {
 		snprintf(dest, sizeof dest, "%s", argv[optind + 1]);
+	} else if (optind + 2 < argc) {
+		cli_usage_die("push", "extra operand '%s'", argv[optind + 2]);
 	} else {
-		fputs(usage_text, stderr);
-		return 2;
+		cli_usage_die("push", "missing operand (%s)", optind == argc ? "ARTIFACT.json and REGISTRY/REPO[:TAG]"
+									 : "REGISTRY/REPO[:TAG], or --subject IMAGE");
 	}
 	char *data;
 	size_t len;

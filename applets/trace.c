@@ -184,12 +184,13 @@ int trace_main(int argc, char **argv)
 	enum tracefmt_kind kind = TRACEFMT_TEXT;
 	int copy = 0, loader_only = 0, c, status = 0;
 
-	while ((c = getopt_long(argc, argv, "+o:f:h", options, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+:o:f:h", options, NULL)) != -1) {
 		switch (c) {
 		case 'o': out = optarg; break;
 		case 'f':
 			if (tracefmt_parse_kind(optarg, &kind) < 0)
-				cli_die("trace", "unknown format '%s' (text, jsonl or perfetto)", optarg);
+				cli_usage_die("trace", "unknown format '%s' (text, jsonl or perfetto)", optarg);
 			break;
 		case OPT_ARTIFACT: artifact = optarg; break;
 		case OPT_CACHE: cache = optarg; break;
@@ -198,17 +199,15 @@ int trace_main(int argc, char **argv)
 		case OPT_FROM_CACHE: from_cache = optarg; break;
 		case 'h': fputs(usage_text, stdout); return 0;
 		case OPT_VERSION: return cli_version("trace");
-		default: fputs(usage_text, stderr); return 2;
+		default: return cli_bad_option("trace", argc, argv, options, c);
 		}
 	}
-	if (optind >= argc) {
-		fputs(usage_text, stderr);
-		return 2;
-	}
+	if (optind >= argc)
+		cli_usage_die("trace", "missing command (compat trace [OPTION]... -- CMD [ARGS...])");
 	if (copy && !cache)
-		cli_die("trace", "--copy goes with --cache DIR");
+		cli_usage_die("trace", "--copy goes with --cache DIR");
 	if (cache && from_cache)
-		cli_die("trace", "--cache and --from-cache do not go together");
+		cli_usage_die("trace", "--cache and --from-cache do not go together");
 
 	struct trace_ctx ctx;
 	struct libcache_stats before = { 0, 0, 0, 0 };
