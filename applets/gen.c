@@ -4,9 +4,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "applets/applets.h"
 #include "applets/cli.h"
+#include "core/command.h"
 #include "core/describe.h"
 #include "core/image.h"
 #include "core/oci.h"
@@ -17,18 +19,21 @@ static const char usage_text[] =
 	"                  [--machine NAME] [--push REF [--subject IMAGE]] [--plain-http] PATH...\n"
 	"       compat gen [-o FILE] [--platform OS/ARCH] [--push REF [--subject IMAGE]]\n"
 	"                  [--plain-http] [--ca-file FILE] IMAGE\n"
-	"       compat gen --list|--tree [--root DIR] [--library-path DIRS] FILE...\n"
+	"       compat gen --list|--tree [--json] [-o FILE] [--root DIR] [--library-path DIRS] FILE...\n"
 	"\n"
 	"Describe what ELF programs need from a host, resolving their libraries as\n"
 	"glibc's ld.so would, without running them. A directory PATH means every\n"
 	"ELF file under it; several PATHs give one artifact (the union), of one\n"
-	"architecture: files of several machines or classes are refused.\n"
+	"architecture: files of several machines or classes are refused. A named\n"
+	"file that is not an ELF file (a script) is skipped with a warning; exit 2\n"
+	"when nothing is left to describe.\n"
 	"An IMAGE (REGISTRY/REPO[:TAG|@sha256:HEX], or oci:DIR[:TAG] for an OCI\n"
 	"layout) is unpacked into a private temporary directory and described as\n"
 	"what it needs from the node: machine, ISA level, kernel, and the sonames\n"
 	"nothing in the image provides (llnl.compatlib.kind = image).\n"
 	"\n"
-	"  -o, --output FILE        write the artifact to FILE (atomically); default stdout\n"
+	"  -o, --output FILE        write the artifact (or the --list, --tree output) to FILE,\n"
+	"                           atomically; default stdout\n"
 	"      --root DIR           resolve inside DIR, as a loader chrooted there would\n"
 	"      --library-path DIRS  emulate LD_LIBRARY_PATH=DIRS (default: the environment's)\n"
 	"      --no-symbols         leave out the symbols.SONAME attributes\n"
@@ -36,6 +41,8 @@ static const char usage_text[] =
 	"                           (x86_64, aarch64, i386, ...) and skip the others\n"
 	"  -l, --list               print 'soname => path' per file, as ldd does\n"
 	"  -t, --tree               print the dependency tree and why each was found there\n"
+	"      --json               --list, --tree: the resolution as JSON (docs/json.md);\n"
+	"                           errors as JSON on stdout too\n"
 	"      --push REF           also push the artifact to a registry (see compat push)\n"
 	"      --subject IMAGE      ... attached to IMAGE (by digest, no tag moves, unless\n"
 	"                           REF names one)\n"
@@ -46,7 +53,7 @@ static const char usage_text[] =
 	"      --version            print the version\n";
 
 enum { OPT_ROOT = 256, OPT_LIBPATH, OPT_NOSYMS, OPT_VERSION, OPT_PUSH, OPT_PLAIN, OPT_SUBJECT, OPT_PLATFORM,
-       OPT_CA, OPT_MACHINE };
+       OPT_CA, OPT_MACHINE, OPT_JSON };
 
 static const struct option options[] = {
 	{ "output", required_argument, NULL, 'o' },
@@ -56,6 +63,7 @@ static const struct option options[] = {
 	{ "machine", required_argument, NULL, OPT_MACHINE },
 	{ "list", no_argument, NULL, 'l' },
 	{ "tree", no_argument, NULL, 't' },
+	{ "json", no_argument, NULL, OPT_JSON },
 	{ "push", required_argument, NULL, OPT_PUSH },
 	{ "plain-http", no_argument, NULL, OPT_PLAIN },
 	{ "subject", required_argument, NULL, OPT_SUBJECT },
@@ -128,23 +136,102 @@ static void print_tree_node(const struct resolution *r, int idx, char *prefix, s
 	}
 }
 
-static int run_resolve(const char *const *paths, int n, const char *root, const char *libpath,
-		       int tree)
+/* Why a file named on the command line is passed over (the scripts
+ * of a glob of /usr/bin), or NULL: an ELF file, or something the resolver or
+ * describe_paths report themselves (missing, unreadable, a FIFO). A
+ * directory is passed over only by --list and --tree (dirs_ok 0). */
+static const char *not_elf(const char *path, int dirs_ok)
+{
+	struct stat st;
+	if (stat(path, &st) < 0)
+		return NULL;
+	if (S_ISDIR(st.st_mode))
+		return dirs_ok ? NULL : "a directory (compat gen DIR describes the ELF files under it)";
+	if (!S_ISREG(st.st_mode))
+		return NULL;
+	switch (command_kind(path, NULL)) {
+	case COMMAND_SCRIPT: return "a '#!' script, not an ELF file";
+	case COMMAND_OTHER: return "not an ELF file";
+	default: return NULL;
+	}
+}
+
+/* rs_how_name's words ("[ld.so.cache]"), as check --json has them; null
+ * when not found. */
+static json_t *how_json(enum rs_how how)
+{
+	return how == RS_NOTFOUND ? json_null() : json_string(rs_how_name(how));
+}
+
+/* One file's resolution as JSON (docs/json.md): every object in load
+ * order, each with its DT_NEEDED entries and the objects they resolved to. */
+static json_t *resolution_json(const char *file, const struct resolution *r)
+{
+	json_t *objs = json_array(), *j = json_pack("{s:s}", "file", file);
+	for (size_t i = 0; objs && j && i < r->n; i++) {
+		const struct rs_obj *o = &r->objs[i];
+		json_t *e = json_pack("{s:s, s:o, s:o}", "name", o->name, "path",
+				      o->path ? json_string(o->path) : json_null(), "found_by", how_json(o->how));
+		json_t *needs = json_array();
+		for (size_t k = 0; o->needs && o->info && needs && k < o->info->nneeded; k++)
+			json_array_append_new(needs, json_pack("{s:s, s:i}", "name", o->info->needed[k], "object",
+							       o->needs[k]));
+		json_object_set_new(e, "needs", needs);
+		if (!o->path) {
+			json_t *sr = json_array();
+			for (size_t k = 0; k < o->nsearched && sr; k++)
+				json_array_append_new(sr, json_pack("{s:s, s:s}", "dir", o->searched[k].dir, "why",
+								    rs_how_name(o->searched[k].why)));
+			json_object_set_new(e, "searched", sr);
+			if (o->problem)
+				json_object_set_new(e, "problem", json_string(o->problem));
+		}
+		json_array_append_new(objs, e);
+	}
+	json_object_set_new(j, "interpreter", r->interp >= 0 ? json_integer(r->interp) : json_null());
+	json_object_set_new(j, "objects", objs);
+	return j;
+}
+
+/* --list and --tree: each file's resolution, as text or JSON, to out.
+ * Exit 2 when a file could not be resolved or nothing was (non-ELF files
+ * are skipped with a warning), else 1 when a library was not found. */
+static int run_resolve(const char *const *paths, int n, const char *root, const char *libpath, int tree,
+		       int json, const char *out)
 {
 	struct rs_opts ro = { .root = root, .library_path = libpath };
 	struct resolver *rv;
 	struct cerr err;
-	int status = 0, colour = cli_colour(stdout);
+	int status = 0, resolved = 0, colour = !json && strcmp(out, "-") == 0 && cli_colour(stdout);
+	char *text = NULL;
+	size_t len = 0;
 
+	if (n == 1 && not_elf(paths[0], 0))
+		return cli_fail("gen", 2, "%s: %s", paths[0], not_elf(paths[0], 0));
 	if (resolver_new(&ro, &rv, &err) < 0)
 		return cli_error("gen", &err);
+	json_t *files = json ? json_array() : NULL;
+	FILE *f = json ? NULL : open_memstream(&text, &len);
+	if (!files && !f)
+		cli_die("gen", "out of memory");
 	for (int i = 0; i < n; i++) {
+		const char *why = not_elf(paths[i], 0);
 		struct resolution r;
-		if (resolver_run(rv, paths[i], &r, &err) < 0) {
-			status = cli_error("gen", &err);
+		if (why) {
+			cli_warn("gen", "%s: %s (skipped)", paths[i], why);
+			json_array_append_new(files, json_pack("{s:s, s:s}", "file", paths[i], "skipped", why));
 			continue;
 		}
-		if (tree) {
+		if (resolver_run(rv, paths[i], &r, &err) < 0) {
+			cli_warn("gen", "%s", err.msg);
+			json_array_append_new(files, json_pack("{s:s, s:s}", "file", paths[i], "error", err.msg));
+			status = 2;
+			continue;
+		}
+		resolved++;
+		if (json) {
+			json_array_append_new(files, resolution_json(paths[i], &r));
+		} else if (tree) {
 			char prefix[1024];
 			unsigned char *shown = calloc(r.n ? r.n : 1, 1);
 			if (!shown) {
@@ -153,15 +240,15 @@ static int run_resolve(const char *const *paths, int n, const char *root, const 
 				cli_die("gen", "out of memory");
 			}
 			shown[0] = 1;
-			fprintf(stdout, "%s%s\n", paths[i], r.n == 1 ? " (no dynamic dependencies)" : "");
-			print_tree_node(&r, 0, prefix, 0, shown, stdout, colour);
+			fprintf(f, "%s%s\n", paths[i], r.n == 1 ? " (no dynamic dependencies)" : "");
+			print_tree_node(&r, 0, prefix, 0, shown, f, colour);
 			free(shown);
 		} else {
 			if (n > 1)
-				printf("%s:\n", paths[i]);
+				fprintf(f, "%s:\n", paths[i]);
 			if (r.n == 1)
-				printf("\tno dynamic dependencies\n");
-			print_list(&r, stdout);
+				fprintf(f, "\tno dynamic dependencies\n");
+			print_list(&r, f);
 		}
 		for (size_t k = 1; k < r.n; k++)
 			if (!r.objs[k].path)
@@ -169,8 +256,40 @@ static int run_resolve(const char *const *paths, int n, const char *root, const 
 		resolution_free(&r);
 	}
 	resolver_free(rv);
-	fflush(stdout);
+	if (json)
+		text = cli_json_text(json_pack("{s:o}", "files", files), 2);
+	else if (fclose(f) != 0)
+		text = NULL;
+	if (!text)
+		cli_die("gen", "out of memory");
+	if (!resolved && status != 2) {
+		free(text);
+		return cli_fail("gen", 2, "none of the %d files named is an ELF file", n);
+	}
+	if (cli_write_file(out, text, strlen(text), &err) < 0)
+		status = cli_error("gen", &err);
+	free(text);
 	return status;
+}
+
+/* Drop the named files that are not ELF files, one warning each; 2 when
+ * none is left (the one line for a single file), else 0. */
+static int drop_non_elf(const char **paths, int *n)
+{
+	int kept = 0;
+	if (*n == 1 && not_elf(paths[0], 1))
+		return cli_fail("gen", 2, "%s: %s", paths[0], not_elf(paths[0], 1));
+	for (int i = 0; i < *n; i++) {
+		const char *why = not_elf(paths[i], 1);
+		if (why)
+			cli_warn("gen", "%s: %s (skipped)", paths[i], why);
+		else
+			paths[kept++] = paths[i];
+	}
+	if (!kept)
+		return cli_fail("gen", 2, "none of the %d files named is an ELF file", *n);
+	*n = kept;
+	return 0;
 }
 
 static void warn_cb(void *ctx, const char *path, const char *msg)
@@ -231,9 +350,11 @@ int gen_main(int argc, char **argv)
 	const char *out = "-", *root = NULL, *push = NULL, *subject = NULL, *platform = NULL, *ca_file = NULL,
 		   *machine = NULL;
 	const char *libpath = getenv("LD_LIBRARY_PATH");
-	int list = 0, tree = 0, no_symbols = 0, plain_http = 0, c;
+	int list = 0, tree = 0, no_symbols = 0, plain_http = 0, want_json = cli_json_in(argc, argv), c;
 
-	while ((c = getopt_long(argc, argv, "o:lth", options, NULL)) != -1) {
+	cli_json(want_json);
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":o:lth", options, NULL)) != -1) {
 		switch (c) {
 		case 'o': out = optarg; break;
 		case OPT_ROOT: root = optarg; break;
@@ -242,6 +363,7 @@ int gen_main(int argc, char **argv)
 		case OPT_MACHINE: machine = optarg; break;
 		case 'l': list = 1; break;
 		case 't': tree = 1; break;
+		case OPT_JSON: cli_json(want_json = 1); break;
 		case OPT_PUSH: push = optarg; break;
 		case OPT_PLAIN: plain_http = 1; break;
 		case OPT_SUBJECT: subject = optarg; break;
@@ -249,21 +371,19 @@ int gen_main(int argc, char **argv)
 		case OPT_CA: ca_file = optarg; break;
 		case 'h': fputs(usage_text, stdout); return 0;
 		case OPT_VERSION: return cli_version("gen");
-		default: fputs(usage_text, stderr); return 2;
+		default: return cli_bad_option("gen", argc, argv, options, c);
 		}
 	}
-	if (optind >= argc) {
-		fputs(usage_text, stderr);
-		return 2;
-	}
+	if (optind >= argc)
+		cli_usage_die("gen", "missing operand (PATH... or IMAGE)");
 	if (libpath && !*libpath)
 		libpath = NULL;
-	const char *const *paths = (const char *const *)argv + optind;
+	const char **paths = (const char **)argv + optind;
 	int npaths = argc - optind;
 	if (list || tree)
-		return run_resolve(paths, npaths, root, libpath, tree);
+		return run_resolve(paths, npaths, root, libpath, tree, want_json, out);
 	if (subject && !push)
-		cli_die("gen", "--subject needs --push REF");
+		cli_usage_die("gen", "--subject needs --push REF");
 	struct oci_opts oo = { .plain_http = plain_http, .ca_file = ca_file, .subject = subject };
 	if (npaths == 1 && !root && image_is_reference(paths[0])) {
 		if (!COMPAT_IMAGE_GEN)	/* make static: run_image is left out too */
@@ -272,14 +392,17 @@ int gen_main(int argc, char **argv)
 		return run_image(paths[0], out, push, subject, &oo, platform, no_symbols);
 	}
 	if (platform)
-		cli_die("gen", "--platform is for an IMAGE");
+		cli_usage_die("gen", "--platform is for an IMAGE");
+	int rc = drop_non_elf(paths, &npaths);
+	if (rc)
+		return rc;
 
 	struct describe_opts o = { .root = root, .library_path = libpath, .no_symbols = no_symbols,
 				   .machine = machine };
 	struct artifact a;
 	struct cerr err;
 	artifact_init(&a);
-	int rc = describe_paths(paths, (size_t)npaths, &o, warn_cb, NULL, &a, &err);
+	rc = describe_paths(paths, (size_t)npaths, &o, warn_cb, NULL, &a, &err);
 	if (rc < 0) {
 		artifact_free(&a);
 		return cli_error("gen", &err);
