@@ -3,13 +3,16 @@
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "applets/applets.h"
 #include "applets/cli.h"
+#include "core/command.h"
 #include "core/describe.h"
 #include "core/fsutil.h"
 #include "core/hostindex.h"
@@ -20,23 +23,32 @@
 #include "core/verdict.h"
 
 static const char usage_text[] =
-	"usage: compat check [--json] [-v] [--library-path DIRS] [--root DIR] ARTIFACT|REF|IMAGE_REF|-\n"
+	"usage: compat check [--json] [-v] [--library-path DIRS] [--root DIR] PROGRAM|DIR|ARTIFACT|REF|IMAGE_REF|-\n"
 	"       compat check --host ADDR [--host ADDR]... [--hosts FILE] [--tls-ca FILE [--tls-name NAME]]\n"
-	"                    [--json] ARTIFACT|-\n"
-	"       compat check --exec [--cache DIR] [ARTIFACT] -- CMD [ARGS...]\n"
+	"                    [--json] PROGRAM|DIR|ARTIFACT|REF|-\n"
+	"       compat check --exec [--cache DIR] [PROGRAM|DIR|ARTIFACT] -- CMD [ARGS...]\n"
 	"\n"
-	"Judge an artifact (from compat gen) against this host's libraries, or ask\n"
-	"a compat server. Every finding is reported: wrong-arch, missing-interpreter,\n"
-	"missing-soname, missing-version, isa-level, kernel, undefined-symbol; root\n"
-	"causes first, and a last line with the minimum library versions needed.\n"
-	"An IMAGE_REF (a container image in a registry) is judged by the compat\n"
-	"artifact attached to it (referrers API, else the sha256-<hex> tag; the newest).\n"
-	"Exit: 0 compatible, 1 not compatible, 2 bad input, 3 server unreachable.\n"
+	"Judge a program, or an artifact (from compat gen), against this host's\n"
+	"libraries, or ask compat servers. Every finding is reported: wrong-arch,\n"
+	"missing-interpreter, missing-soname, missing-version, isa-level, kernel,\n"
+	"undefined-symbol; root causes first, and a last line with the minimum\n"
+	"library versions needed.\n"
 	"\n"
-	"      --json               machine-readable report on stdout\n"
+	"An ELF PROGRAM is described on the spot, as compat gen would, a '#!' script\n"
+	"by its interpreter (through /usr/bin/env NAME too), a DIR as compat gen DIR\n"
+	"(every ELF file under it); any other file is read as an artifact. An\n"
+	"IMAGE_REF (a container image in a registry) is judged by the compat artifact\n"
+	"attached to it (referrers API, else the sha256-<hex> tag; the newest).\n"
+	"Exit: 0 compatible, 1 not compatible, 2 bad usage or input, 3 server\n"
+	"unreachable; with --exec, 126 when CMD cannot be executed, 127 when it is\n"
+	"not found, else CMD's own status.\n"
+	"\n"
+	"      --json               machine-readable report on stdout, errors as JSON too\n"
+	"                           (docs/json.md)\n"
 	"  -v, --verbose            the places searched under each missing library\n"
 	"      --library-path DIRS  also search these directories first (like LD_LIBRARY_PATH)\n"
 	"      --root DIR           judge the host tree at DIR instead of /\n"
+	"      --machine NAME       a DIR with files of several machines: judge those of NAME\n"
 	"      --host ADDR          ask the compat server at ADDR (host[:port], port 50051 by\n"
 	"                           default); repeat it to ask several servers at once\n"
 	"      --hosts FILE         ask every server listed in FILE (one per line, # comments)\n"
@@ -46,21 +58,23 @@ static const char usage_text[] =
 	"                           mbedtls 2.28 checks DNS names only, so use it for IP addresses)\n"
 	"      --plain-http         registry references over plain HTTP\n"
 	"      --ca-file FILE       trust this CA for the registry's TLS certificate\n"
-	"      --exec               then run CMD if compatible (without ARTIFACT,\n"
-	"                           describe CMD on the spot); else explain and exit 1\n"
+	"      --exec               then run CMD if compatible (without an artifact, judge\n"
+	"                           CMD, or a script's interpreter, on the spot) as the\n"
+	"                           kernel would, in place; else explain and exit 1\n"
 	"      --cache DIR          with --exec: run CMD with the library cache DIR made by\n"
 	"                           compat trace --cache (LD_AUDIT: no library search)\n"
 	"  -h, --help               this text\n"
 	"      --version            print the version\n";
 
 enum { OPT_JSON = 256, OPT_LIBPATH, OPT_ROOT, OPT_HOST, OPT_HOSTS, OPT_TIMEOUT, OPT_TLSCA, OPT_TLSNAME, OPT_PLAIN,
-       OPT_CAFILE, OPT_EXEC, OPT_CACHE, OPT_VERSION };
+       OPT_CAFILE, OPT_EXEC, OPT_CACHE, OPT_VERSION, OPT_MACHINE };
 
 static const struct option options[] = {
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "library-path", required_argument, NULL, OPT_LIBPATH },
 	{ "root", required_argument, NULL, OPT_ROOT },
+	{ "machine", required_argument, NULL, OPT_MACHINE },
 	{ "host", required_argument, NULL, OPT_HOST },
 	{ "hosts", required_argument, NULL, OPT_HOSTS },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
@@ -77,7 +91,7 @@ static const struct option options[] = {
 
 struct check_args {
 	int json, exec, plain_http, timeout_ms, verbose;
-	const char *libpath, *root, *tls_ca, *tls_name, *ca_file;
+	const char *libpath, *root, *tls_ca, *tls_name, *ca_file, *machine;
 	const char *cache;	/* --exec --cache DIR */
 	const char **hosts;	/* --host and --hosts, in order */
 	size_t nhosts;
@@ -87,7 +101,7 @@ struct check_args {
 static void add_host(struct check_args *ca, const char *h)
 {
 	if (ca->nhosts >= RPC_MAX_HOSTS)
-		cli_die("check", "more than %d servers", RPC_MAX_HOSTS);
+		cli_usage_die("check", "more than %d servers", RPC_MAX_HOSTS);
 	const char **v = realloc(ca->hosts, (ca->nhosts + 1) * sizeof *v);
 	if (!v)
 		cli_die("check", "out of memory");
@@ -101,7 +115,7 @@ static void add_hosts_file(struct check_args *ca, const char *path)
 	size_t len;
 	struct cerr err;
 	if (ca->hosts_text)
-		cli_die("check", "--hosts given twice");
+		cli_usage_die("check", "--hosts given twice");
 	if (fs_read_file(path, 1u << 20, &ca->hosts_text, &len, &err) < 0)
 		cli_die("check", "%s", err.msg);
 	for (char *save, *line = strtok_r(ca->hosts_text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
@@ -181,15 +195,28 @@ static int judge_local(const struct check_args *ca, const struct artifact *a, st
 	return rc;
 }
 
+/* The report as JSON (docs/json.md): verdict_to_json's object (what a
+ * server's Response.payload holds), with "schema" and the name shown. */
+static json_t *report_json(const struct verdict *v, const char *name)
+{
+	char *j = verdict_to_json(v, NULL);
+	json_t *doc = j ? json_loads(j, 0, NULL) : NULL;
+	free(j);
+	json_t *out = json_pack("{s:i, s:s}", "schema", CLI_JSON_SCHEMA, "name", name);
+	if (!doc || !out || json_object_update(out, doc) < 0) {
+		json_decref(out);
+		out = NULL;
+	}
+	json_decref(doc);
+	return out;
+}
+
 static int report(const struct check_args *ca, const struct verdict *v, const char *name)
 {
 	if (ca->json) {
-		size_t len;
-		char *j = verdict_to_json(v, &len);
-		if (!j)
-			cli_die("check", "out of memory");
-		printf("%s\n", j);
-		free(j);
+		int rc = cli_json_print("check", report_json(v, name), 0);
+		if (rc)
+			return rc;
 	} else {
 		print_human(v, name, ca->verbose, ca->exec ? stderr : stdout);
 	}
@@ -209,6 +236,94 @@ static int read_source(const struct check_args *ca, const char *src, char **data
 	return fs_read_file(src, ARTIFACT_MAX_BYTES, data, len, err);
 }
 
+/* What check judges, however it was named. */
+struct source {
+	struct artifact a;	/* parsed (empty when only sent to a server) */
+	char *json;		/* its text, for --host */
+	size_t len;
+	char name[2 * PATH_MAX];	/* what the report calls it */
+};
+
+static void source_free(struct source *s)
+{
+	artifact_free(&s->a);
+	free(s->json);
+}
+
+/* The basename of path ("dir/" gives "dir"). */
+static const char *base_name(const char *path, char *buf, size_t cap)
+{
+	snprintf(buf, cap, "%s", path);
+	size_t l = strlen(buf);
+	while (l > 1 && buf[l - 1] == '/')
+		buf[--l] = '\0';
+	const char *b = strrchr(buf, '/');
+	return b && b[1] ? b + 1 : buf;
+}
+
+/* An ELF file or a directory, described as compat gen would (with
+ * LD_LIBRARY_PATH, or --library-path when given). */
+static int describe_here(const struct check_args *ca, const char *path, struct source *s, struct cerr *err)
+{
+	const char *lp = ca->libpath ? ca->libpath : getenv("LD_LIBRARY_PATH");
+	struct describe_opts o = { .library_path = lp && *lp ? lp : NULL, .machine = ca->machine };
+	const char *paths[] = { path };
+	int rc = describe_paths(paths, 1, &o, NULL, NULL, &s->a, err);
+	if (rc == 0 && !(s->json = artifact_to_json(&s->a, &s->len)))
+		rc = cerr_set(err, COMPAT_ENOMEM, "out of memory");
+	return rc;
+}
+
+/* Load src: an ELF program or a DIR is described on the spot, a '#!'
+ * script by the ELF file its interpreter line leads to; "-", a registry
+ * reference or any other file is read as an artifact (to_server: bytes
+ * that do not parse are still sent, and the server says why). The name
+ * is the artifact's executable-name wherever the artifact came from, so
+ * that a program is called the same here and through --host. */
+static int load_source(const struct check_args *ca, const char *src, int to_server, struct source *s,
+		       struct cerr *err)
+{
+	struct stat st;
+	char buf[PATH_MAX];
+	int rc;
+	memset(s, 0, sizeof *s);
+	artifact_init(&s->a);
+	if (strcmp(src, "-") != 0 && stat(src, &st) == 0 && S_ISDIR(st.st_mode)) {
+		if ((rc = describe_here(ca, src, s, err)) < 0)
+			return rc;
+		snprintf(s->name, sizeof s->name, "%s", base_name(src, buf, sizeof buf));
+		return 0;
+	}
+	if (strcmp(src, "-") != 0 && stat(src, &st) == 0 && S_ISREG(st.st_mode)) {
+		int kind = command_kind(src, err);
+		if (kind < 0)
+			return kind;
+		if (kind == COMMAND_ELF) {
+			if ((rc = describe_here(ca, src, s, err)) < 0)
+				return rc;
+			snprintf(s->name, sizeof s->name, "%s", base_name(src, buf, sizeof buf));
+			return 0;
+		}
+		if (kind == COMMAND_SCRIPT) {
+			char *prog;
+			if ((rc = command_program(src, getenv("PATH"), &prog, NULL, err)) < 0)
+				return rc;
+			rc = describe_here(ca, prog, s, err);
+			snprintf(s->name, sizeof s->name, "%s via %s", base_name(src, buf, sizeof buf), prog);
+			free(prog);
+			return rc;
+		}
+	}
+	if ((rc = read_source(ca, src, &s->json, &s->len, err)) < 0)
+		return rc;
+	const char *shown = strcmp(src, "-") == 0 ? "<stdin>" : src;
+	if ((rc = artifact_parse(s->json, s->len, shown, &s->a, err)) < 0 && !to_server)
+		return rc;
+	const char *exe = artifact_get(&s->a, ARTIFACT_NS "executable-name");
+	snprintf(s->name, sizeof s->name, "%s", exe ? exe : src);
+	return 0;
+}
+
 /* A host's one-line status in the fleet table, and its exit status:
  * 0 compatible, 1 not, 2 the server refused the artifact, 3 no answer. */
 static int fleet_status(const struct rpc_result *r, const char **verdict, const char **first)
@@ -226,10 +341,10 @@ static int fleet_status(const struct rpc_result *r, const char **verdict, const 
 	return r->v.compatible ? 0 : 1;
 }
 
-/* Several servers: a table (or a JSON list), one row per server, in the
- * order given. Exit 0 only when every one is compatible; 3 when any gave
- * no answer, else 2 when any refused the artifact, else 1. */
-static int fleet_report(const struct check_args *ca, const struct rpc_result *res)
+/* Several servers: a table (or JSON, a row per host), in the order given.
+ * Exit 0 only when every one is compatible; 3 when any gave no answer,
+ * else 2 when any refused the artifact, else 1. */
+static int fleet_report(const struct check_args *ca, const struct rpc_result *res, const char *name)
 {
 	int worst = 0;
 	size_t w = 4;
@@ -250,23 +365,16 @@ static int fleet_report(const struct check_args *ca, const struct rpc_result *re
 		}
 		json_t *row = json_pack("{s:s, s:s}", "host", ca->hosts[i], "status",
 					st == 0 ? "compatible" : st == 1 ? "incompatible" : st == 2 ? "refused" : "unreachable");
-		if (res[i].rc < 0) {
+		if (res[i].rc < 0)
 			json_object_set_new(row, "error", json_string(res[i].err.msg));
-		} else {
-			size_t len;
-			char *j = verdict_to_json(&res[i].v, &len);
-			json_object_set_new(row, "report", j ? json_loads(j, 0, NULL) : json_null());
-			free(j);
-		}
+		else
+			json_object_set_new(row, "report", report_json(&res[i].v, name));
 		json_array_append_new(list, row);
 	}
 	if (ca->json) {
-		char *s = json_dumps(list, JSON_INDENT(2));
-		if (!s)
-			cli_die("check", "out of memory");
-		printf("%s\n", s);
-		free(s);
-		json_decref(list);
+		int rc = cli_json_print("check", json_pack("{s:s, s:o}", "name", name, "hosts", list), 2);
+		if (rc)
+			return rc;
 	}
 	fflush(stdout);
 	return worst;
@@ -275,11 +383,12 @@ static int fleet_report(const struct check_args *ca, const struct rpc_result *re
 /* --host: the servers judge; with one, the same report and exit codes as here. */
 static int judge_remote(const struct check_args *ca, const char *src)
 {
-	char *data = NULL;
-	size_t len;
+	struct source s;
 	struct cerr err;
-	if (read_source(ca, src, &data, &len, &err) < 0)
+	if (load_source(ca, src, 1, &s, &err) < 0) {
+		source_free(&s);
 		return cli_error("check", &err);
+	}
 	struct pathlist extra;
 	split_dirs(ca->libpath, &extra);
 	struct rpc_opts o = { .library_path = (const char *const *)extra.v, .nlibrary_path = extra.n,
@@ -287,24 +396,22 @@ static int judge_remote(const struct check_args *ca, const char *src)
 	struct rpc_result *res = calloc(ca->nhosts, sizeof *res);
 	if (!res)
 		cli_die("check", "out of memory");
-	int rc = rpc_check_many(ca->hosts, ca->nhosts, &o, data, len, res, &err);
-	free(data);
+	int rc = rpc_check_many(ca->hosts, ca->nhosts, &o, s.json, s.len, res, &err);
 	pathlist_free(&extra);
 	if (rc < 0) {
-		free(res);
-		return cli_error("check", &err);
-	}
-	if (ca->nhosts == 1) {
+		rc = cli_error("check", &err);
+	} else if (ca->nhosts == 1) {
 		if (res[0].rc < 0)
 			rc = cli_error("check", &res[0].err);
 		else
-			rc = report(ca, &res[0].v, src);
+			rc = report(ca, &res[0].v, s.name);
 	} else {
-		rc = fleet_report(ca, res);
+		rc = fleet_report(ca, res, s.name);
 	}
 	for (size_t i = 0; i < ca->nhosts; i++)
 		verdict_free(&res[i].v);
 	free(res);
+	source_free(&s);
 	return rc;
 }
 
@@ -329,67 +436,75 @@ static int cache_setenv(const char *dir, const char *cmd)
 	return 0;
 }
 
-static int run_exec(const struct check_args *ca, const char *artifact_path, char **cmd)
+/* The status a shell gives a command it cannot run (DESIGN §1): 127 not
+ * found, 126 found but not executable; compat's own errors keep theirs. */
+static int cannot_run(const struct cerr *err)
 {
-	struct artifact a;
+	int e = err->sys_errno;
+	if (e == ENOENT)
+		return cli_fail("check", 127, "%s", err->msg);
+	if (e == EACCES || e == ENOEXEC || e == ELOOP)
+		return cli_fail("check", 126, "%s", err->msg);
+	return cli_error("check", err);
+}
+
+/* check --exec [SOURCE] -- CMD: find CMD as execvp would (127, 126), judge
+ * SOURCE or else the ELF file that runs for CMD (a script's interpreter),
+ * then execve the file found, in place, as the kernel would run it. */
+static int run_exec(const struct check_args *ca, const char *source, char **cmd)
+{
+	struct source s;
 	struct cerr err;
 	struct verdict v;
+	char *found, *prog = NULL;
+	unsigned depth = 0;
 	int rc;
 
-	if (artifact_path) {
-		rc = artifact_load(artifact_path, &a, &err);
+	if (command_find(cmd[0], getenv("PATH"), &found, &err) < 0)
+		return cannot_run(&err);
+	if (source) {
+		rc = load_source(ca, source, 0, &s, &err);
 	} else {
-		/* Describe the command as execvp would find it. */
-		char *found = NULL;
-		if (strchr(cmd[0], '/')) {
-			found = strdup(cmd[0]);
-		} else {
-			const char *path = getenv("PATH");
-			struct pathlist pl;
-			/* as execvp: an empty entry is the current directory */
-			if (pathlist_split(path ? path : "/usr/local/bin:/usr/bin:/bin", ":", PATHLIST_KEEP_EMPTY, &pl) < 0)
-				cli_die("check", "out of memory");
-			for (size_t i = 0; i < pl.n && !found; i++) {
-				char *p;
-				if (asprintf(&p, "%s/%s", *pl.v[i] ? pl.v[i] : ".", cmd[0]) < 0)
-					break;
-				if (access(p, X_OK) == 0)
-					found = p;
-				else
-					free(p);
-			}
-			pathlist_free(&pl);
+		if (command_program(found, getenv("PATH"), &prog, &depth, &err) < 0) {
+			free(found);
+			return cannot_run(&err);
 		}
-		if (!found) {
-			cli_warn("check", "%s: command not found", cmd[0]);
-			return 127;
-		}
-		const char *paths[] = { found };
-		const char *lp = getenv("LD_LIBRARY_PATH");
-		struct describe_opts o = { .library_path = lp && *lp ? lp : NULL };
-		artifact_init(&a);
-		rc = describe_paths(paths, 1, &o, NULL, NULL, &a, &err);
-		free(found);
+		memset(&s, 0, sizeof s);
+		artifact_init(&s.a);
+		rc = describe_here(ca, prog, &s, &err);
+		char buf[PATH_MAX];
+		if (depth)
+			snprintf(s.name, sizeof s.name, "%s via %s", base_name(cmd[0], buf, sizeof buf), prog);
+		else
+			snprintf(s.name, sizeof s.name, "%s", base_name(cmd[0], buf, sizeof buf));
+		free(prog);
 	}
+	if (rc == 0)
+		rc = judge_local(ca, &s.a, &v, &err);
 	if (rc < 0) {
-		artifact_free(&a);
+		source_free(&s);
+		free(found);
 		return cli_error("check", &err);
 	}
-	rc = judge_local(ca, &a, &v, &err);
-	artifact_free(&a);
-	if (rc < 0)
-		return cli_error("check", &err);
 	if (!v.compatible) {
-		report(ca, &v, cmd[0]);
+		report(ca, &v, s.name);
 		verdict_free(&v);
+		source_free(&s);
+		free(found);
 		return 1;
 	}
 	verdict_free(&v);
-	if (ca->cache && (rc = cache_setenv(ca->cache, cmd[0])) != 0)
+	source_free(&s);
+	if (ca->cache && (rc = cache_setenv(ca->cache, found)) != 0) {
+		free(found);
 		return rc;
-	execvp(cmd[0], cmd);
-	cli_warn("check", "%s: %s", cmd[0], strerror(errno));
-	return errno == ENOENT ? 127 : 126;
+	}
+	fflush(NULL);
+	execv(found, cmd);
+	int e = errno;
+	rc = cli_fail("check", e == ENOENT ? 127 : 126, "%s: %s", cmd[0], strerror(e));
+	free(found);
+	return rc;
 }
 
 int check_main(int argc, char **argv)
@@ -397,19 +512,22 @@ int check_main(int argc, char **argv)
 	struct check_args ca = { 0 };
 	int c;
 
-	while ((c = getopt_long(argc, argv, "+hv", options, NULL)) != -1) {
+	cli_json(ca.json = cli_json_in(argc, argv));
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+:hv", options, NULL)) != -1) {
 		switch (c) {
-		case OPT_JSON: ca.json = 1; break;
+		case OPT_JSON: cli_json(ca.json = 1); break;
 		case 'v': ca.verbose = 1; break;
 		case OPT_LIBPATH: ca.libpath = optarg; break;
 		case OPT_ROOT: ca.root = optarg; break;
+		case OPT_MACHINE: ca.machine = optarg; break;
 		case OPT_HOST: add_host(&ca, optarg); break;
 		case OPT_HOSTS: add_hosts_file(&ca, optarg); break;
 		case OPT_TIMEOUT: {
 			char *end;
 			long ms = strtol(optarg, &end, 10);
 			if (*end || ms <= 0 || ms > 3600000)
-				cli_die("check", "--timeout: expected milliseconds (1 to 3600000), got '%s'", optarg);
+				cli_usage_die("check", "--timeout: expected milliseconds (1 to 3600000), got '%s'", optarg);
 			ca.timeout_ms = (int)ms;
 			break;
 		}
@@ -421,53 +539,48 @@ int check_main(int argc, char **argv)
 		case OPT_CACHE: ca.cache = optarg; break;
 		case 'h': fputs(usage_text, stdout); return 0;
 		case OPT_VERSION: return cli_version("check");
-		default: fputs(usage_text, stderr); return 2;
+		default: return cli_bad_option("check", argc, argv, options, c);
 		}
 	}
 	if (ca.cache && !ca.exec)
-		cli_die("check", "--cache goes with --exec");
+		cli_usage_die("check", "--cache goes with --exec");
 	if (ca.exec) {
-		/* [ARTIFACT] -- CMD...: getopt stops at "--" and skips it. */
-		const char *artifact = NULL;
+		if (ca.nhosts)
+			cli_usage_die("check", "--exec judges here: --host does not go with it");
+		/* [SOURCE] -- CMD...: getopt stops at "--" and skips it. */
+		const char *source = NULL;
 		int dashdash = optind > 0 && strcmp(argv[optind - 1], "--") == 0;
 		if (!dashdash && optind < argc && strcmp(argv[optind], "--") != 0)
-			artifact = argv[optind++];
+			source = argv[optind++];
 		if (optind < argc && strcmp(argv[optind], "--") == 0)
 			optind++;
 		if (optind >= argc)
-			cli_die("check", "--exec needs a command after --");
-		return run_exec(&ca, artifact, argv + optind);
+			cli_usage_die("check", "--exec needs a command after --");
+		return run_exec(&ca, source, argv + optind);
 	}
-	if (optind + 1 != argc) {
-		fputs(usage_text, stderr);
-		return 2;
-	}
+	if (optind == argc)
+		cli_usage_die("check", "missing operand (a PROGRAM, DIR, ARTIFACT, REF or -)");
+	if (optind + 1 != argc)
+		cli_usage_die("check", "extra operand '%s'", argv[optind + 1]);
 	const char *src = argv[optind];
-	struct artifact a;
-	struct cerr err;
-	struct verdict v;
 	if (ca.nhosts) {
 		int rc = judge_remote(&ca, src);
 		free(ca.hosts);
 		free(ca.hosts_text);
 		return rc;
 	}
-	char *data;
-	size_t len;
-	if (read_source(&ca, src, &data, &len, &err) < 0)
-		return cli_error("check", &err);
-	int prc = artifact_parse(data, len, strcmp(src, "-") == 0 ? "<stdin>" : src, &a, &err);
-	free(data);
-	if (prc < 0)
-		return cli_error("check", &err);
-	const char *name = artifact_get(&a, ARTIFACT_NS "executable-name");
-	int rc = judge_local(&ca, &a, &v, &err);
+	struct source s;
+	struct cerr err;
+	struct verdict v;
+	int rc = load_source(&ca, src, 0, &s, &err);
+	if (rc == 0)
+		rc = judge_local(&ca, &s.a, &v, &err);
 	if (rc < 0) {
-		artifact_free(&a);
+		source_free(&s);
 		return cli_error("check", &err);
 	}
-	rc = report(&ca, &v, name ? name : src);
+	rc = report(&ca, &v, s.name);
 	verdict_free(&v);
-	artifact_free(&a);
+	source_free(&s);
 	return rc;
 }

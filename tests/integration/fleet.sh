@@ -25,13 +25,16 @@ t "the unreachable host's row says why" grep -qE "^$DEAD +unreachable +cannot re
 printf '# the nodes\n%s\n\n  %s   # old glibc\n' "$NEW" "$OLD" > "$TMP/hosts"
 expect_status 1 "--hosts FILE (comments and blank lines ignored)" "$COMPAT" check --hosts "$TMP/hosts" "$TMP/v.json"
 t "--hosts FILE: both hosts in the table" test "$(grep -cE "^($NEW|$OLD) " "$TMP/out")" = 2
-expect_status 1 "--json: a list, one object per host" "$COMPAT" check --json --host "$NEW" --host "$OLD" "$TMP/v.json"
-t "--json: hosts, statuses and reports" /usr/bin/python3 -c '
+expect_status 1 "--json: one object per host" "$COMPAT" check --json --host "$NEW" --host "$OLD" "$TMP/v.json"
+t "--json: schema 1, the name, hosts, statuses and reports" /usr/bin/python3 -c '
 import json, sys
-l = json.load(open(sys.argv[1]))
+d = json.load(open(sys.argv[1]))
+assert d["schema"] == 1 and d["name"] == "exe_v", d
+l = d["hosts"]
 assert [r["host"] for r in l] == sys.argv[2:4], l
 assert [r["status"] for r in l] == ["compatible", "incompatible"], l
 assert l[0]["report"]["compatible"] is True and l[1]["report"]["compatible"] is False, l
+assert l[0]["report"]["schema"] == 1 and l[0]["report"]["name"] == "exe_v", l
 ' "$TMP/out" "$NEW" "$OLD"
 
 # Asked at once, not one after another: two servers that accept but never
