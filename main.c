@@ -72,7 +72,9 @@ int main(int argc, char **argv)
 	const struct applet *a = applet_find(argv[1]);
 	if (!a) {
 		/* "compat ./prog": the user wants an answer about a file. */
-		if (access(argv[1], F_OK) == 0)
+		if (argv[1][0] == '-')
+			fprintf(stderr, "compat: unrecognized option '%s'\n", argv[1]);
+		else if (access(argv[1], F_OK) == 0)
 			fprintf(stderr, "compat: '%s' is not an applet; did you mean 'compat check %s'?\n",
 				argv[1], argv[1]);
 		else
