@@ -63,6 +63,8 @@ int command_program(const char *path, const char *path_env, char **program, unsi
  * word after "#!" (spaces and tabs skipped), the rest of the line, trimmed,
  * is one optional argument. buf is modified in place (NUL-terminated
  * words); *interp and *arg point into it, *arg NULL when there is none.
+ * A NUL ends the line and the words: "#!" then NUL gives an empty
+ * interpreter, as the kernel reads it (no file opens by that name).
  * Returns 0, or COMPAT_EINVAL when buf is not a "#!" line, names no
  * interpreter, or its interpreter does not end within the bytes read. */
 int command_parse_shebang(char *buf, size_t len, char **interp, char **arg);

@@ -34,6 +34,10 @@ static void test_parse_shebang(void)
 	CHECK_INT(parse("#!/bin/true", &interp, &arg, buf), 0);
 	CHECK_STR(interp, "/bin/true");
 	CHECK_INT(parse("#!\n/bin/sh\n", &interp, &arg, buf), COMPAT_EINVAL);
+	/* a NUL ends the words: an empty interpreter, which no file is (fuzz_shebang) */
+	memcpy(buf, "#!\0/bin/sh\n", 11);
+	CHECK_INT(command_parse_shebang(buf, 11, &interp, &arg), 0);
+	CHECK_STR(interp, "");
 	CHECK_INT(parse("#!   \t\n", &interp, &arg, buf), COMPAT_EINVAL);
 	CHECK_INT(parse("#", &interp, &arg, buf), COMPAT_EINVAL);
 	CHECK_INT(parse("echo '#!/bin/sh'\n", &interp, &arg, buf), COMPAT_EINVAL);
