@@ -510,59 +510,73 @@ static int run_exec(const struct check_args *ca, const char *source, char **cmd)
 int check_main(int argc, char **argv)
 {
 	struct check_args ca = { 0 };
-	int c;
+	const char *ops[2] = { NULL, NULL };
+	int nops = 0, dashdash = 0, c;
 
 	cli_json(ca.json = cli_json_in(argc, argv));
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+:hv", options, NULL)) != -1) {
-		switch (c) {
-		case OPT_JSON: cli_json(ca.json = 1); break;
-		case 'v': ca.verbose = 1; break;
-		case OPT_LIBPATH: ca.libpath = optarg; break;
-		case OPT_ROOT: ca.root = optarg; break;
-		case OPT_MACHINE: ca.machine = optarg; break;
-		case OPT_HOST: add_host(&ca, optarg); break;
-		case OPT_HOSTS: add_hosts_file(&ca, optarg); break;
-		case OPT_TIMEOUT: {
-			char *end;
-			long ms = strtol(optarg, &end, 10);
-			if (*end || ms <= 0 || ms > 3600000)
-				cli_usage_die("check", "--timeout: expected milliseconds (1 to 3600000), got '%s'", optarg);
-			ca.timeout_ms = (int)ms;
+	/* Options may follow operands, as GNU tools allow, but nothing after
+	 * "--" is an option (CMD's own): getopt_long in order ('+'), resumed
+	 * past each operand. */
+	for (;;) {
+		while ((c = getopt_long(argc, argv, "+:hv", options, NULL)) != -1) {
+			switch (c) {
+			case OPT_JSON: cli_json(ca.json = 1); break;
+			case 'v': ca.verbose = 1; break;
+			case OPT_LIBPATH: ca.libpath = optarg; break;
+			case OPT_ROOT: ca.root = optarg; break;
+			case OPT_MACHINE: ca.machine = optarg; break;
+			case OPT_HOST: add_host(&ca, optarg); break;
+			case OPT_HOSTS: add_hosts_file(&ca, optarg); break;
+			case OPT_TIMEOUT: {
+				char *end;
+				long ms = strtol(optarg, &end, 10);
+				if (*end || ms <= 0 || ms > 3600000)
+					cli_usage_die("check", "--timeout: expected milliseconds (1 to 3600000), got '%s'", optarg);
+				ca.timeout_ms = (int)ms;
+				break;
+			}
+			case OPT_TLSCA: ca.tls_ca = optarg; break;
+			case OPT_TLSNAME: ca.tls_name = optarg; break;
+			case OPT_CAFILE: ca.ca_file = optarg; break;
+			case OPT_PLAIN: ca.plain_http = 1; break;
+			case OPT_EXEC: ca.exec = 1; break;
+			case OPT_CACHE: ca.cache = optarg; break;
+			case 'h': fputs(usage_text, stdout); return 0;
+			case OPT_VERSION: return cli_version("check");
+			default: return cli_bad_option("check", argc, argv, options, c);
+			}
+		}
+		if (optind > 1 && strcmp(argv[optind - 1], "--") == 0) {
+			dashdash = 1;
 			break;
 		}
-		case OPT_TLSCA: ca.tls_ca = optarg; break;
-		case OPT_TLSNAME: ca.tls_name = optarg; break;
-		case OPT_CAFILE: ca.ca_file = optarg; break;
-		case OPT_PLAIN: ca.plain_http = 1; break;
-		case OPT_EXEC: ca.exec = 1; break;
-		case OPT_CACHE: ca.cache = optarg; break;
-		case 'h': fputs(usage_text, stdout); return 0;
-		case OPT_VERSION: return cli_version("check");
-		default: return cli_bad_option("check", argc, argv, options, c);
-		}
+		if (optind >= argc)
+			break;
+		if (nops < 2)
+			ops[nops] = argv[optind];
+		nops++;
+		optind++;
 	}
 	if (ca.cache && !ca.exec)
 		cli_usage_die("check", "--cache goes with --exec");
 	if (ca.exec) {
 		if (ca.nhosts)
 			cli_usage_die("check", "--exec judges here: --host does not go with it");
-		/* [SOURCE] -- CMD...: getopt stops at "--" and skips it. */
-		const char *source = NULL;
-		int dashdash = optind > 0 && strcmp(argv[optind - 1], "--") == 0;
-		if (!dashdash && optind < argc && strcmp(argv[optind], "--") != 0)
-			source = argv[optind++];
-		if (optind < argc && strcmp(argv[optind], "--") == 0)
-			optind++;
-		if (optind >= argc)
+		if (nops > 1)
+			cli_usage_die("check", "extra operand '%s' (compat check --exec [ARTIFACT] -- CMD [ARGS...])", ops[1]);
+		if (!dashdash || optind >= argc)
 			cli_usage_die("check", "--exec needs a command after --");
-		return run_exec(&ca, source, argv + optind);
+		return run_exec(&ca, ops[0], argv + optind);
 	}
-	if (optind == argc)
+	for (; dashdash && optind < argc; optind++, nops++)
+		if (nops < 2)
+			ops[nops] = argv[optind];
+	if (nops == 0)
 		cli_usage_die("check", "missing operand (a PROGRAM, DIR, ARTIFACT, REF or -)");
-	if (optind + 1 != argc)
-		cli_usage_die("check", "extra operand '%s'", argv[optind + 1]);
-	const char *src = argv[optind];
+	if (nops > 1)
+		cli_usage_die("check", "extra operand '%s'", ops[1]);
+	const char *src = ops[0];
 	if (ca.nhosts) {
 		int rc = judge_remote(&ca, src);
 		free(ca.hosts);

@@ -97,6 +97,10 @@ run 2 "an ambiguous abbreviation" "$COMPAT" check --hos x y
 line1 "... with the candidates" "$TMP/err" "compat check: option '--hos' is ambiguous; possibilities: '--host' '--hosts'"
 run 2 "an extra operand" "$COMPAT" check a b
 line1 "... named" "$TMP/err" "compat check: extra operand 'b'"
+run 0 "an option after the operand, as GNU tools take it" "$COMPAT" check "$TMP/app/prog" --json
+t "... is an option, not an extra operand" grep -q '^{"schema":1,"name":"prog",' "$TMP/out"
+run 2 "check --exec without -- before the command" "$COMPAT" check --exec "$TMP/app/prog"
+exactly "... one line and the hint" "$TMP/err" "compat check: --exec needs a command after --"$'\n'"Try 'compat check --help'."
 run 2 "options that do not go together" "$COMPAT" check --cache /tmp x
 exactly "... one line and the hint" "$TMP/err" "compat check: --cache goes with --exec"$'\n'"Try 'compat check --help'."
 run 2 "compat --jsn (no applet)" "$COMPAT" --jsn
@@ -121,6 +125,11 @@ run 127 "check --exec -- a script whose interpreter is missing: exit 127" "$COMP
 line1 "... names the interpreter" "$TMP/err" "compat check: $TMP/badinterp: its interpreter /nonexistent/sh: No such file or directory"
 run 1 "check --exec -- a program that cannot run here: exit 1, not run" "$COMPAT" check --exec -- "$TMP/bin/interp"
 line1 "... the verdict on stderr" "$TMP/err" "NOT compatible: interp (1 finding)"
+
+"$COMPAT" gen -o "$TMP/prog.json" "$TMP/app/prog" || nok "gen the artifact"
+run 0 "check --exec ARTIFACT --json -- CMD: options after the artifact, CMD after --" \
+	"$COMPAT" check --exec "$TMP/prog.json" --json -- "$TMP/app/prog" --json
+line1 "... CMD ran with its own --json" "$TMP/out" "hello 2"
 
 # ---- check --exec -- ./entrypoint.sh: judged by its interpreter, exec'd as the kernel would ----
 printf '#!/bin/sh\necho "from $0 $*"\nexit 7\n' > "$TMP/app/entrypoint.sh"; chmod 755 "$TMP/app/entrypoint.sh"
@@ -190,7 +199,6 @@ assert g["path"] is None and g["found_by"] is None and g["searched"][0]["why"] =
 ' "$TMP/out"
 
 # ---- the same program, checked here and through --host: the same name ----
-"$COMPAT" gen -o "$TMP/prog.json" "$TMP/app/prog" || nok "gen the artifact"
 if start_server "$TMP/srv.out" --listen 127.0.0.1:0; then
 	run 0 "check --host ADDR ARTIFACT: exit 0" "$COMPAT" check --host "$SERVER_ADDR" "$TMP/prog.json"
 	line1 "check --host ADDR prog.json: named prog, not prog.json" "$TMP/out" "compatible: prog (1 host library found)"
