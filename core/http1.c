@@ -7,6 +7,7 @@
 #include "buf.h"
 #include "http1.h"
 #include "net.h"
+#include "parse.h"
 
 enum { S_HEAD, S_BODY, S_CHUNK_SIZE, S_CHUNK_DATA, S_CHUNK_CRLF, S_TRAILER, S_DONE };
 
@@ -68,10 +69,14 @@ static int parse_head(struct http_parser *p, struct cerr *err)
 {
 	struct http_response *r = p->r;
 	char *save = NULL, *line = strtok_r(p->hbuf, "\r\n", &save);
-	int maj, min, status;
-	if (!line || sscanf(line, "HTTP/%d.%d %d", &maj, &min, &status) != 3 || status < 100 || status > 999)
+	unsigned ver[2];
+	const char *p_end;
+	long status = -1;
+	if (line && strncmp(line, "HTTP/", 5) == 0 && parse_dotted(line + 5, ver, 2, &p_end) == 2 && *p_end == ' ')
+		status = parse_uint(p_end + 1, &p_end);
+	if (status < 100 || status > 999 || (*p_end && *p_end != ' '))
 		return cerr_set(err, COMPAT_EPROTO, "malformed HTTP status line");
-	r->status = status;
+	r->status = (int)status;
 	while ((line = strtok_r(NULL, "\r\n", &save)) != NULL) {
 		char *colon = strchr(line, ':');
 		if (!colon || colon == line)

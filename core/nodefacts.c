@@ -9,6 +9,7 @@
 #include "fsutil.h"
 #include "hostindex.h"
 #include "nodefacts.h"
+#include "parse.h"
 
 /* -1, 0, 1 as dotted numbers compare ("2.4" < "2.36"). */
 static int cmp_version(const char *a, const char *b)
@@ -60,7 +61,7 @@ int node_facts_read(const char *root, struct node_facts *f, struct cerr *err)
 	if (uname(&u) < 0)
 		return cerr_sys(err, COMPAT_EIO, "uname");
 	snprintf(f->machine, sizeof f->machine, "%s", u.machine);
-	sscanf(u.release, "%u.%u.%u", &f->kernel[0], &f->kernel[1], &f->kernel[2]);
+	parse_dotted(u.release, f->kernel, 3, NULL);
 	f->isa_level = cpu_x86_isa_level();
 	/* The libraries of our own ABI: the one the node's programs use. */
 	uint8_t cls, osabi;

@@ -37,6 +37,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "parse.h"
 #include "ptrace.h"
 
 #define PATH_BUF (PATH_MAX * 2)
@@ -420,12 +421,19 @@ static int task_find_loader(pid_t tid, uint64_t *lo, uint64_t *hi)
 	*lo = UINT64_MAX;
 	*hi = 0;
 	while (fgets(line, sizeof line, f)) {
-		unsigned long long a, b;
-		char perms[8];
-		int off = 0;
-		if (sscanf(line, "%llx-%llx %7s %*s %*s %*s %n", &a, &b, perms, &off) < 3 || !off)
+		/* "lo-hi perms offset dev inode   path" */
+		const char *q;
+		int ok1, ok2 = 0;
+		uint64_t a = parse_hex(line, &q, &ok1), b = ok1 && *q == '-' ? parse_hex(q + 1, &q, &ok2) : 0;
+		if (!ok1 || !ok2 || *q != ' ' || strlen(q) < 6)
 			continue;
-		char *path = line + off, *nl = strchr(path, '\n');
+		const char *perms = q + 1;
+		q += 5;
+		for (int field = 0; field < 3 && *q; field++) {
+			q += strspn(q, " ");
+			q += strcspn(q, " \n");
+		}
+		char *path = line + (q - line) + strspn(q, " "), *nl = strchr(path, '\n');
 		if (nl)
 			*nl = 0;
 		if (perms[2] != 'x' || path[0] != '/' || !strcmp(path, exe))

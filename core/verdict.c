@@ -24,6 +24,7 @@
 
 #include "cpu.h"
 #include "elf.h"
+#include "parse.h"
 #include "pathlist.h"
 #include "strmap.h"
 #include "verdict.h"
@@ -619,8 +620,7 @@ static int check_kernel(struct judge *j, struct cerr *err)
 	const char *need = attr(j->a, "kernel");
 	struct utsname u;
 	unsigned w[3] = { 0, 0, 0 }, h[3] = { 0, 0, 0 };
-	if (!need || sscanf(need, "%u.%u.%u", &w[0], &w[1], &w[2]) < 1 || uname(&u) < 0 ||
-	    sscanf(u.release, "%u.%u.%u", &h[0], &h[1], &h[2]) < 1)
+	if (!need || !parse_dotted(need, w, 3, NULL) || uname(&u) < 0 || !parse_dotted(u.release, h, 3, NULL))
 		return 0;
 	for (int i = 0; i < 3; i++) {
 		if (w[i] == h[i])
