@@ -25,6 +25,7 @@ struct conn {
 	int handshaking;
 	int64_t born_ms, active_ms;
 	int got_bytes, reading, writing;
+	int closed;			/* closed, freed after the current batch of events */
 	struct conn *prev, *next;
 };
 
@@ -53,6 +54,7 @@ struct loop {
 	struct service *svc;
 	const struct loop_opts *o;
 	struct conn *conns;
+	struct conn *dead;		/* closed during this batch of events (linked by next) */
 	size_t nconns;
 	int draining;
 	int64_t drain_deadline;
@@ -157,13 +159,20 @@ static void orphan_jobs(struct fetcher *fx, struct conn *c)
 	pthread_mutex_unlock(&fx->mu);
 }
 
+/* Close c now, free it after the batch: a later event of the same
+ * epoll_wait batch may still name it (it is skipped, c->closed). */
 static void conn_close(struct loop *l, struct conn *c)
 {
+	if (c->closed)
+		return;
+	c->closed = 1;
 	orphan_jobs(&l->fx, c);
 	epoll_ctl(l->ep, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	h2_conn_free(c->h);
+	c->h = NULL;
 	tls_conn_free(c->tls);
+	c->tls = NULL;
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -171,7 +180,18 @@ static void conn_close(struct loop *l, struct conn *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	l->nconns--;
-	free(c);
+	c->prev = NULL;
+	c->next = l->dead;
+	l->dead = c;
+}
+
+static void free_dead(struct loop *l)
+{
+	while (l->dead) {
+		struct conn *c = l->dead;
+		l->dead = c->next;
+		free(c);
+	}
 }
 
 /* Write what is pending; 0 ok, -1 the connection is gone. */
@@ -532,6 +552,8 @@ int loop_run(int listen_fd, struct service *svc, const struct loop_opts *o, stru
 				}
 			} else {
 				struct conn *c = evs[i].data.ptr;
+				if (c->closed)
+					continue;	/* closed earlier in this batch */
 				if ((evs[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP)) || c->handshaking)
 					conn_read(&l, c);	/* may close c */
 				else if ((evs[i].events & EPOLLOUT) && conn_flush(&l, c) < 0)
@@ -550,10 +572,12 @@ int loop_run(int listen_fd, struct service *svc, const struct loop_opts *o, stru
 			tick(&l);
 			next_tick = now_ms() + 1000;
 		}
+		free_dead(&l);
 	}
 out:
 	while (l.conns)
 		conn_close(&l, l.conns);
+	free_dead(&l);
 	fetcher_stop(&l.fx);
 	if (l.ep >= 0)
 		close(l.ep);

@@ -3,10 +3,11 @@
 
 Usage: registry_fake.py PORTFILE MODE ARTIFACT.json
 MODE: bearer (a real token flow: 401 + WWW-Authenticate Bearer, a token
-endpoint, then the artifact), slow (3 s before each answer), status500,
-truncated, hugeheaders, endlesschunks.
+endpoint, then the artifact), slow (3 s before each answer), delay:S (S
+seconds before the manifest only), status500, truncated, hugeheaders,
+endlesschunks.
 Writes the port it listens on to PORTFILE."""
-import hashlib, http.server, json, sys, threading
+import hashlib, http.server, json, sys, threading, time
 
 portfile, mode, art_path = sys.argv[1], sys.argv[2], sys.argv[3]
 art = open(art_path, "rb").read()
@@ -41,8 +42,9 @@ class H(http.server.BaseHTTPRequestHandler):
                 return self.send(401, b"{}", [("WWW-Authenticate",
                     'Bearer realm="http://%s/token",service="fake",scope="repository:apps/x:pull"' % host)])
         if mode == "slow":
-            import time
             time.sleep(3)
+        if mode.startswith("delay:") and "/manifests/" in self.path:
+            time.sleep(float(mode[6:]))
         if mode == "status500":
             return self.send(500, b"oops")
         if mode == "hugeheaders":
