@@ -45,6 +45,14 @@ int oci_ref_parse(const char *s, struct oci_ref *r, struct cerr *err)
 	return 0;
 }
 
+int oci_host_allowed(const char *host, const char *const *allow, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(allow[i], host) == 0)
+			return 1;
+	return 0;
+}
+
 int oci_is_reference(const char *s)
 {
 	struct stat st;

@@ -30,7 +30,12 @@ struct oci_opts {
 	const char *cache_dir;	/* NULL: $COMPAT_CACHE or the XDG default */
 	int timeout_ms;		/* per request; 0: 30 s */
 	const char *subject;	/* push: attach to this image (REGISTRY/REPO:TAG|@DIGEST), or NULL */
+	const char *const *allow;	/* with nallow > 0: the only hosts ever contacted */
+	size_t nallow;
 };
+
+/* 1 when host ("name[:port]", as in a reference) is one of allow[0..n). */
+int oci_host_allowed(const char *host, const char *const *allow, size_t n);
 
 /* Parse REGISTRY/REPO[:TAG|@sha256:HEX] (as oras; a missing tag is
  * "latest"). Returns 0 or COMPAT_EINVAL. */

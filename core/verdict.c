@@ -263,6 +263,7 @@ int verdict_check(const struct host_index *idx, const struct artifact *a,
 		  const struct verdict_opts *o, struct verdict *v, struct cerr *err)
 {
 	struct host_index *extra = NULL, *own = NULL;
+	const struct host_index *use_extra = o ? o->extra_index : NULL, *use_own = o ? o->search_index : NULL;
 	struct need_view *needs = NULL;
 	size_t nneeds = 0;
 	int elf_class, machine, rc;
@@ -271,13 +272,13 @@ int verdict_check(const struct host_index *idx, const struct artifact *a,
 	v->compatible = 1;
 	if ((rc = check_arch(idx, a, v, &elf_class, &machine, err)) < 0)
 		goto out;
-	if (o && o->nextra) {
+	if (!use_extra && o && o->nextra) {
 		struct index_opts xo = { .extra_dirs = o->extra_dirs, .nextra = o->nextra, .no_system = 1 };
 		if ((rc = index_build(&xo, &extra, err)) < 0)
 			goto out;
 	}
 	/* The program's own absolute RPATH/RUNPATH directories. */
-	const char *sp = attr(a, "search-path");
+	const char *sp = use_own ? NULL : attr(a, "search-path");
 	if (sp && *sp) {
 		char *copy = strdup(sp);
 		const char *dirs[64];
@@ -326,8 +327,12 @@ int verdict_check(const struct host_index *idx, const struct artifact *a,
 			n->symbols = ns_key(key, sizeof key, "symbols.", soname) ? artifact_get(a, key) : NULL;
 		}
 	}
+	if (!use_extra)
+		use_extra = extra;
+	if (!use_own)
+		use_own = own;
 	for (size_t i = 0; i < nneeds; i++)
-		if ((rc = check_need(idx, extra, own, &needs[i], elf_class, machine, v)) < 0) {
+		if ((rc = check_need(idx, use_extra, use_own, &needs[i], elf_class, machine, v)) < 0) {
 			cerr_set(err, rc, "out of memory");
 			goto out;
 		}

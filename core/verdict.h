@@ -39,6 +39,10 @@ struct verdict {
 struct verdict_opts {
 	const char *const *extra_dirs;	/* per-request extra library dirs */
 	size_t nextra;
+	/* Hook for the server, which reads request-named directories off its
+	 * event loop (dirscan.h): when set, these stand for extra_dirs and for
+	 * the artifact's search-path, and nothing is scanned here. Borrowed. */
+	const struct host_index *extra_index, *search_index;
 };
 
 /* Judge a. *v is owned by the caller (verdict_free). Returns 0, or

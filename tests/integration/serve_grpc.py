@@ -53,7 +53,7 @@ t("check: the JSON report resolves libc.so.6", rep["resolved"].get("libc.so.6", 
 r = check(compat_pb2.CompatRequest(payload=open(arts + "/missing.json").read()), timeout=10)
 t("check: missing.json is incompatible with a missing-soname finding",
   r.status == compat_pb2.Response.SUCCESS and not r.compatible and
-  any(f.kind == "missing-soname" and f.soname == "libcompat-peer-absent.so.9" for f in r.findings), r)
+  any(f.kind == "missing-soname" and f.soname == "libcompat-fixture-absent.so.9" for f in r.findings), r)
 
 r = check(compat_pb2.CompatRequest(payload=open(arts + "/bad.json").read()), timeout=10)
 t("check: broken JSON is status ERROR with a message", r.status == compat_pb2.Response.ERROR and
