@@ -43,7 +43,7 @@ static const char usage_text[] =
 	"      --max-conn-buffer B    request and reply bytes buffered per connection [8388608]\n"
 	"      --max-buffer BYTES     the same for all connections, beyond 64 KiB each [67108864]\n"
 	"      --max-reply BYTES      largest reply message [4194304]\n"
-	"      --max-needs N          host needs judged per artifact [4096]\n"
+	"      --max-needs N          host needs judged per artifact [1024]\n"
 	"      --max-symbols N        symbols checked per artifact [65536]\n"
 	"      --max-dir-entries N    entries read per request-named directory [10000]\n"
 	"      --fetch-workers N      threads fetching from registries [4]\n"
@@ -150,7 +150,7 @@ int serve_main(int argc, char **argv)
 		.max_jobs_per_conn = 4,
 	};
 	struct daemon d = {
-		.svc = { .max_needs = 4096, .max_symbols = 65536, .max_reply = 4u << 20,
+		.svc = { .max_needs = 1024, .max_symbols = 65536, .max_reply = 4u << 20,
 			 .scan = { .max_dirs = 64, .max_entries = 10000, .max_libs = 20000, .timeout_ms = 5000 } },
 	};
 	int c;

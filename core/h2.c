@@ -46,7 +46,7 @@ struct h2_conn {
 	struct h2_limits lim;
 	struct h2_handler h;
 	struct h2_stream *streams;
-	size_t nstreams, npending;
+	size_t nstreams, npending, nrequests;
 	size_t buffered;		/* request + reply bytes held (the budgets) */
 	int64_t idle_since_ns;
 	uint8_t *out;
@@ -275,6 +275,7 @@ static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame
 	s->next = c->streams;
 	c->streams = s;
 	c->nstreams++;
+	c->nrequests++;
 	c->idle_since_ns = 0;
 	nghttp2_session_set_stream_user_data(session, s->id, s);
 	return 0;
@@ -516,6 +517,11 @@ size_t h2_conn_streams(const struct h2_conn *c)
 size_t h2_conn_pending(const struct h2_conn *c)
 {
 	return c->npending;
+}
+
+size_t h2_conn_requests(const struct h2_conn *c)
+{
+	return c->nrequests;
 }
 
 int64_t h2_conn_idle_since(const struct h2_conn *c)

@@ -84,6 +84,9 @@ int h2_conn_done(const struct h2_conn *c);
 size_t h2_conn_streams(const struct h2_conn *c);
 size_t h2_conn_pending(const struct h2_conn *c);
 
+/* Requests (streams) the client has begun on this connection, ever. */
+size_t h2_conn_requests(const struct h2_conn *c);
+
 /* CLOCK_MONOTONIC ns since which no stream has been open (0 while one is). */
 int64_t h2_conn_idle_since(const struct h2_conn *c);
 

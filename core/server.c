@@ -415,28 +415,44 @@ static void on_cancel(void *ctx, struct h2_conn *h, int32_t id)
 
 /* ---- accepting ---- */
 
-/* The oldest connection with no request in progress: idle ones first,
- * then those whose requests are still arriving. 1 when one was closed. */
+/* Which connection goes when a new one finds the server full: one with
+ * no request in progress, in this order: never used for a request (a TLS
+ * handshake, a preface, nothing), then idle, then with requests still
+ * arriving; the oldest (longest idle) first. A client that has been
+ * served keeps its connection longest. Returns rank, 0 for "never". */
+static int evict_rank(const struct conn *c, int64_t *since)
+{
+	*since = c->born_ms * 1000000;
+	if (c->handshaking || !h2_conn_requests(c->h))
+		return 3;
+	if (h2_conn_pending(c->h))
+		return 0;	/* at work for its client */
+	if (!h2_conn_streams(c->h)) {
+		*since = h2_conn_idle_since(c->h);
+		return 2;
+	}
+	return 1;
+}
+
+/* 1 when a connection was closed to make room. */
 static int evict_one(struct server *s)
 {
 	struct conn *best = NULL;
 	int64_t best_t = 0;
-	int best_idle = 0;
+	int best_rank = 0;
 	for (struct conn *c = s->conns; c; c = c->next) {
-		if (!c->handshaking && h2_conn_pending(c->h))
-			continue;	/* at work for its client */
-		int idle = c->handshaking || h2_conn_streams(c->h) == 0;
-		int64_t t = !c->handshaking && idle ? h2_conn_idle_since(c->h) : c->born_ms * 1000000;
-		if (!best || idle > best_idle || (idle == best_idle && t < best_t)) {
+		int64_t t;
+		int rank = evict_rank(c, &t);
+		if (rank > best_rank || (rank == best_rank && rank && t < best_t)) {
 			best = c;
-			best_idle = idle;
+			best_rank = rank;
 			best_t = t;
 		}
 	}
 	if (!best)
 		return 0;
 	if (!best->handshaking) {
-		h2_conn_terminate(best->h, best_idle ? NGHTTP2_NO_ERROR : NGHTTP2_ENHANCE_YOUR_CALM);
+		h2_conn_terminate(best->h, best_rank > 1 ? NGHTTP2_NO_ERROR : NGHTTP2_ENHANCE_YOUR_CALM);
 		conn_flush(best);	/* one try at the GOAWAY */
 	}
 	conn_close(best);

@@ -75,7 +75,10 @@ def alive():
 # ---- gRPC clients ----
 
 def channel():
-    return grpc.insecure_channel(ADDR, options=[("grpc.max_send_message_length", 64 << 20),
+    # Each channel its own connection: grpcio shares one between channels
+    # with the same target and options unless told otherwise.
+    return grpc.insecure_channel(ADDR, options=[("grpc.use_local_subchannel_pool", 1),
+                                                ("grpc.max_send_message_length", 64 << 20),
                                                 ("grpc.max_receive_message_length", 64 << 20),
                                                 ("grpc.enable_retries", 0)])
 
@@ -256,6 +259,7 @@ def case_uaf():
     delay = float(OPTS.get("delay", "3"))
     p = Prober()
     fd0 = baseline(p)
+    p.start()
     s = raw_conn()
     req = compat_pb2.CompatRequest(uri="http://%s/apps/x:v1" % reg).SerializeToString()
     s.sendall(frame(1, 4, 1, grpc_headers()) + frame(0, 1, 1, grpc_body(req)))
@@ -272,11 +276,221 @@ def case_uaf():
     code = heavy.get("r", ("none",))[0]
     t("the heavy request on another connection gets a status (%s)" % code, code in ("OK", "RESOURCE_EXHAUSTED"))
     time.sleep(0.3)
+    p.finish("during the attack")
     t("the server survives a reply to a reset connection", alive())
     after(p, fd0)
 
 
-CASES = {"uaf": case_uaf}
+def case_needs():
+    """Item 2: an artifact with 20,000 and 100,000 needed.* keys (verdict's
+    duplicate check was quadratic, 12 opens per missing need, a 72 MB
+    reply). Answered or refused within 1 s, others unaffected."""
+    p = Prober()
+    fd0 = baseline(p)
+    p.start()
+    for n in (20000, 100000):
+        code, r, det, dt = call(compat_pb2.CompatRequest(payload=many_needs(n)), timeout=30)
+        t("%d needs: answered or refused in %.2f s (< 1 s): %s %s" % (n, dt, code, det[:100]),
+          dt < 1.0 and code in ("OK", "RESOURCE_EXHAUSTED"))
+        if code == "RESOURCE_EXHAUSTED":
+            t("%d needs: the refusal names the bound" % n, "--max-needs" in det or "larger than" in det, det)
+    # Under the bound, every need missing: a large reply, capped or answered.
+    code, r, det, dt = call(compat_pb2.CompatRequest(payload=many_needs(1000)), timeout=30)
+    t("1,000 missing needs: refused by the reply cap or answered (%s, %.2f s)" % (code, dt),
+      dt < 1.0 and (code == "OK" or (code == "RESOURCE_EXHAUSTED" and "--max-reply" in det)), det)
+    syms = {"llnl.compatlib.elf.class": "ELF64", "llnl.compatlib.elf.machine": "x86_64",
+            "llnl.compatlib.needed.libc.so.6": "",
+            "llnl.compatlib.symbols.libc.so.6": " ".join("nosuch%d" % i for i in range(200000))}
+    code, r, det, dt = call(compat_pb2.CompatRequest(payload=json.dumps({"version": "0.1.0", "attributes": syms})))
+    t("200,000 symbols: refused in %.2f s with the bound named" % dt,
+      dt < 1.0 and code == "RESOURCE_EXHAUSTED" and "--max-symbols" in det, (code, det))
+    p.finish("during the attack")
+    after(p, fd0)
+
+
+def dir_request(dirs=(), search=None):
+    attrs = {"llnl.compatlib.elf.class": "ELF64", "llnl.compatlib.elf.machine": "x86_64",
+             "llnl.compatlib.needed.libc.so.6": "GLIBC_2.2.5"}
+    if search is not None:
+        attrs["llnl.compatlib.search-path"] = search
+    return compat_pb2.CompatRequest(payload=json.dumps({"version": "0.1.0", "attributes": attrs}),
+                                    library_path=list(dirs))
+
+
+def case_dirs():
+    """Item 3: a FIFO named libc.so.6 in a directory a request names
+    (library_path, the artifact's search-path) hung the loop for ever;
+    directory reads ran on the loop. FIFO=dir holding the FIFO, BIG=a large
+    directory, OUTSIDE=a directory outside --allow-path, GOOD=a directory
+    with a real libc.so.6 inside the allowed prefix."""
+    fifo, big, outside, good = OPTS["fifo"], OPTS["big"], OPTS["outside"], OPTS["good"]
+    p = Prober()
+    fd0 = baseline(p)
+    p.start()
+    code, r, det, dt = call(dir_request([fifo]), timeout=20)
+    t("library_path with a FIFO: status ERROR naming it, in %.2f s" % dt,
+      code == "OK" and r.status == compat_pb2.Response.ERROR and "FIFO" in r.payload, (code, det, r))
+    code, r, det, dt = call(dir_request(search=fifo), timeout=20)
+    t("search-path with a FIFO: status ERROR naming it, in %.2f s" % dt,
+      code == "OK" and r.status == compat_pb2.Response.ERROR and "FIFO" in r.payload, (code, det, r))
+    code, r, det, dt = call(dir_request([outside]), timeout=20)
+    t("a directory outside --allow-path is DENIED",
+      code == "OK" and r.status == compat_pb2.Response.DENIED and "--allow-path" in r.payload, (code, det, r))
+    code, r, det, dt = call(dir_request(search=":".join([big] * 80)), timeout=20)
+    t("a search-path of 80 directories is refused (%s)" % code, code == "RESOURCE_EXHAUSTED", det)
+    t0 = time.time()
+    results = []
+    ths = [threading.Thread(target=lambda: results.append(call(dir_request(search=":".join([big] * 40)), timeout=30)))
+           for _ in range(4)]
+    for th in ths:
+        th.start()
+    for th in ths:
+        th.join(60)
+    t("4 requests naming 40 large directories each are answered (%s) in %.1f s" %
+      (sorted(set(x[0] for x in results)), time.time() - t0),
+      len(results) == 4 and all(x[0] == "OK" and x[1].status == compat_pb2.Response.SUCCESS for x in results),
+      [x[2] for x in results])
+    code, r, det, dt = call(dir_request([good]), timeout=20)
+    t("a good library_path is read and judged (%s, %.2f s)" % (code, dt),
+      code == "OK" and r.status == compat_pb2.Response.SUCCESS and good in r.payload, (code, det, r))
+    code, r2, det, dt2 = call(dir_request([good]), timeout=20)
+    t("... and the second time it comes from the cache (%.1f ms)" % (dt2 * 1000),
+      code == "OK" and r2.payload == r.payload)
+    p.finish("during the attack")
+    after(p, fd0)
+
+
+def case_memory():
+    """Item 4: incomplete 4 MiB messages on 2 connections x 50 streams took
+    RSS to 409 MB. The buffer budgets refuse what does not fit."""
+    import queue
+    p = Prober()
+    fd0 = baseline(p)
+    p.start()
+    msg = compat_pb2.CompatRequest(payload="x" * ((4 << 20) - 64))
+    hold = threading.Event()
+    chans = [channel(), channel()]
+
+    def never_ends():
+        yield msg
+        hold.wait(30)
+
+    futs = []
+    for ch in chans:
+        f = ch.stream_unary(CHECK, request_serializer=compat_pb2.CompatRequest.SerializeToString,
+                            response_deserializer=compat_pb2.Response.FromString)
+        for i in range(50):
+            futs.append(f.future(never_ends(), timeout=20))
+    peak, end = 0.0, time.time() + 6
+    while time.time() < end and not SANITIZE:
+        peak = max(peak, rss_mb())
+        time.sleep(0.1)
+    if SANITIZE:
+        time.sleep(6)
+    codes = {}
+    for f in futs:
+        if f.done():
+            try:
+                f.result()
+                c, d = "OK", ""
+            except grpc.RpcError as e:
+                c, d = e.code().name, e.details()
+            codes.setdefault(c, []).append(d)
+    refused = codes.get("RESOURCE_EXHAUSTED", [])
+    t("streams over the budgets are refused at once (%d of 100 RESOURCE_EXHAUSTED)" % len(refused),
+      len(refused) >= 80, {k: len(v) for k, v in codes.items()})
+    t("... with a message that says why", refused and all("buffer" in d for d in refused), refused[:2])
+    if SANITIZE:
+        print("skip - %s: peak RSS under 128 MB: not meaningful under ASan" % CASE)
+    else:
+        t("peak RSS during the attack %.1f MB < 128 MB" % peak, 0 < peak < 128)
+    hold.set()
+    for f in futs:
+        f.cancel()
+    for ch in chans:
+        ch.close()
+    p.finish("during the attack")
+    after(p, fd0, rss_limit=128)
+
+
+def case_halfopen():
+    """Item 5: half-open streams held --idle-timeout off and, with preface-
+    only connections, --max-connections for ever. The server runs with
+    --max-connections MAXCONN --request-timeout 1500 --idle-timeout 2500."""
+    maxconn = int(OPTS["maxconn"])
+    p = Prober()
+    fd0 = baseline(p)
+    p.start()
+    # Preface-only connections, more than the server takes.
+    socks = []
+    for i in range(maxconn + 100):
+        try:
+            socks.append(raw_conn())
+        except OSError as e:
+            note("connection %d: %s" % (i, e))
+            break
+    time.sleep(0.5)
+    evicted = 0
+    for s in socks:
+        fr, closed = read_frames(s, secs=0.01)
+        evicted += closed and any(f[0] == 7 for f in fr)
+    t("preface-only connections beyond %d: the oldest are closed with GOAWAY (%d of %d)" %
+      (maxconn, evicted, len(socks)), evicted >= 100)
+    for s in socks:
+        s.close()
+    # Half-open streams: HEADERS and part of a message, never END_STREAM;
+    # PINGs keep the connections busy-looking.
+    req = compat_pb2.CompatRequest(payload=NORMAL).SerializeToString()
+    half = []
+    for i in range(maxconn):
+        try:
+            s = raw_conn()
+            s.sendall(frame(1, 4, 1, grpc_headers()) + frame(0, 0, 1, grpc_body(req)[:10]))
+            half.append(s)
+        except OSError:
+            break
+    t_end = time.time() + 4.5
+    while time.time() < t_end:
+        for s in half:
+            try:
+                s.sendall(frame(6, 0, 0, b"12345678"))
+            except OSError:
+                pass
+        time.sleep(0.5)
+    deadline_rst, goaway = 0, 0
+    for s in half:
+        fr, closed = read_frames(s, secs=0.01)
+        deadline_rst += any(f[0] == 3 and f[2] == 1 for f in fr)
+        goaway += any(f[0] == 7 for f in fr) and closed
+        s.close()
+    t("half-open streams end at --request-timeout (%d of %d reset after their answer)" % (deadline_rst, len(half)),
+      deadline_rst >= len(half) * 9 // 10)
+    t("... and their connections, PINGs or not, close at --idle-timeout (%d of %d)" % (goaway, len(half)),
+      goaway >= len(half) * 9 // 10)
+    # A grpcio client that never finishes its request gets a clear status.
+    ch = channel()
+    f = ch.stream_unary(CHECK, request_serializer=compat_pb2.CompatRequest.SerializeToString,
+                        response_deserializer=compat_pb2.Response.FromString)
+    ev = threading.Event()
+
+    def one_then_wait():
+        yield compat_pb2.CompatRequest(payload=NORMAL)
+        ev.wait(10)
+    try:
+        f(one_then_wait(), timeout=8)
+        c, d = "OK", ""
+    except grpc.RpcError as e:
+        c, d = e.code().name, e.details()
+    ev.set()
+    ch.close()
+    t("a request never completed gets DEADLINE_EXCEEDED (%s: %s)" % (c, d),
+      c == "DEADLINE_EXCEEDED" and "not complete within" in d)
+    p.finish("during the attack")
+    after(p, fd0)
+
+
+CASES = {"uaf": case_uaf, "needs": case_needs, "dirs": case_dirs, "memory": case_memory,
+         "halfopen": case_halfopen}
 
 if __name__ == "__main__":
     try:

@@ -65,3 +65,25 @@ fake() {
 fake delay:3
 serve uaf --allow-registry "$FREG" && hostile uaf registry="$FREG" delay=3 && stop uaf
 kill "$FPID" 2> /dev/null
+
+# 2. Quadratic needs, huge replies: bounded per request.
+serve needs && hostile needs && stop needs
+
+# 3. Directories a request names: a FIFO named libc.so.6, a directory
+#    outside --allow-path, large directories read off the loop.
+mkdir -p "$TMP/allowed/fifo" "$TMP/allowed/good" "$TMP/allowed/big" "$TMP/outside"
+mkfifo "$TMP/allowed/fifo/libc.so.6"
+libc=$(ldd /bin/true | awk '/libc.so.6/ {print $3}')
+cp "$libc" "$TMP/allowed/good/libc.so.6"
+for i in $(seq 3000); do : > "$TMP/allowed/big/file$i"; done
+for i in $(seq 50); do ln -s "$libc" "$TMP/allowed/big/libx$i.so.1"; done
+serve dirs --allow-path "$TMP/allowed" &&
+	hostile dirs fifo="$TMP/allowed/fifo" big="$TMP/allowed/big" outside="$TMP/outside" good="$TMP/allowed/good" &&
+	stop dirs
+
+# 4. Incomplete 4 MiB messages on 2 connections x 50 streams.
+serve memory --request-timeout 20000 && hostile memory && stop memory
+
+# 5. Preface-only connections and half-open streams.
+serve halfopen --max-connections 200 --request-timeout 1500 --idle-timeout 2500 &&
+	hostile halfopen maxconn=200 && stop halfopen
