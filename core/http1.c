@@ -247,8 +247,10 @@ int http_request(const struct http_target *t, const char *method, const char *pa
 		fprintf(f, "Content-Length: %zu\r\n", len);
 	fputs("\r\n", f);
 	fclose(f);
+	/* A CA file means TLS to net_connect: only for a TLS target (an
+	 * http:// redirect from a TLS registry is plain HTTP). */
 	rc = net_connect(&c, t->host, t->tls ? "443" : "80", t->timeout_ms ? t->timeout_ms : 30000, t->tls,
-			 t->ca_file, NULL, NULL, err);
+			 t->tls ? t->ca_file : NULL, NULL, NULL, err);
 	if (rc < 0) {
 		free(req);
 		return rc;

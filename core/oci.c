@@ -48,7 +48,7 @@ int oci_ref_parse(const char *s, struct oci_ref *r, struct cerr *err)
 int oci_host_allowed(const char *host, const char *const *allow, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		if (strcmp(allow[i], host) == 0)
+		if (strcasecmp(allow[i], host) == 0)	/* host names ignore case */
 			return 1;
 	return 0;
 }
@@ -154,6 +154,24 @@ static int split_url(const struct reg *g, const char *url, int *tls, char *host,
 	return (size_t)snprintf(path, pcap, "%s%s", rest[hl] == '/' ? "" : "/", rest + hl) >= pcap ? -1 : 0;
 }
 
+/* With an allow-list (the server's --allow-registry), no other host is
+ * ever contacted: not a redirect's, not a token realm's. The message says
+ * only what we refused, nothing that such a host could have answered. */
+static int may_contact(const struct reg *g, const char *host, const char *what, struct cerr *err)
+{
+	if (!g->o->nallow || oci_host_allowed(host, g->o->allow, g->o->nallow))
+		return 0;
+	return cerr_set(err, COMPAT_EPERM, "%s: %s leads to %.100s, which is not an allowed registry",
+			g->t.host, what, host);
+}
+
+/* Our credentials go only where they came from: the same scheme and host
+ * (https -> http on the same host is another origin). */
+static int same_origin(const struct reg *g, int tls, const char *host)
+{
+	return tls == g->t.tls && strcasecmp(host, g->t.host) == 0;
+}
+
 /* GET a bearer token for the challenge; sets g->auth. */
 static int fetch_token(struct reg *g, const char *challenge, struct cerr *err)
 {
@@ -170,16 +188,20 @@ static int fetch_token(struct reg *g, const char *challenge, struct cerr *err)
 	int tls;
 	if (split_url(g, url, &tls, host, sizeof host, path, sizeof path) < 0)
 		return cerr_set(err, COMPAT_EPROTO, "%s: bad token realm", g->t.host);
+	int rc = may_contact(g, host, "the token realm", err);
+	if (rc < 0)
+		return rc;
 	struct http_target t = { .host = host, .tls = tls, .ca_file = g->o->ca_file, .timeout_ms = g->t.timeout_ms };
 	char hdr[700];
 	const char *hdrs[2] = { NULL, NULL };
-	if (*g->basic) {
+	/* The registry's credentials go to its token service (as docker's
+	 * do), but never in clear text when the registry itself is TLS. */
+	if (*g->basic && (tls || !g->t.tls)) {
 		snprintf(hdr, sizeof hdr, "Authorization: %s", g->basic);
 		hdrs[0] = hdr;
 	}
 	struct http_response r;
-	int rc = http_request(&t, "GET", path, hdrs, NULL, 0, 64 << 10, &r, err);
-	if (rc < 0)
+	if ((rc = http_request(&t, "GET", path, hdrs, NULL, 0, 64 << 10, &r, err)) < 0)
 		return rc;
 	json_t *j = r.status == 200 ? json_loadb((const char *)r.body, r.len, 0, NULL) : NULL;
 	const char *tok = json_string_value(json_object_get(j, "token"));
@@ -196,7 +218,8 @@ static int fetch_token(struct reg *g, const char *challenge, struct cerr *err)
 }
 
 /* One registry request, answering an auth challenge once and following
- * redirects (without our Authorization when they lead to another host). */
+ * redirects (without our Authorization when they lead to another scheme or
+ * host; not at all to a host off the allow-list). */
 static int reg_request(struct reg *g, const char *method, const char *url, const char *const *extra,
 		       const void *body, size_t len, size_t max, struct http_response *r, struct cerr *err)
 {
@@ -207,7 +230,10 @@ static int reg_request(struct reg *g, const char *method, const char *url, const
 	for (int hop = 0; hop <= MAX_REDIRECTS; hop++) {
 		const char *hdrs[8];
 		size_t nh = 0;
-		int same_host = strcmp(host, g->t.host) == 0;
+		int rc = may_contact(g, host, hop ? "a redirect" : "the request", err);
+		if (rc < 0)
+			return rc;
+		int same_host = same_origin(g, tls, host);
 		if (same_host && *g->auth) {
 			snprintf(auth_hdr, sizeof auth_hdr, "Authorization: %s", g->auth);
 			hdrs[nh++] = auth_hdr;
@@ -217,8 +243,7 @@ static int reg_request(struct reg *g, const char *method, const char *url, const
 		hdrs[nh] = NULL;
 		struct http_target t = { .host = host, .tls = tls, .ca_file = g->o->ca_file,
 					 .timeout_ms = g->t.timeout_ms };
-		int rc = http_request(&t, method, path, hdrs, body, len, max, r, err);
-		if (rc < 0)
+		if ((rc = http_request(&t, method, path, hdrs, body, len, max, r, err)) < 0)
 			return rc;
 		if (r->status == 401 && same_host && !tried_auth) {
 			const char *ch = http_header(r, "WWW-Authenticate");

@@ -489,7 +489,32 @@ def case_halfopen():
     after(p, fd0)
 
 
-CASES = {"uaf": case_uaf, "needs": case_needs, "dirs": case_dirs, "memory": case_memory,
+def case_ssrf():
+    """Item 6: redirects and token realms led the server to hosts off
+    --allow-registry (a canary got GET /secret and GET /token), and error
+    texts told what such a host answered. REDIRECT redirects to the canary,
+    REALM challenges with a realm on it, CLOSED redirects to a closed port;
+    all three are allowed, the canary is not."""
+    canary_log = OPTS["canary_log"]
+    p = Prober()
+    fd0 = baseline(p)
+    p.start()
+    msgs = {}
+    for name in ("redirect", "realm", "closed"):
+        code, r, det, dt = call(compat_pb2.CompatRequest(uri="http://%s/apps/x:v1" % OPTS[name]), timeout=30)
+        ok = code == "OK" and r.status == compat_pb2.Response.DENIED and "not an allowed registry" in r.payload
+        t("%s to a host off the allow-list: DENIED without contacting it (%.2f s)" % (name, dt), ok, (code, det, r))
+        msgs[name] = json.loads(r.payload)["error"] if ok else ""
+    log = open(canary_log).read() if os.path.exists(canary_log) else ""
+    t("the canary received nothing", log == "", log[:300])
+    same = msgs["redirect"].replace(OPTS["redirect"], "R").replace(OPTS["canary"], "T") == \
+        msgs["closed"].replace(OPTS["closed"], "R").replace("127.0.0.1:1", "T")
+    t("the message does not depend on what the target would answer", same, msgs)
+    p.finish("during the attack")
+    after(p, fd0)
+
+
+CASES = {"ssrf": case_ssrf, "uaf": case_uaf, "needs": case_needs, "dirs": case_dirs, "memory": case_memory,
          "halfopen": case_halfopen}
 
 if __name__ == "__main__":

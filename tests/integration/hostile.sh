@@ -66,6 +66,16 @@ fake delay:3
 serve uaf --allow-registry "$FREG" && hostile uaf registry="$FREG" delay=3 && stop uaf
 kill "$FPID" 2> /dev/null
 
+# 6. SSRF: redirects and token realms off --allow-registry.
+fake "canary:$TMP/canary.log"; CANARY=$FREG; P1=$FPID
+fake "redirect:http://$CANARY/secret"; REDIR=$FREG; P2=$FPID
+fake "realm:http://$CANARY/token"; REALM=$FREG; P3=$FPID
+fake "redirect:http://127.0.0.1:1/secret"; CLOSED=$FREG; P4=$FPID
+serve ssrf --allow-registry "$REDIR" --allow-registry "$REALM" --allow-registry "$CLOSED" &&
+	hostile ssrf canary="$CANARY" canary_log="$TMP/canary.log" redirect="$REDIR" realm="$REALM" closed="$CLOSED" &&
+	stop ssrf
+kill $P1 $P2 $P3 $P4 2> /dev/null
+
 # 2. Quadratic needs, huge replies: bounded per request.
 serve needs && hostile needs && stop needs
 
