@@ -255,16 +255,22 @@ int http_request(const struct http_target *t, const char *method, const char *pa
 		free(req);
 		return rc;
 	}
-	if (net_send_all(&c, req, rl) < 0 || (len && net_send_all(&c, body, len) < 0)) {
-		rc = cerr_set(err, COMPAT_EUNREACH, "%s: cannot send the request", t->host);
+	c.cancelled = t->cancelled;
+	int sent = net_send_all(&c, req, rl);
+	if (sent == 0 && len)
+		sent = net_send_all(&c, body, len);
+	if (sent < 0) {
+		rc = cerr_set(err, COMPAT_EUNREACH, "%s: %s", t->host,
+			      sent == COMPAT_ELIMIT ? "timed out sending the request" : "cannot send the request");
 		goto out;
 	}
 	http_parser_init(&p, r, max_body, strcmp(method, "HEAD") == 0);
 	uint8_t buf[16384];
 	for (;;) {
 		ssize_t n = net_recv(&c, buf, sizeof buf);
-		if (n == -2) {
-			rc = cerr_set(err, COMPAT_EUNREACH, "%s: timed out", t->host);
+		if (n == COMPAT_ELIMIT) {
+			int gone = t->cancelled && __atomic_load_n(t->cancelled, __ATOMIC_RELAXED);
+			rc = cerr_set(err, COMPAT_EUNREACH, "%s: %s", t->host, gone ? "cancelled" : "timed out");
 			break;
 		}
 		if (n < 0) {

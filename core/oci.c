@@ -191,7 +191,8 @@ static int fetch_token(struct reg *g, const char *challenge, struct cerr *err)
 	int rc = may_contact(g, host, "the token realm", err);
 	if (rc < 0)
 		return rc;
-	struct http_target t = { .host = host, .tls = tls, .ca_file = g->o->ca_file, .timeout_ms = g->t.timeout_ms };
+	struct http_target t = { .host = host, .tls = tls, .ca_file = g->o->ca_file, .timeout_ms = g->t.timeout_ms,
+				 .cancelled = g->o->cancelled };
 	char hdr[700];
 	const char *hdrs[2] = { NULL, NULL };
 	/* The registry's credentials go to its token service (as docker's
@@ -242,7 +243,7 @@ static int reg_request(struct reg *g, const char *method, const char *url, const
 			hdrs[nh++] = extra[i];
 		hdrs[nh] = NULL;
 		struct http_target t = { .host = host, .tls = tls, .ca_file = g->o->ca_file,
-					 .timeout_ms = g->t.timeout_ms };
+					 .timeout_ms = g->t.timeout_ms, .cancelled = g->o->cancelled };
 		if ((rc = http_request(&t, method, path, hdrs, body, len, max, r, err)) < 0)
 			return rc;
 		if (r->status == 401 && same_host && !tried_auth) {

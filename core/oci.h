@@ -32,6 +32,7 @@ struct oci_opts {
 	const char *subject;	/* push: attach to this image (REGISTRY/REPO:TAG|@DIGEST), or NULL */
 	const char *const *allow;	/* with nallow > 0: the only hosts ever contacted */
 	size_t nallow;
+	const int *cancelled;	/* non-zero (read atomically) ends a transfer early; may be NULL */
 };
 
 /* 1 when host ("name[:port]", as in a reference) is one of allow[0..n). */

@@ -80,7 +80,7 @@ static int pump(nghttp2_session *s, struct net_conn *io, struct call *c, const c
 			size_t off = 0;
 			while (off < (size_t)n) {
 				int w = net_send_all(io, out + off, (size_t)n - off);
-				if (w == -2)
+				if (w == COMPAT_ELIMIT)
 					return cerr_set(err, COMPAT_EPROTO, "%s: deadline exceeded", addr);
 				if (w < 0)
 					return cerr_sys(err, COMPAT_EUNREACH, "%s", addr);
@@ -92,7 +92,7 @@ static int pump(nghttp2_session *s, struct net_conn *io, struct call *c, const c
 		if (c->closed || (!nghttp2_session_want_read(s) && !nghttp2_session_want_write(s)))
 			break;
 		ssize_t r = net_recv(io, buf, sizeof buf);
-		if (r == -2)
+		if (r == COMPAT_ELIMIT)
 			return cerr_set(err, COMPAT_EPROTO, "%s: deadline exceeded", addr);
 		if (r == 0)
 			return cerr_set(err, COMPAT_EUNREACH, "%s: connection closed by the server", addr);

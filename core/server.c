@@ -624,6 +624,9 @@ static int64_t on_drain_tick(struct ev_loop *ev, int64_t id, void *data)
 				pending_cancel(c->work);
 				h2_conn_reply(c->h, sid, GRPC_UNAVAILABLE, "the server is shutting down", NULL, 0);
 			}
+			conn_flush(c);	/* the answers first: a terminating session sends nothing more */
+			if (c->closed)
+				continue;
 			h2_conn_terminate(c->h, NGHTTP2_NO_ERROR);
 			conn_flush(c);
 			conn_close(c);

@@ -297,6 +297,7 @@ void service_work_run(struct service_work *w, const int *cancelled)
 	if (w->stage == SERVICE_FETCH) {
 		free(w->payload.p);
 		w->payload.p = NULL;
+		w->oo.cancelled = cancelled;	/* a client that leaves ends its fetch */
 		w->rc = oci_pull_artifact(w->ref, &w->oo, &w->payload.p, &w->payload.n, &w->err);
 		return;
 	}

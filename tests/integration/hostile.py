@@ -514,7 +514,121 @@ def case_ssrf():
     after(p, fd0)
 
 
-CASES = {"ssrf": case_ssrf, "uaf": case_uaf, "needs": case_needs, "dirs": case_dirs, "memory": case_memory,
+def exited():
+    try:
+        with open("/proc/%d/stat" % PID) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+def case_drain():
+    """Item 7: SIGTERM closed connections with requests in flight (the
+    client got UNAVAILABLE) and then waited unbounded on the fetch worker.
+    SLOW answers after 2 s, HUNG after 60 s; --drain-timeout 4000."""
+    import signal
+    drain = float(OPTS["drain"])
+    p = Prober()
+    baseline(p)
+    p.start()
+    res = {}
+
+    def run(name, reg):
+        res[name] = call(compat_pb2.CompatRequest(uri="http://%s/apps/x:v1" % reg), timeout=30)
+    ths = [threading.Thread(target=run, args=("slow", OPTS["slow"])),
+           threading.Thread(target=run, args=("hung", OPTS["hung"]))]
+    for th in ths:
+        th.start()
+    time.sleep(0.5)
+    p.finish("before SIGTERM")
+    if not SANITIZE:
+        r = rss_mb()
+        t("RSS %.1f MB < 64 MB with the requests in flight" % r, r < 64)
+    t0 = time.time()
+    os.kill(PID, signal.SIGTERM)
+    time.sleep(0.3)
+    try:
+        socket.create_connection((HOST, PORT), timeout=1).close()
+        refused = False
+    except OSError:
+        refused = True
+    t("after SIGTERM, new connections are refused at once", refused)
+    for th in ths:
+        th.join(40)
+    code, r, det, dt = res.get("slow", ("none", None, "", 0))
+    t("a request in flight is finished (%s in %.1f s)" % (code, dt),
+      code == "OK" and r.status == compat_pb2.Response.SUCCESS, det)
+    code, r, det, dt = res.get("hung", ("none", None, "", 0))
+    t("a request still in flight at --drain-timeout gets UNAVAILABLE with a reason (%s: %s, %.1f s)" % (code, det, dt),
+      code == "UNAVAILABLE" and "shutting down" in det and dt < drain + 1.5)
+    while not exited() and time.time() - t0 < 30:
+        time.sleep(0.05)
+    dt = time.time() - t0
+    t("the server exits within the drain timeout, not waiting on its workers (%.1f s)" % dt, dt < drain + 1.5)
+
+
+def case_queue():
+    """Item 8: slow uri requests from a client that hung up still ran one
+    after another; an honest request waited 28.7 s. SLOW answers after 3 s,
+    FAST at once; --fetch-workers 2 --max-jobs-per-conn 4 --max-queue 6."""
+    p = Prober()
+    fd0 = baseline(p)
+    p.start()
+    slow = compat_pb2.CompatRequest(uri="http://%s/apps/x:v1" % OPTS["slow"])
+    chans, futs = [channel() for _ in range(3)], []
+    for ch in chans:
+        f = check_fn(ch)
+        futs += [f.future(slow, timeout=20) for _ in range(15)]
+    time.sleep(0.7)
+    refused = []
+    for f in futs:
+        if f.done():
+            try:
+                f.result()
+            except grpc.RpcError as e:
+                refused.append((e.code().name, e.details()))
+    t("requests over the per-connection and queue bounds are refused at once (%d of 45)" % len(refused),
+      len(refused) >= 45 - 8 and all(c == "RESOURCE_EXHAUSTED" and ("waiting for a registry" in d or "queue" in d)
+                                    for c, d in refused), refused[:3])
+    for ch in chans:
+        ch.close()      # the attacker hangs up: its fetches are cancelled
+    time.sleep(0.2)
+    code, r, det, dt = call(compat_pb2.CompatRequest(uri="http://%s/apps/x:v1" % OPTS["fast"]), timeout=30)
+    t("an honest registry request right after is answered in %.2f s (< 1 s)" % dt,
+      code == "OK" and r.status == compat_pb2.Response.SUCCESS and dt < 1.0, (code, det))
+    p.finish("during the attack")
+    after(p, fd0)
+
+
+def case_emfile():
+    """Item 9: accept() spun on EMFILE (--max-connections 1024 above a 64
+    descriptor limit here): the server lowers it to what the limit allows
+    and sheds connections instead of spinning."""
+    p = Prober()
+    fd0 = baseline(p)
+    p.start()
+    cpu0, t0 = cpu_seconds(), time.time()
+    socks, errors = [], 0
+    while time.time() - t0 < 3:
+        try:
+            socks.append(socket.create_connection((HOST, PORT), timeout=2))
+        except OSError:
+            errors += 1
+        if len(socks) > 400:
+            for s in socks[:200]:
+                s.close()
+            socks = socks[200:]
+        time.sleep(0.002)
+    cpu = cpu_seconds() - cpu0
+    note("%d connections opened, %d failed" % (len(socks), errors))
+    t("server CPU over a 3 s connection storm: %.2f s (< 1.5 s)" % cpu, cpu < 1.5)
+    for s in socks:
+        s.close()
+    p.finish("during the attack")
+    after(p, fd0)
+
+
+CASES = {"drain": case_drain, "queue": case_queue, "emfile": case_emfile, "ssrf": case_ssrf, "uaf": case_uaf, "needs": case_needs, "dirs": case_dirs, "memory": case_memory,
          "halfopen": case_halfopen}
 
 if __name__ == "__main__":

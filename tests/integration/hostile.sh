@@ -18,10 +18,14 @@ unset DOCKER_CONFIG
 mkdir -p "$HOME"
 
 # serve NAME ARGS...: start a server (its output in $TMP/NAME.out/.err);
-# sets PID and ADDR.
+# sets PID and ADDR. FDLIMIT=N: under that descriptor limit.
 serve() {
 	local name=$1; shift
-	"$COMPAT" serve --listen 127.0.0.1:0 "$@" > "$TMP/$name.out" 2> "$TMP/$name.err" &
+	if [ -n "${FDLIMIT:-}" ]; then
+		(ulimit -n "$FDLIMIT" && exec "$COMPAT" serve --listen 127.0.0.1:0 "$@") > "$TMP/$name.out" 2> "$TMP/$name.err" &
+	else
+		"$COMPAT" serve --listen 127.0.0.1:0 "$@" > "$TMP/$name.out" 2> "$TMP/$name.err" &
+	fi
 	PID=$!
 	cleanup_hooks+=("kill -9 $PID 2> /dev/null")
 	ADDR=
@@ -97,3 +101,23 @@ serve memory --request-timeout 20000 && hostile memory && stop memory
 # 5. Preface-only connections and half-open streams.
 serve halfopen --max-connections 200 --request-timeout 1500 --idle-timeout 2500 &&
 	hostile halfopen maxconn=200 && stop halfopen
+
+# 7. SIGTERM with requests in flight: a slow fetch finishes, a hung one is
+#    told within --drain-timeout, and the exit does not wait for it.
+fake delay:2; SLOW=$FREG; P1=$FPID
+fake delay:60; HUNG=$FREG; P2=$FPID
+serve drain --allow-registry "$SLOW" --allow-registry "$HUNG" --drain-timeout 4000 &&
+	hostile drain slow="$SLOW" hung="$HUNG" drain=4 && stop drain
+kill $P1 $P2 2> /dev/null
+
+# 8. Slow registry requests from clients that hang up.
+fake delay:3; SLOW=$FREG; P1=$FPID
+fake bearer; FAST=$FREG; P2=$FPID
+serve queue --allow-registry "$SLOW" --allow-registry "$FAST" --fetch-workers 2 --max-jobs-per-conn 4 --max-queue 6 &&
+	hostile queue slow="$SLOW" fast="$FAST" && stop queue
+kill $P1 $P2 2> /dev/null
+
+# 9. A connection storm under a 64-descriptor limit, --max-connections 1024.
+FDLIMIT=64 serve emfile --handshake-timeout 1000 &&
+	t "emfile: --max-connections is lowered to fit the descriptor limit" grep -q 'max-connections 1024 lowered to' "$TMP/emfile.err" &&
+	hostile emfile && stop emfile
