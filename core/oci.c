@@ -93,7 +93,8 @@ static void load_docker_auth(struct reg *g)
 	json_decref(cfg);
 }
 
-/* A WWW-Authenticate parameter: key="value" (quoted or not). */
+/* A WWW-Authenticate parameter: key="value" (quoted or not). Returns 0,
+ * COMPAT_ENOTFOUND, COMPAT_ELIMIT (the value does not fit out). */
 static int auth_param(const char *h, const char *key, char *out, size_t cap)
 {
 	size_t kl = strlen(key);
@@ -109,12 +110,12 @@ static int auth_param(const char *h, const char *key, char *out, size_t cap)
 			n = strcspn(v, ", ");
 		}
 		if (n >= cap)
-			return -1;
+			return COMPAT_ELIMIT;
 		memcpy(out, v, n);
 		out[n] = '\0';
 		return 0;
 	}
-	return -1;
+	return COMPAT_ENOTFOUND;
 }
 
 static void url_encode(const char *s, char *out, size_t cap)
@@ -130,7 +131,8 @@ static void url_encode(const char *s, char *out, size_t cap)
 	out[o] = '\0';
 }
 
-/* Split an absolute URL into (tls, host, path); a relative one keeps ours. */
+/* Split an absolute URL into (tls, host, path); a relative one keeps ours.
+ * Returns 0 or COMPAT_EINVAL (no host, or a part too long). */
 static int split_url(const struct reg *g, const char *url, int *tls, char *host, size_t hcap, char *path,
 		     size_t pcap)
 {
@@ -144,14 +146,14 @@ static int split_url(const struct reg *g, const char *url, int *tls, char *host,
 	} else {
 		*tls = g->t.tls;
 		snprintf(host, hcap, "%s", g->t.host);
-		return (size_t)snprintf(path, pcap, "%s", url) >= pcap ? -1 : 0;
+		return (size_t)snprintf(path, pcap, "%s", url) >= pcap ? COMPAT_EINVAL : 0;
 	}
 	size_t hl = strcspn(rest, "/?");
 	if (!hl || hl >= hcap)
-		return -1;
+		return COMPAT_EINVAL;
 	memcpy(host, rest, hl);
 	host[hl] = '\0';
-	return (size_t)snprintf(path, pcap, "%s%s", rest[hl] == '/' ? "" : "/", rest + hl) >= pcap ? -1 : 0;
+	return (size_t)snprintf(path, pcap, "%s%s", rest[hl] == '/' ? "" : "/", rest + hl) >= pcap ? COMPAT_EINVAL : 0;
 }
 
 /* With an allow-list (the server's --allow-registry), no other host is

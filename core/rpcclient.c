@@ -132,7 +132,7 @@ static int from_report(const char *json, struct verdict *v)
 	json_t *fs = json_object_get(root, "findings"), *res = json_object_get(root, "resolved");
 	if (!json_is_object(root) || !json_is_array(fs) || !json_is_object(res)) {
 		json_decref(root);
-		return -1;
+		return COMPAT_EINVAL;
 	}
 	verdict_free(v);
 	v->compatible = json_is_true(json_object_get(root, "compatible"));
@@ -170,7 +170,7 @@ static int encode_request(const struct rpc_opts *o, const char *payload, size_t 
 	convergedcomputing_org_grpc_v1_CompatRequest reqs = convergedcomputing_org_grpc_v1_CompatRequest_init_zero,
 						     *req = &reqs;
 	struct pbstr_list dirs = { 0 };
-	int rc = -1;
+	int rc = COMPAT_ENOMEM;	/* the only way encoding into our own buffer fails */
 	for (size_t i = 0; o && i < o->nlibrary_path && i < PBSTR_LIST_MAX; i++)
 		dirs.v[dirs.n++] = (char *)o->library_path[i];	/* borrowed: not freed */
 	req->library_path.funcs.encode = pbstr_list_write;

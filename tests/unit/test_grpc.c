@@ -1,6 +1,7 @@
 #include <stdlib.h>
 
 #include "check.h"
+#include "core/err.h"
 #include "core/grpc.h"
 #include "core/h2.h"
 #include "core/hostindex.h"
@@ -15,7 +16,7 @@ static void test_prefix(void)
 	CHECK_INT(grpc_prefix_decode(p, 5, &comp, &len), 0);
 	CHECK_INT(comp, 0);
 	CHECK_INT(len, 0x01020304);
-	CHECK_INT(grpc_prefix_decode(p, 4, &comp, &len), -1);
+	CHECK_INT(grpc_prefix_decode(p, 4, &comp, &len), COMPAT_EINVAL);
 }
 
 static void test_message_encoding(void)
@@ -33,9 +34,9 @@ static void test_timeout(void)
 	CHECK_INT(grpc_timeout_parse("5S"), 5000000000LL);
 	CHECK_INT(grpc_timeout_parse("1H"), 3600000000000LL);
 	CHECK_INT(grpc_timeout_parse("99999999n"), 99999999LL);
-	CHECK_INT(grpc_timeout_parse("123456789n"), -1);	/* 9 digits */
-	CHECK_INT(grpc_timeout_parse("10x"), -1);
-	CHECK_INT(grpc_timeout_parse("S"), -1);
+	CHECK_INT(grpc_timeout_parse("123456789n"), COMPAT_EINVAL);	/* 9 digits */
+	CHECK_INT(grpc_timeout_parse("10x"), COMPAT_EINVAL);
+	CHECK_INT(grpc_timeout_parse("S"), COMPAT_EINVAL);
 	char st[4];
 	grpc_status_text(12, st);
 	CHECK_STR(st, "12");
