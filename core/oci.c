@@ -93,67 +93,168 @@ static void load_docker_auth(struct reg *g)
 	json_decref(cfg);
 }
 
-/* A WWW-Authenticate parameter: key="value" (quoted or not). Returns 0,
- * COMPAT_ENOTFOUND, COMPAT_ELIMIT (the value does not fit out). */
-static int auth_param(const char *h, const char *key, char *out, size_t cap)
+/* ---- WWW-Authenticate and URLs (RFC 7235 auth-params, RFC 3986) ---- */
+
+static int is_token_char(int c)
 {
-	size_t kl = strlen(key);
-	for (const char *p = h; (p = strcasestr(p, key)) != NULL; p += kl) {
-		if ((p != h && p[-1] != ' ' && p[-1] != ',') || p[kl] != '=')
-			continue;
-		const char *v = p + kl + 1;
-		size_t n;
-		if (*v == '"') {
-			v++;
-			n = strcspn(v, "\"");
-		} else {
-			n = strcspn(v, ", ");
-		}
-		if (n >= cap)
-			return COMPAT_ELIMIT;
-		memcpy(out, v, n);
-		out[n] = '\0';
-		return 0;
-	}
-	return COMPAT_ENOTFOUND;
+	return c > 0x20 && c < 0x7f && !strchr("\"(),/:;<=>?@[\\]{}", c);
 }
 
-static void url_encode(const char *s, char *out, size_t cap)
+/* Copy a parameter value; COMPAT_ELIMIT when it does not fit. */
+static int put_param(char *out, size_t cap, const char *v, size_t n)
 {
+	if (n >= cap)
+		return COMPAT_ELIMIT;
+	memcpy(out, v, n);
+	out[n] = '\0';
+	return 0;
+}
+
+int oci_challenge_parse(const char *h, struct oci_challenge *c, struct cerr *err)
+{
+	memset(c, 0, sizeof *c);
+	while (*h == ' ' || *h == '\t')
+		h++;
+	size_t n = 0;
+	while (is_token_char((unsigned char)h[n]))
+		n++;
+	if (!n || n >= sizeof c->scheme)
+		return cerr_set(err, COMPAT_EINVAL, "WWW-Authenticate without an auth scheme");
+	memcpy(c->scheme, h, n);
+	c->scheme[n] = '\0';
+	const char *p = h + n;
+	/* auth-param *( "," auth-param ), a value a token or a quoted string */
+	while (*p) {
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			p++;
+		if (!*p)
+			break;
+		const char *k = p;
+		while (is_token_char((unsigned char)*p))
+			p++;
+		size_t kl = (size_t)(p - k);
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (!kl || *p != '=')
+			return cerr_set(err, COMPAT_EINVAL, "WWW-Authenticate: malformed parameter");
+		p++;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		char val[1024];
+		size_t vl = 0;
+		if (*p == '"') {
+			for (p++; *p && *p != '"'; p++) {
+				if (*p == '\\' && p[1])
+					p++;
+				if (vl + 1 >= sizeof val)
+					return cerr_set(err, COMPAT_ELIMIT, "WWW-Authenticate: a parameter over %zu bytes",
+							sizeof val - 1);
+				val[vl++] = *p;
+			}
+			if (*p != '"')
+				return cerr_set(err, COMPAT_EINVAL, "WWW-Authenticate: unterminated quoted string");
+			p++;
+		} else {
+			const char *v = p;
+			while (is_token_char((unsigned char)*p) || *p == '/' || *p == ':' || *p == '=')
+				p++;
+			vl = (size_t)(p - v);
+			if (vl >= sizeof val)
+				return cerr_set(err, COMPAT_ELIMIT, "WWW-Authenticate: a parameter over %zu bytes",
+						sizeof val - 1);
+			memcpy(val, v, vl);
+		}
+		val[vl] = '\0';
+		int rc = 0;
+		if (kl == 5 && strncasecmp(k, "realm", 5) == 0)
+			rc = put_param(c->realm, sizeof c->realm, val, vl);
+		else if (kl == 7 && strncasecmp(k, "service", 7) == 0)
+			rc = put_param(c->service, sizeof c->service, val, vl);
+		else if (kl == 5 && strncasecmp(k, "scope", 5) == 0)
+			rc = put_param(c->scope, sizeof c->scope, val, vl);
+		if (rc < 0)
+			return cerr_set(err, rc, "WWW-Authenticate: %.*s too long", (int)kl, k);
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p && *p != ',')
+			return cerr_set(err, COMPAT_EINVAL, "WWW-Authenticate: malformed parameter list");
+	}
+	if (strcasecmp(c->scheme, "Bearer") == 0 && !c->realm[0])
+		return cerr_set(err, COMPAT_EINVAL, "bearer challenge without a realm");
+	return 0;
+}
+
+/* Percent-encode s (unreserved characters pass) into out; COMPAT_ELIMIT
+ * when it does not fit. */
+static int url_encode(const char *s, char *out, size_t cap)
+{
+	static const char hex[] = "0123456789ABCDEF";
 	size_t o = 0;
-	for (; *s && o + 4 < cap; s++) {
+	for (; *s; s++) {
 		unsigned char c = (unsigned char)*s;
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || strchr("-._~", c))
+		int plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || strchr("-._~", c);
+		if (o + (plain ? 1 : 3) >= cap)
+			return COMPAT_ELIMIT;
+		if (plain) {
 			out[o++] = (char)c;
-		else
-			o += (size_t)snprintf(out + o, cap - o, "%%%02X", c);
+		} else {
+			out[o++] = '%';
+			out[o++] = hex[c >> 4];
+			out[o++] = hex[c & 15];
+		}
 	}
 	out[o] = '\0';
+	return 0;
 }
 
-/* Split an absolute URL into (tls, host, path); a relative one keeps ours.
- * Returns 0 or COMPAT_EINVAL (no host, or a part too long). */
-static int split_url(const struct reg *g, const char *url, int *tls, char *host, size_t hcap, char *path,
-		     size_t pcap)
+int oci_token_url(const struct oci_challenge *c, char *url, size_t cap, struct cerr *err)
 {
+	char es[800], esc[1600];
+	if (!c->realm[0])
+		return cerr_set(err, COMPAT_EINVAL, "bearer challenge without a realm");
+	if (url_encode(c->service, es, sizeof es) < 0 || url_encode(c->scope, esc, sizeof esc) < 0)
+		return cerr_set(err, COMPAT_ELIMIT, "bearer challenge: service or scope too long");
+	int n = snprintf(url, cap, "%s%sservice=%s%s%s", c->realm, strchr(c->realm, '?') ? "&" : "?", es,
+			 *c->scope ? "&scope=" : "", esc);
+	return n < 0 || (size_t)n >= cap ? cerr_set(err, COMPAT_ELIMIT, "bearer challenge: token URL too long") : 0;
+}
+
+int oci_url_split(const char *url, int base_tls, const char *base_host, int *tls, char *host, size_t hcap,
+		  char *path, size_t pcap)
+{
+	/* Nothing that would break the request line or the Host header. */
+	for (const unsigned char *u = (const unsigned char *)url; *u; u++)
+		if (*u <= 0x20 || *u == 0x7f)
+			return COMPAT_EINVAL;
 	const char *rest;
-	if (strncmp(url, "https://", 8) == 0) {
+	if (strncasecmp(url, "https://", 8) == 0) {
 		*tls = 1;
 		rest = url + 8;
-	} else if (strncmp(url, "http://", 7) == 0) {
+	} else if (strncasecmp(url, "http://", 7) == 0) {
 		*tls = 0;
 		rest = url + 7;
 	} else {
-		*tls = g->t.tls;
-		snprintf(host, hcap, "%s", g->t.host);
+		if (url[0] != '/' || url[1] == '/')
+			return COMPAT_EINVAL;	/* relative to the path, or to the scheme: not ours */
+		*tls = base_tls;
+		if ((size_t)snprintf(host, hcap, "%s", base_host) >= hcap)
+			return COMPAT_EINVAL;
 		return (size_t)snprintf(path, pcap, "%s", url) >= pcap ? COMPAT_EINVAL : 0;
 	}
-	size_t hl = strcspn(rest, "/?");
-	if (!hl || hl >= hcap)
-		return COMPAT_EINVAL;
+	size_t hl = strcspn(rest, "/?#");
+	if (!hl || hl >= hcap || memchr(rest, '@', hl))
+		return COMPAT_EINVAL;	/* no host, or user info in it */
 	memcpy(host, rest, hl);
 	host[hl] = '\0';
-	return (size_t)snprintf(path, pcap, "%s%s", rest[hl] == '/' ? "" : "/", rest + hl) >= pcap ? COMPAT_EINVAL : 0;
+	const char *tail = rest + hl;
+	size_t tl = strcspn(tail, "#");	/* a fragment is not sent */
+	return (size_t)snprintf(path, pcap, "%s%.*s", *tail == '/' ? "" : "/", (int)tl, tail) >= pcap ? COMPAT_EINVAL : 0;
+}
+
+static int split_url(const struct reg *g, const char *url, int *tls, char *host, size_t hcap, char *path,
+		     size_t pcap)
+{
+	return oci_url_split(url, g->t.tls, g->t.host, tls, host, hcap, path, pcap);
 }
 
 /* With an allow-list (the server's --allow-registry), no other host is
@@ -177,17 +278,14 @@ static int same_origin(const struct reg *g, int tls, const char *host)
 /* GET a bearer token for the challenge; sets g->auth. */
 static int fetch_token(struct reg *g, const char *challenge, struct cerr *err)
 {
-	char realm[1024], service[256] = "", scope[512] = "", es[800], esc[1100], url[3000];
-	if (auth_param(challenge, "realm", realm, sizeof realm) < 0)
-		return cerr_set(err, COMPAT_EPROTO, "%s: bearer challenge without a realm", g->t.host);
-	auth_param(challenge, "service", service, sizeof service);
-	auth_param(challenge, "scope", scope, sizeof scope);
-	url_encode(service, es, sizeof es);
-	url_encode(scope, esc, sizeof esc);
-	snprintf(url, sizeof url, "%s%sservice=%s%s%s", realm, strchr(realm, '?') ? "&" : "?", es,
-		 *scope ? "&scope=" : "", esc);
-	char host[256], path[3000];
+	struct oci_challenge ch;
+	char url[3000], host[256], path[3000];
 	int tls;
+	if (oci_challenge_parse(challenge, &ch, err) < 0 || oci_token_url(&ch, url, sizeof url, err) < 0) {
+		char m[160];
+		snprintf(m, sizeof m, "%s", err ? err->msg : "");
+		return cerr_set(err, COMPAT_EPROTO, "%s: %s", g->t.host, m);
+	}
 	if (split_url(g, url, &tls, host, sizeof host, path, sizeof path) < 0)
 		return cerr_set(err, COMPAT_EPROTO, "%s: bad token realm", g->t.host);
 	int rc = may_contact(g, host, "the token realm", err);
@@ -210,6 +308,10 @@ static int fetch_token(struct reg *g, const char *challenge, struct cerr *err)
 	const char *tok = json_string_value(json_object_get(j, "token"));
 	if (!tok)
 		tok = json_string_value(json_object_get(j, "access_token"));
+	/* It goes into a header line: printable ASCII only. */
+	for (const char *q = tok; q && *q; q++)
+		if (*q <= 0x20 || *q >= 0x7f)
+			tok = NULL;
 	if (tok && strlen(tok) < sizeof g->auth - 8)
 		snprintf(g->auth, sizeof g->auth, "Bearer %s", tok);
 	else
