@@ -417,9 +417,10 @@ static void on_cancel(void *ctx, struct h2_conn *h, int32_t id)
 
 /* Which connection goes when a new one finds the server full: one with
  * no request in progress, in this order: never used for a request (a TLS
- * handshake, a preface, nothing), then idle, then with requests still
- * arriving; the oldest (longest idle) first. A client that has been
- * served keeps its connection longest. Returns rank, 0 for "never". */
+ * handshake, a preface, nothing), then one whose requests are all still
+ * arriving (the slow-sender pattern), then an idle one that has been
+ * served; the oldest (longest idle) first. Returns the rank, 0 for
+ * "never". */
 static int evict_rank(const struct conn *c, int64_t *since)
 {
 	*since = c->born_ms * 1000000;
@@ -427,10 +428,9 @@ static int evict_rank(const struct conn *c, int64_t *since)
 		return 3;
 	if (h2_conn_pending(c->h))
 		return 0;	/* at work for its client */
-	if (!h2_conn_streams(c->h)) {
-		*since = h2_conn_idle_since(c->h);
+	if (h2_conn_streams(c->h))
 		return 2;
-	}
+	*since = h2_conn_idle_since(c->h);
 	return 1;
 }
 
@@ -452,7 +452,7 @@ static int evict_one(struct server *s)
 	if (!best)
 		return 0;
 	if (!best->handshaking) {
-		h2_conn_terminate(best->h, best_rank > 1 ? NGHTTP2_NO_ERROR : NGHTTP2_ENHANCE_YOUR_CALM);
+		h2_conn_terminate(best->h, best_rank == 2 ? NGHTTP2_ENHANCE_YOUR_CALM : NGHTTP2_NO_ERROR);
 		conn_flush(best);	/* one try at the GOAWAY */
 	}
 	conn_close(best);

@@ -230,12 +230,39 @@ static int within_bounds(const struct service *s, const struct artifact *a, stru
 	return 0;
 }
 
+static size_t occurrences(const char *p, size_t n, const char *needle)
+{
+	size_t k = 0, nl = strlen(needle);
+	for (const char *q = p; (q = memmem(q, n - (size_t)(q - p), needle, nl)) != NULL; q += nl)
+		k++;
+	return k;
+}
+
+/* Before parsing (a 4 MiB artifact of 100,000 keys takes a while): an
+ * upper bound of its needs, from the key prefixes in the text. */
+static int needs_bound(const struct service *s, const struct pbstr *payload, struct cerr *err)
+{
+	if (!s->max_needs || !payload->p)
+		return 0;
+	size_t a = occurrences(payload->p, payload->n, "\"" ARTIFACT_NS "needed.");
+	size_t b = occurrences(payload->p, payload->n, "\"" ARTIFACT_NS "library-name.");
+	size_t n = a > b ? a : b;
+	if (n > s->max_needs)
+		return cerr_set(err, COMPAT_ELIMIT, "the artifact names %zu host needs; this server judges at most %zu "
+				"(compat serve --max-needs)", n, s->max_needs);
+	return 0;
+}
+
 /* The payload is here: parse it, and judge now when every directory it
  * names is indexed already; else ask for a scan. Takes w. */
 static void prepare(struct service *s, struct service_work *w, struct service_reply *r)
 {
 	struct cerr err;
 	int rc;
+	if ((rc = needs_bound(s, &w->payload, &err)) < 0) {
+		answer_error(s, rc, err.msg, r);
+		goto done;
+	}
 	if ((rc = artifact_parse(w->payload.p ? w->payload.p : "", w->payload.n, "payload", &w->a, &err)) < 0) {
 		answer_error(s, rc == COMPAT_ELIMIT ? COMPAT_EINVAL : rc, err.msg, r);
 		goto done;
