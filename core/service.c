@@ -155,6 +155,10 @@ struct service_work {
 	int has_search;			/* the artifact has a search-path */
 	struct dirscan_limits lim;
 	struct host_index *extra_idx, *search_idx;
+	/* The allow-lists the worker reads: copies of the pointer arrays, so
+	 * that a worker the server stopped waiting for never reads freed
+	 * memory (the strings are the command line's). */
+	const char **allow_copy;
 };
 
 void service_work_free(struct service_work *w)
@@ -166,6 +170,7 @@ void service_work_free(struct service_work *w)
 	if (w->have_artifact)
 		artifact_free(&w->a);
 	free(w->search_copy);
+	free(w->allow_copy);
 	index_free(w->extra_idx);
 	index_free(w->search_idx);
 	free(w);
@@ -190,6 +195,18 @@ static void judge(struct service *s, struct service_work *w, const struct host_i
 	send_response(s, &resp, out, r);
 	free(out);
 	verdict_free(&v);
+}
+
+/* A copy of an allow-list's pointers (n == 0: NULL, nothing allowed-listed). */
+static int copy_list(const char *const *v, size_t n, const char ***out)
+{
+	*out = NULL;
+	if (!n)
+		return 0;
+	if (!(*out = malloc(n * sizeof **out)))
+		return COMPAT_ENOMEM;
+	memcpy(*out, v, n * sizeof *v);
+	return 0;
 }
 
 static int count_words(const char *s)
@@ -310,6 +327,12 @@ static void prepare(struct service *s, struct service_work *w, struct service_re
 		/* Reading the directories may block: off the loop. */
 		w->stage = SERVICE_SCAN;
 		w->lim = s->scan;
+		free(w->allow_copy);
+		if (copy_list(s->scan.allow, s->scan.nallow, &w->allow_copy) < 0) {
+			fail(r, GRPC_RESOURCE_EXHAUSTED, "out of memory");
+			goto done;
+		}
+		w->lim.allow = w->allow_copy;
 		r->work = w;
 		r->stage = SERVICE_SCAN;
 		return;
@@ -409,8 +432,13 @@ static void check(struct service *s, const uint8_t *msg, size_t len, struct serv
 	w->stage = SERVICE_FETCH;
 	w->plain_http = plain;
 	snprintf(w->ref, sizeof w->ref, "%s", ref);
+	if (copy_list(s->allow, s->nallow, &w->allow_copy) < 0) {
+		fail(r, GRPC_RESOURCE_EXHAUSTED, "out of memory");
+		service_work_free(w);
+		return;
+	}
 	w->oo = (struct oci_opts){ .timeout_ms = s->fetch_timeout_ms ? s->fetch_timeout_ms : 10000,
-				   .plain_http = plain, .allow = s->allow, .nallow = s->nallow };
+				   .plain_http = plain, .allow = w->allow_copy, .nallow = s->nallow };
 	r->work = w;
 	r->stage = SERVICE_FETCH;
 }
