@@ -31,7 +31,8 @@ struct h2_stream {
 	int pending;			/* with the handler, not answered yet */
 	int responded;
 	int reset_after;		/* answered before the client finished */
-	int64_t born_ns;
+	int stalled;			/* reset: the answer was not taken in time */
+	int64_t born_ns, answered_ns;
 	int64_t deadline_ns;		/* grpc-timeout; 0: none */
 	size_t header_bytes;
 	struct buf body;		/* request bytes, up to the limit */
@@ -147,6 +148,7 @@ static void respond_status(struct h2_stream *s, int status, const char *message)
 {
 	char st[4], msg[512];
 	s->responded = 1;
+	s->answered_ns = now_ns();
 	s->status = status;
 	grpc_status_text(status, st);
 	grpc_message_encode(message ? message : "", msg, sizeof msg);
@@ -186,6 +188,7 @@ static int respond(struct h2_stream *s, int status, const char *message, uint8_t
 	free(body);
 	s->resp_len = len + GRPC_PREFIX;
 	s->responded = 1;
+	s->answered_ns = now_ns();
 	s->status = 0;
 	nghttp2_nv hdrs[] = { NV(":status", "200"), NV("content-type", "application/grpc") };
 	nghttp2_data_provider prd = { .source.ptr = s, .read_callback = read_body };
@@ -551,8 +554,15 @@ void h2_conn_tick(struct h2_conn *c, int64_t now)
 {
 	int64_t limit = (int64_t)c->lim.request_ms * 1000000;
 	for (struct h2_stream *s = c->streams; s; s = s->next) {
-		if (s->responded)
+		if (s->responded) {
+			/* A client that opens no window for its answer (a zero-window
+			 * stall) does not keep it buffered for ever. */
+			if (limit && s->answered_ns && !s->stalled && now - s->answered_ns > limit) {
+				s->stalled = 1;
+				nghttp2_submit_rst_stream(c->session, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_CANCEL);
+			}
 			continue;
+		}
 		if (s->deadline_ns && now > s->deadline_ns) {
 			/* The client gave up: nobody waits for an answer. */
 			s->responded = 1;

@@ -32,7 +32,9 @@ struct h2_limits {
 	size_t max_conn_buffer;		/* buffered request + reply bytes per connection */
 	struct h2_budget *budget;	/* shared by the loop's connections; NULL: none */
 	int request_ms;			/* a request must be complete this long after its
-					   HEADERS (DEADLINE_EXCEEDED beyond); 0: no limit */
+					   HEADERS (DEADLINE_EXCEEDED beyond), and an answer
+					   taken this long after it is given (else the stream
+					   is reset, CANCEL); 0: no limit */
 };
 
 struct h2_conn;
@@ -105,7 +107,8 @@ void h2_conn_terminate(struct h2_conn *c, uint32_t error_code);
 
 /* Time passes (now: CLOCK_MONOTONIC ns): streams whose grpc-timeout passed
  * are reset (CANCEL), requests not complete within request_ms are answered
- * DEADLINE_EXCEEDED; both are cancelled in the handler. */
+ * DEADLINE_EXCEEDED (both are cancelled in the handler), answers the
+ * client has not taken within request_ms are reset (CANCEL). */
 void h2_conn_tick(struct h2_conn *c, int64_t now_ns);
 
 /* Frees the connection and its streams, calling no handler. */

@@ -137,7 +137,14 @@ static ssize_t c_read(nghttp2_session *s, int32_t id, uint8_t *buf, size_t lengt
 	return (ssize_t)n;
 }
 
+static void client_new_window(struct client *cl, struct h2_conn *srv, uint32_t window);
+
 static void client_new(struct client *cl, struct h2_conn *srv)
+{
+	client_new_window(cl, srv, 1 << 20);
+}
+
+static void client_new_window(struct client *cl, struct h2_conn *srv, uint32_t window)
 {
 	nghttp2_session_callbacks *cb;
 	memset(cl, 0, sizeof *cl);
@@ -149,7 +156,7 @@ static void client_new(struct client *cl, struct h2_conn *srv)
 	nghttp2_session_callbacks_set_on_stream_close_callback(cb, c_close);
 	nghttp2_session_client_new(&cl->s, cb, cl);
 	nghttp2_session_callbacks_del(cb);
-	nghttp2_settings_entry iv[] = { { NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 1 << 20 } };
+	nghttp2_settings_entry iv[] = { { NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, window } };
 	nghttp2_submit_settings(cl->s, NGHTTP2_FLAG_NONE, iv, 1);
 }
 
@@ -466,6 +473,42 @@ static void test_shutdown_and_terminate(void)
 	free(body);
 }
 
+/* A client that opens no window for its answer: the answer is dropped
+ * (RST_STREAM CANCEL) after request_ms, and its bytes given back. */
+static void test_zero_window_stall(void)
+{
+	struct seen seen = { 0 };
+	struct h2_budget budget = { .max = 1 << 20 };
+	struct h2_limits lim = limits();
+	lim.request_ms = 100;
+	lim.budget = &budget;
+	struct h2_handler hd = { .request = on_request, .cancel = on_cancel, .ctx = &seen };
+	struct h2_conn *srv;
+	struct client cl;
+	size_t len;
+	uint8_t *body = grpc_msg("abc", &len);
+	CHECK_INT(h2_conn_new(&srv, &lim, &hd), 0);
+	client_new_window(&cl, srv, 0);
+	struct cstream *x = request(&cl, body, len, len, 1, NULL);
+	pump(&cl);
+	size_t n = 200 << 10;
+	CHECK_INT(h2_conn_reply(srv, x->id, 0, NULL, calloc(1, n), n), 0);
+	pump(&cl);
+	CHECK_INT(x->data_len, 0);	/* no window: nothing could be sent */
+	CHECK(budget.used > 0);
+	h2_conn_tick(srv, now_ns() + 50 * 1000000LL);
+	pump(&cl);
+	CHECK(!x->rst);
+	h2_conn_tick(srv, now_ns() + 500 * 1000000LL);
+	pump(&cl);
+	CHECK(x->rst && x->rst_code == NGHTTP2_CANCEL);
+	CHECK_INT(h2_conn_streams(srv), 0);
+	CHECK_INT(budget.used, 0);
+	nghttp2_session_del(cl.s);
+	h2_conn_free(srv);
+	free(body);
+}
+
 int main(void)
 {
 	RUN(test_request_answered_later);
@@ -475,5 +518,6 @@ int main(void)
 	RUN(test_declared_length_over_limit);
 	RUN(test_deadlines);
 	RUN(test_shutdown_and_terminate);
+	RUN(test_zero_window_stall);
 	return check_summary();
 }
