@@ -1,5 +1,6 @@
 /* The server in this process, on a thread: accept() when descriptors run
  * out. Clients are forked children (their own descriptor tables). */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -62,6 +63,17 @@ static pid_t client(int port, int want_bytes, const int *spare, int nspare)
 	_exit(n == 0 || (n < 0 && errno == ECONNRESET) ? 0 : 1);
 }
 
+static int open_fds(void)
+{
+	int n = 0;
+	DIR *d = opendir("/proc/self/fd");
+	for (struct dirent *e; d && (e = readdir(d));)
+		n += e->d_name[0] != '.';
+	if (d)
+		closedir(d);
+	return n - 1;	/* opendir's own */
+}
+
 static int exit_code(pid_t pid)
 {
 	int st;
@@ -99,7 +111,12 @@ static void test_accept_when_out_of_descriptors(void)
 	usleep(200000);
 
 	/* Served while descriptors last. */
+	int before = open_fds();
 	CHECK_INT(exit_code(client(port, 1, NULL, 0)), 0);
+	/* The server closes that connection on its own time: wait, or its
+	 * descriptor would free up while the next client waits. */
+	for (int i = 0; i < 200 && open_fds() > before; i++)
+		usleep(10000);
 	/* Now take every free descriptor of the process. */
 	int held[200], n = 0, fd;
 	while (n < 200 && (fd = open("/dev/null", O_RDONLY)) >= 0)
