@@ -314,6 +314,8 @@ static int fetch_token(struct reg *g, const char *challenge, struct cerr *err)
 			tok = NULL;
 	if (tok && strlen(tok) < sizeof g->auth - 8)
 		snprintf(g->auth, sizeof g->auth, "Bearer %s", tok);
+	else if (r.status == 200)
+		rc = cerr_set(err, COMPAT_EPROTO, "%s: the token endpoint gave no usable token", host);
 	else
 		rc = cerr_set(err, r.status == 401 || r.status == 403 ? COMPAT_EPERM : COMPAT_EPROTO,
 			      "%s: token endpoint answered %d", host, r.status);

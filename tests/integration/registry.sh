@@ -177,6 +177,11 @@ fake bearer; rm -rf "$COMPAT_CACHE"
 "$COMPAT" pull --plain-http "$FREG/apps/x:v1" > "$TMP/out" 2> "$TMP/err"; rc=$?
 t "bearer token flow: challenge, token endpoint, retry" bash -c '[ "$1" = 0 ] && cmp -s "$2" "$3"' _ "$rc" "$TMP/out" "$TMP/xz.json"
 kill $FPID
+fake badtoken; rm -rf "$COMPAT_CACHE"
+"$COMPAT" pull --plain-http "$FREG/apps/x:v1" > "$TMP/out" 2> "$TMP/err"; rc=$?
+t "a token with CR LF in it is refused, not sent as a header (exit $rc)" \
+	bash -c '[ "$1" = 2 ] && grep -q "no usable token" "$2"' _ "$rc" "$TMP/err"
+kill $FPID
 
 # A slow registry does not stall the server: its fetch runs off the loop.
 if /usr/bin/python3 -c 'import grpc' 2> /dev/null; then

@@ -5,7 +5,8 @@ Usage: registry_fake.py PORTFILE MODE ARTIFACT.json
 MODE: bearer (a real token flow: 401 + WWW-Authenticate Bearer, a token
 endpoint, then the artifact), slow (3 s before each answer), delay:S (S
 seconds before the manifest only), status500, truncated, hugeheaders,
-endlesschunks, redirect:URL (the manifest answers 307 to URL), realm:URL (a
+endlesschunks, badtoken (the bearer flow with a token holding CR LF),
+redirect:URL (the manifest answers 307 to URL), realm:URL (a
 bearer challenge whose realm is URL), canary:LOG (every request's line and
 headers appended to LOG, answered 200), tlsredirect:CERTDIR:LOG (TLS and
 plain HTTP on one port; over TLS, basic auth alice:s3cret is required and
@@ -60,7 +61,9 @@ class H(http.server.BaseHTTPRequestHandler):
                 return self.send(401, b"{}", [("WWW-Authenticate", 'Basic realm="fake"')])
             if "/blobs/" in self.path:
                 return self.send(307, b"", [("Location", "http://%s%s" % (host, self.path))])
-        if mode == "bearer":
+        if mode in ("bearer", "badtoken"):
+            if self.path.startswith("/token") and mode == "badtoken":
+                return self.send(200, json.dumps({"token": TOKEN + "\r\nX-Injected: 1"}).encode())
             if self.path.startswith("/token"):
                 ok = "service=fake" in self.path and "scope=repository%3Aapps%2Fx%3Apull" in self.path
                 return self.send(200 if ok else 400, json.dumps({"token": TOKEN}).encode())
