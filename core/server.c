@@ -37,6 +37,7 @@
 /* Between the shutdown notice and the final GOAWAY: a round trip. */
 #define GOAWAY_DELAY_MS 200
 #define TRIM_BYTES (1u << 20)
+#define TRIM_FREE (8u << 20)
 
 struct server;
 struct pending;
@@ -595,10 +596,12 @@ static int64_t on_tick(struct ev_loop *ev, int64_t id, void *data)
 		dircache_expire(s->svc->dirs, now);
 	if (!s->draining && s->o.stale && s->o.stale(s->o.ctx) && s->o.reload(s->o.ctx) == 0 && s->svc->dirs)
 		dircache_clear(s->svc->dirs);
-	/* Large requests leave freed heap behind: give it back. */
+	/* Large requests leave freed heap behind: give it back once there
+	 * is enough of it (trimming each time costs page faults later). */
 	if (s->since_trim > TRIM_BYTES) {
-		malloc_trim(0);
 		s->since_trim = 0;
+		if (mallinfo2().fordblks > TRIM_FREE)
+			malloc_trim(0);
 	}
 	return TICK_MS;
 }

@@ -141,7 +141,7 @@ struct service_work {
 	struct pbstr_list dirs;		/* library_path */
 	struct pbstr payload;		/* the artifact's JSON (sent, or fetched) */
 	/* SERVICE_FETCH */
-	char ref[1100];
+	char *ref;			/* REGISTRY/REPO[:TAG|@DIGEST], malloc'd */
 	int plain_http;
 	struct oci_opts oo;
 	int rc;
@@ -150,7 +150,7 @@ struct service_work {
 	struct artifact a;
 	int have_artifact;
 	char *search_copy;		/* the search-path, split in place */
-	const char *search[MAX_SEARCH_DIRS];
+	const char **search;		/* into search_copy; malloc'd */
 	size_t nsearch;
 	int has_search;			/* the artifact has a search-path */
 	struct dirscan_limits lim;
@@ -170,6 +170,8 @@ void service_work_free(struct service_work *w)
 	if (w->have_artifact)
 		artifact_free(&w->a);
 	free(w->search_copy);
+	free(w->search);
+	free(w->ref);
 	free(w->allow_copy);
 	index_free(w->extra_idx);
 	index_free(w->search_idx);
@@ -259,7 +261,9 @@ static size_t occurrences(const char *p, size_t n, const char *needle)
  * upper bound of its needs, from the key prefixes in the text. */
 static int needs_bound(const struct service *s, const struct pbstr *payload, struct cerr *err)
 {
-	if (!s->max_needs || !payload->p)
+	/* Each needed.* key takes at least 28 bytes ("llnl.compatlib.needed.X":""):
+	 * a small payload cannot hold too many. */
+	if (!s->max_needs || !payload->p || payload->n / 28 <= s->max_needs)
 		return 0;
 	size_t a = occurrences(payload->p, payload->n, "\"" ARTIFACT_NS "needed.");
 	size_t b = occurrences(payload->p, payload->n, "\"" ARTIFACT_NS "library-name.");
@@ -294,7 +298,7 @@ static void prepare(struct service *s, struct service_work *w, struct service_re
 	const char *sp = artifact_get(&w->a, ARTIFACT_NS "search-path");
 	if (sp && *sp) {
 		w->has_search = 1;
-		if (!(w->search_copy = strdup(sp))) {
+		if (!(w->search_copy = strdup(sp)) || !(w->search = malloc(MAX_SEARCH_DIRS * sizeof *w->search))) {
 			fail(r, GRPC_RESOURCE_EXHAUSTED, "out of memory");
 			goto done;
 		}
@@ -431,7 +435,11 @@ static void check(struct service *s, const uint8_t *msg, size_t len, struct serv
 	/* The fetch blocks: hand it to the caller, who runs it off the loop. */
 	w->stage = SERVICE_FETCH;
 	w->plain_http = plain;
-	snprintf(w->ref, sizeof w->ref, "%s", ref);
+	if (!(w->ref = strdup(ref))) {
+		fail(r, GRPC_RESOURCE_EXHAUSTED, "out of memory");
+		service_work_free(w);
+		return;
+	}
 	if (copy_list(s->allow, s->nallow, &w->allow_copy) < 0) {
 		fail(r, GRPC_RESOURCE_EXHAUSTED, "out of memory");
 		service_work_free(w);
