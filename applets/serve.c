@@ -7,50 +7,85 @@
 #include "applets/applets.h"
 #include "applets/cli.h"
 #include "core/hostindex.h"
-#include "core/loop.h"
 #include "core/pathlist.h"
+#include "core/server.h"
 #include "core/service.h"
 #include "core/tls.h"
 
 static const char usage_text[] =
 	"usage: compat serve [--listen ADDR] [--library-path DIRS] [--allow-registry HOST]...\n"
-	"                    [--max-message BYTES] [--max-streams N] [--max-connections N]\n"
-	"                    [--max-header-list BYTES] [--idle-timeout MS] [--handshake-timeout MS]\n"
-	"                    [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]\n"
+	"                    [--allow-path PREFIX]... [LIMITS] [--tls-cert FILE --tls-key FILE\n"
+	"                    [--tls-client-ca FILE]]\n"
 	"\n"
 	"Index this host's libraries once, then answer gRPC CheckCompatibility,\n"
 	"LocateLibraries and grpc.health.v1.Health/Check over HTTP/2 (h2c).\n"
-	"SIGTERM/SIGINT: stop accepting, finish in-flight requests, exit 0.\n"
-	"SIGHUP (or a new /etc/ld.so.cache): rebuild the index.\n"
+	"SIGTERM/SIGINT: stop accepting, GOAWAY, finish in-flight requests within\n"
+	"--drain-timeout, exit 0. SIGHUP (or a new /etc/ld.so.cache): rebuild the index.\n"
 	"\n"
 	"      --listen ADDR          HOST:PORT to listen on (default [::]:50051; port 0: any)\n"
 	"      --library-path DIRS    also index these directories, searched first\n"
-	"      --allow-registry HOST  registry hosts a request's uri may name (repeatable)\n"
-	"      --max-message BYTES    largest request message (default 4194304)\n"
-	"      --max-streams N        concurrent streams per connection (default 100)\n"
-	"      --max-connections N    connections at once (default 1024)\n"
-	"      --max-header-list B    request header bytes (default 8192)\n"
-	"      --idle-timeout MS      close connections idle this long (default 300000)\n"
-	"      --handshake-timeout MS close connections silent this long (default 10000)\n"
+	"      --allow-registry HOST  registry hosts a request's uri may name, and the only\n"
+	"                             hosts its redirects and token realms may lead to (repeatable)\n"
+	"      --allow-path PREFIX    directories a request names (library_path, an artifact's\n"
+	"                             search-path) must be under one of these (repeatable;\n"
+	"                             default: any absolute path)\n"
 	"      --tls-cert FILE        serve TLS (ALPN h2) with this PEM certificate chain\n"
 	"      --tls-key FILE         ... and this PEM private key\n"
 	"      --tls-client-ca FILE   require client certificates signed by this CA\n"
 	"  -h, --help                 this text\n"
-	"      --version              print the version\n";
+	"      --version              print the version\n"
+	"\n"
+	"Limits (defaults in brackets; see docs/serve.md):\n"
+	"      --max-connections N    connections at once, lowered to fit the descriptor limit;\n"
+	"                             when full, the oldest with no request in progress is closed [1024]\n"
+	"      --max-streams N        concurrent streams per connection [100]\n"
+	"      --max-message BYTES    largest request message (RESOURCE_EXHAUSTED beyond) [4194304]\n"
+	"      --max-header-list B    request header bytes [8192]\n"
+	"      --max-conn-buffer B    request and reply bytes buffered per connection [8388608]\n"
+	"      --max-buffer BYTES     the same for all connections, beyond 64 KiB each [67108864]\n"
+	"      --max-reply BYTES      largest reply message [4194304]\n"
+	"      --max-needs N          host needs judged per artifact [1024]\n"
+	"      --max-symbols N        symbols checked per artifact [65536]\n"
+	"      --max-dir-entries N    entries read per request-named directory [10000]\n"
+	"      --fetch-workers N      threads fetching from registries [4]\n"
+	"      --scan-workers N       threads reading request-named directories [2]\n"
+	"      --max-queue N          requests waiting for each kind of worker [64]\n"
+	"      --max-jobs-per-conn N  such requests in progress per connection [4]\n"
+	"      --idle-timeout MS      close connections with no stream open this long [300000]\n"
+	"      --handshake-timeout MS close connections silent (or in TLS handshake) this long [10000]\n"
+	"      --request-timeout MS   a request must be sent completely within this [30000]\n"
+	"      --job-timeout MS       a registry fetch or directory read may take this long [60000]\n"
+	"      --drain-timeout MS     SIGTERM: in-flight requests may take this long [10000]\n";
 
-enum { OPT_LISTEN = 256, OPT_LIBPATH, OPT_ALLOW, OPT_MAXMSG, OPT_MAXSTREAMS, OPT_MAXCONN,
-       OPT_MAXHDR, OPT_IDLE, OPT_HANDSHAKE, OPT_TLSCERT, OPT_TLSKEY, OPT_TLSCA, OPT_VERSION };
+enum { OPT_LISTEN = 256, OPT_LIBPATH, OPT_ALLOW, OPT_ALLOWPATH, OPT_MAXMSG, OPT_MAXSTREAMS, OPT_MAXCONN,
+       OPT_MAXHDR, OPT_CONNBUF, OPT_MAXBUF, OPT_MAXREPLY, OPT_MAXNEEDS, OPT_MAXSYMS, OPT_DIRENTRIES,
+       OPT_FETCHW, OPT_SCANW, OPT_QUEUE, OPT_JOBS, OPT_IDLE, OPT_HANDSHAKE, OPT_REQUEST, OPT_JOB, OPT_DRAIN,
+       OPT_TLSCERT, OPT_TLSKEY, OPT_TLSCA, OPT_VERSION };
 
 static const struct option options[] = {
 	{ "listen", required_argument, NULL, OPT_LISTEN },
 	{ "library-path", required_argument, NULL, OPT_LIBPATH },
 	{ "allow-registry", required_argument, NULL, OPT_ALLOW },
+	{ "allow-path", required_argument, NULL, OPT_ALLOWPATH },
 	{ "max-message", required_argument, NULL, OPT_MAXMSG },
 	{ "max-streams", required_argument, NULL, OPT_MAXSTREAMS },
 	{ "max-connections", required_argument, NULL, OPT_MAXCONN },
 	{ "max-header-list", required_argument, NULL, OPT_MAXHDR },
+	{ "max-conn-buffer", required_argument, NULL, OPT_CONNBUF },
+	{ "max-buffer", required_argument, NULL, OPT_MAXBUF },
+	{ "max-reply", required_argument, NULL, OPT_MAXREPLY },
+	{ "max-needs", required_argument, NULL, OPT_MAXNEEDS },
+	{ "max-symbols", required_argument, NULL, OPT_MAXSYMS },
+	{ "max-dir-entries", required_argument, NULL, OPT_DIRENTRIES },
+	{ "fetch-workers", required_argument, NULL, OPT_FETCHW },
+	{ "scan-workers", required_argument, NULL, OPT_SCANW },
+	{ "max-queue", required_argument, NULL, OPT_QUEUE },
+	{ "max-jobs-per-conn", required_argument, NULL, OPT_JOBS },
 	{ "idle-timeout", required_argument, NULL, OPT_IDLE },
 	{ "handshake-timeout", required_argument, NULL, OPT_HANDSHAKE },
+	{ "request-timeout", required_argument, NULL, OPT_REQUEST },
+	{ "job-timeout", required_argument, NULL, OPT_JOB },
+	{ "drain-timeout", required_argument, NULL, OPT_DRAIN },
 	{ "tls-cert", required_argument, NULL, OPT_TLSCERT },
 	{ "tls-key", required_argument, NULL, OPT_TLSKEY },
 	{ "tls-client-ca", required_argument, NULL, OPT_TLSCA },
@@ -59,7 +94,7 @@ static const struct option options[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-struct server {
+struct daemon {
 	struct service svc;
 	struct index_opts io;
 };
@@ -75,51 +110,80 @@ static long number(const char *opt, const char *v, long min, long max)
 
 static int reload(void *ctx)
 {
-	struct server *s = ctx;
+	struct daemon *d = ctx;
 	struct host_index *idx;
 	struct cerr err;
-	if (index_build(&s->io, &idx, &err) < 0) {
+	if (index_build(&d->io, &idx, &err) < 0) {
 		cli_warn("serve", "index rebuild failed, keeping the old one: %s", err.msg);
-		return -1;
+		return err.code;
 	}
-	index_free(s->svc.idx);
-	s->svc.idx = idx;
+	index_free(d->svc.idx);
+	d->svc.idx = idx;
 	fprintf(stderr, "compat serve: index rebuilt: %zu libraries\n", index_count(idx));
 	return 0;
 }
 
 static int stale(void *ctx)
 {
-	struct server *s = ctx;
-	return index_is_stale(s->svc.idx);
+	struct daemon *d = ctx;
+	return index_is_stale(d->svc.idx);
+}
+
+/* A repeatable option's values. */
+static void push(const char ***v, size_t *n, const char *s)
+{
+	if (!(*v = realloc(*v, (*n + 1) * sizeof **v)))
+		cli_die("serve", "out of memory");
+	(*v)[(*n)++] = s;
 }
 
 int serve_main(int argc, char **argv)
 {
 	const char *listen_addr = "[::]:50051";
-	const char **allow = NULL, *libpath = NULL, *cert = NULL, *key = NULL, *client_ca = NULL;
-	size_t nallow = 0;
-	struct loop_opts lo = {
-		.max_conns = 1024, .idle_ms = 300000, .handshake_ms = 10000, .drain_ms = 10000,
+	const char **allow = NULL, **allow_path = NULL, *libpath = NULL, *cert = NULL, *key = NULL,
+		   *client_ca = NULL;
+	size_t nallow = 0, nallow_path = 0;
+	struct server_opts so = {
+		.max_conns = 1024, .idle_ms = 300000, .handshake_ms = 10000, .drain_ms = 10000, .job_ms = 60000,
 		.lim = { .max_message = 4u << 20, .max_streams = 100, .max_header_list = 8192,
-			 .max_output = 1u << 20 },
+			 .max_output = 1u << 20, .max_conn_buffer = 8u << 20, .request_ms = 30000 },
+		.max_buffer = 64u << 20, .fetch_workers = 4, .scan_workers = 2, .max_queue = 64,
+		.max_jobs_per_conn = 4,
+	};
+	struct daemon d = {
+		.svc = { .max_needs = 1024, .max_symbols = 65536, .max_reply = 4u << 20,
+			 .scan = { .max_dirs = 64, .max_entries = 10000, .max_libs = 20000, .timeout_ms = 5000 } },
 	};
 	int c;
 	while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
 		switch (c) {
 		case OPT_LISTEN: listen_addr = optarg; break;
 		case OPT_LIBPATH: libpath = optarg; break;
-		case OPT_ALLOW:
-			if (!(allow = realloc(allow, (nallow + 1) * sizeof *allow)))
-				cli_die("serve", "out of memory");
-			allow[nallow++] = optarg;
+		case OPT_ALLOW: push(&allow, &nallow, optarg); break;
+		case OPT_ALLOWPATH:
+			if (optarg[0] != '/')
+				cli_die("serve", "--allow-path: expected an absolute path, got '%s'", optarg);
+			push(&allow_path, &nallow_path, optarg);
 			break;
-		case OPT_MAXMSG: lo.lim.max_message = (size_t)number("max-message", optarg, 64, 1L << 30); break;
-		case OPT_MAXSTREAMS: lo.lim.max_streams = (uint32_t)number("max-streams", optarg, 1, 100000); break;
-		case OPT_MAXCONN: lo.max_conns = (size_t)number("max-connections", optarg, 1, 1000000); break;
-		case OPT_MAXHDR: lo.lim.max_header_list = (uint32_t)number("max-header-list", optarg, 256, 1 << 20); break;
-		case OPT_IDLE: lo.idle_ms = (int)number("idle-timeout", optarg, 100, 86400000); break;
-		case OPT_HANDSHAKE: lo.handshake_ms = (int)number("handshake-timeout", optarg, 100, 3600000); break;
+		case OPT_MAXMSG: so.lim.max_message = (size_t)number("max-message", optarg, 64, 1L << 30); break;
+		case OPT_MAXSTREAMS: so.lim.max_streams = (uint32_t)number("max-streams", optarg, 1, 100000); break;
+		case OPT_MAXCONN: so.max_conns = (size_t)number("max-connections", optarg, 1, 1000000); break;
+		case OPT_MAXHDR: so.lim.max_header_list = (uint32_t)number("max-header-list", optarg, 256, 1 << 20); break;
+		case OPT_CONNBUF: so.lim.max_conn_buffer = (size_t)number("max-conn-buffer", optarg, 4096, 1L << 32); break;
+		case OPT_MAXBUF: so.max_buffer = (size_t)number("max-buffer", optarg, 0, 1L << 40); break;
+		case OPT_MAXREPLY: d.svc.max_reply = (size_t)number("max-reply", optarg, 1024, 1L << 30); break;
+		case OPT_MAXNEEDS: d.svc.max_needs = (size_t)number("max-needs", optarg, 1, 10000000); break;
+		case OPT_MAXSYMS: d.svc.max_symbols = (size_t)number("max-symbols", optarg, 1, 100000000); break;
+		case OPT_DIRENTRIES: d.svc.scan.max_entries = (size_t)number("max-dir-entries", optarg, 1, 10000000); break;
+		case OPT_FETCHW: so.fetch_workers = (unsigned)number("fetch-workers", optarg, 1, 256); break;
+		case OPT_SCANW: so.scan_workers = (unsigned)number("scan-workers", optarg, 1, 256); break;
+		case OPT_QUEUE: so.max_queue = (size_t)number("max-queue", optarg, 0, 1000000); break;
+		case OPT_JOBS: so.max_jobs_per_conn = (size_t)number("max-jobs-per-conn", optarg, 1, 100000); break;
+		case OPT_IDLE: so.idle_ms = (int)number("idle-timeout", optarg, 100, 86400000); break;
+		case OPT_HANDSHAKE: so.handshake_ms = (int)number("handshake-timeout", optarg, 100, 3600000); break;
+		case OPT_REQUEST: so.lim.request_ms = (int)number("request-timeout", optarg, 100, 86400000); break;
+		case OPT_JOB: so.job_ms = (int)number("job-timeout", optarg, 100, 86400000); break;
+		case OPT_DRAIN: so.drain_ms = (int)number("drain-timeout", optarg, 0, 3600000); break;
 		case OPT_TLSCERT: cert = optarg; break;
 		case OPT_TLSKEY: key = optarg; break;
 		case OPT_TLSCA: client_ca = optarg; break;
@@ -134,32 +198,44 @@ int serve_main(int argc, char **argv)
 	}
 	if (!cert != !key || (client_ca && !cert))
 		cli_die("serve", "--tls-cert and --tls-key go together (and --tls-client-ca needs them)");
+	/* A whole message must fit what one connection may buffer. */
+	if (so.lim.max_conn_buffer < so.lim.max_message + 5)
+		so.lim.max_conn_buffer = so.lim.max_message + 5;
+	size_t fd_limit, conns = server_clamp_conns(so.max_conns, &fd_limit);
+	if (conns < so.max_conns)
+		cli_warn("serve", "--max-connections %zu lowered to %zu: the descriptor limit is %zu", so.max_conns,
+			 conns, fd_limit);
+	so.max_conns = conns;
 	struct cerr err;
-	if (cert && tls_config_server(&lo.tls, cert, key, client_ca, &err) < 0)
+	if (cert && tls_config_server(&so.tls, cert, key, client_ca, &err) < 0)
 		cli_die("serve", "%s", err.msg);
-	struct server s = { .svc = { .allow = allow, .nallow = nallow } };
+	d.svc.allow = allow;
+	d.svc.nallow = nallow;
+	d.svc.scan.allow = allow_path;
+	d.svc.scan.nallow = nallow_path;
 	struct pathlist dirs;
 	if (pathlist_split(libpath, ":", 0, &dirs) < 0)
 		cli_die("serve", "out of memory");
-	s.io.extra_dirs = (const char *const *)dirs.v;
-	s.io.nextra = dirs.n;
-	if (index_build(&s.io, &s.svc.idx, &err) < 0)
+	d.io.extra_dirs = (const char *const *)dirs.v;
+	d.io.nextra = dirs.n;
+	if (index_build(&d.io, &d.svc.idx, &err) < 0)
 		cli_die("serve", "%s", err.msg);
 	int lfd;
 	char bound[128];
-	if (loop_listen(listen_addr, &lfd, bound, sizeof bound, &err) < 0)
+	if (server_listen(listen_addr, &lfd, bound, sizeof bound, &err) < 0)
 		cli_die("serve", "%s", err.msg);
-	lo.reload = reload;
-	lo.stale = stale;
-	lo.ctx = &s;
+	so.reload = reload;
+	so.stale = stale;
+	so.ctx = &d;
 	printf("server listening: %s\n", bound);
 	fflush(stdout);
-	int rc = loop_run(lfd, &s.svc, &lo, &err);
+	int rc = server_run(lfd, &d.svc, &so, &err);
 	if (rc < 0)
 		cli_warn("serve", "%s", err.msg);
-	index_free(s.svc.idx);
-	tls_config_free(lo.tls);
+	index_free(d.svc.idx);
+	tls_config_free(so.tls);
 	free(allow);
+	free(allow_path);
 	pathlist_free(&dirs);
 	return rc < 0 ? 1 : 0;
 }

@@ -1,14 +1,17 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "fsutil.h"
 
+/* 0, or COMPAT_EIO with errno set. */
 static int write_all(int fd, const char *p, size_t len)
 {
 	while (len > 0) {
@@ -16,7 +19,7 @@ static int write_all(int fd, const char *p, size_t len)
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			return -1;
+			return COMPAT_EIO;
 		}
 		p += n;
 		len -= (size_t)n;
@@ -37,6 +40,24 @@ static int write_special(const char *path, const void *data, size_t len, struct 
 	return rc;
 }
 
+/* A new file beside path, created as open(2) creates files: mode 0666
+ * less the umask (mkstemp would make it 0600, and a fixed fchmod would
+ * ignore the umask). The name is random, the open exclusive. */
+static int create_temp(const char *path, char *tmp, size_t cap, struct cerr *err)
+{
+	for (int tries = 0; tries < 100; tries++) {
+		uint32_t r;
+		if (getrandom(&r, sizeof r, GRND_NONBLOCK) != (ssize_t)sizeof r)
+			r = (uint32_t)getpid() * 2654435761u ^ (uint32_t)tries ^ (uint32_t)(uintptr_t)tmp;
+		if ((size_t)snprintf(tmp, cap, "%s.tmp.%08x", path, r) >= cap)
+			return cerr_set(err, COMPAT_EINVAL, "%s: path too long", path);
+		int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+		if (fd >= 0 || errno != EEXIST)
+			return fd >= 0 ? fd : cerr_sys(err, COMPAT_EIO, "%s", path);
+	}
+	return cerr_set(err, COMPAT_EIO, "%s: no free temporary name", path);
+}
+
 int fs_write_atomic(const char *path, const void *data, size_t len, struct cerr *err)
 {
 	char tmp[4096], dir[4096];
@@ -47,12 +68,10 @@ int fs_write_atomic(const char *path, const void *data, size_t len, struct cerr 
 		return S_ISDIR(st.st_mode) ? cerr_set(err, COMPAT_EIO, "%s: is a directory", path)
 					   : write_special(path, data, len, err);
 
-	if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path) >= sizeof tmp)
-		return cerr_set(err, COMPAT_EINVAL, "%s: path too long", path);
-	fd = mkstemp(tmp);
+	fd = create_temp(path, tmp, sizeof tmp, err);
 	if (fd < 0)
-		return cerr_sys(err, COMPAT_EIO, "%s", path);
-	if (write_all(fd, data, len) < 0 || fchmod(fd, 0644) < 0 || fsync(fd) < 0) {
+		return fd;
+	if (write_all(fd, data, len) < 0 || fsync(fd) < 0) {
 		rc = cerr_sys(err, COMPAT_EIO, "%s", tmp);
 		goto out;
 	}

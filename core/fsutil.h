@@ -8,9 +8,10 @@
 
 /* Write len bytes to path atomically: a temp file in the same directory,
  * fsync, rename, fsync of the directory. On failure the old file (if any)
- * is untouched and no temp file is left. An existing destination that is
- * not a regular file (/dev/null, a FIFO) is written in place instead.
- * Returns 0, COMPAT_EIO. */
+ * is untouched and no temp file is left. The file gets mode 0666 less the
+ * umask, as any new file. An existing destination that is not a regular
+ * file (/dev/null, a FIFO) is written in place instead.
+ * Returns 0, COMPAT_EIO, COMPAT_EINVAL (path too long). */
 int fs_write_atomic(const char *path, const void *data, size_t len, struct cerr *err);
 
 /* Write len bytes to the file name in the directory dirfd atomically,

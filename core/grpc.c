@@ -1,12 +1,13 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "err.h"
 #include "grpc.h"
 
 int grpc_prefix_decode(const uint8_t *buf, size_t n, int *compressed, uint32_t *len)
 {
 	if (n < GRPC_PREFIX)
-		return -1;
+		return COMPAT_EINVAL;
 	*compressed = buf[0];
 	*len = (uint32_t)buf[1] << 24 | (uint32_t)buf[2] << 16 | (uint32_t)buf[3] << 8 | buf[4];
 	return 0;
@@ -47,11 +48,11 @@ int64_t grpc_timeout_parse(const char *v)
 {
 	size_t n = strlen(v);
 	if (n < 2 || n > 9)
-		return -1;
+		return COMPAT_EINVAL;
 	int64_t x = 0;
 	for (size_t i = 0; i + 1 < n; i++) {
 		if (v[i] < '0' || v[i] > '9')
-			return -1;
+			return COMPAT_EINVAL;
 		x = x * 10 + (v[i] - '0');
 	}
 	switch (v[n - 1]) {
@@ -61,7 +62,7 @@ int64_t grpc_timeout_parse(const char *v)
 	case 'm': return x * 1000000LL;
 	case 'u': return x * 1000LL;
 	case 'n': return x;
-	default: return -1;
+	default: return COMPAT_EINVAL;
 	}
 }
 

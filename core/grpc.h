@@ -22,8 +22,8 @@ enum grpc_status {
 
 #define GRPC_PREFIX 5
 
-/* Parse a length prefix: returns 0 and sets *compressed and *len, or -1
- * when fewer than 5 bytes are given. */
+/* Parse a length prefix: returns 0 and sets *compressed and *len, or
+ * COMPAT_EINVAL when fewer than 5 bytes are given. */
 int grpc_prefix_decode(const uint8_t *buf, size_t n, int *compressed, uint32_t *len);
 
 /* Write the prefix of an uncompressed message of len bytes into out[5]. */
@@ -34,7 +34,7 @@ void grpc_prefix_encode(uint8_t out[GRPC_PREFIX], uint32_t len);
 void grpc_message_encode(const char *msg, char *out, size_t cap);
 
 /* grpc-timeout ("100m", "5S", up to 8 digits and a unit H M S m u n) in
- * nanoseconds; -1 when malformed. */
+ * nanoseconds; COMPAT_EINVAL (negative) when malformed. */
 int64_t grpc_timeout_parse(const char *value);
 
 /* Decimal text of a status (no leading zeros), into out[4]. */

@@ -2,12 +2,14 @@
  *
  * A request is a stream: its headers are checked as they arrive (path,
  * content-type, grpc-encoding, grpc-timeout, the header-list budget), DATA
- * is gathered up to the message limit (the rest is counted and dropped),
- * and at the client's END_STREAM the one message is handed to the service.
- * The answer is HEADERS, one DATA (prefix + message) and trailers with
- * grpc-status; an error without a message is a single trailers-only
- * HEADERS frame. Streams live in a list owned by the connection and are
- * freed when nghttp2 closes them. */
+ * is gathered up to the message limit and the buffer budgets, and at the
+ * client's END_STREAM the one message goes to the handler. The answer is
+ * HEADERS, one DATA (prefix + message) and trailers with grpc-status; an
+ * error without a message is a single trailers-only HEADERS frame. An
+ * answer given before the client finished sending (too large, over budget,
+ * too slow) is followed by RST_STREAM(NO_ERROR), as gRPC does. Streams
+ * live in a list owned by the connection and are freed when nghttp2 closes
+ * them. */
 #include <nghttp2/nghttp2.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,28 +26,33 @@ struct h2_stream {
 	struct h2_conn *conn;
 	struct h2_stream *next;
 	char path[160];
-	int content_type_ok, encoding_set, is_post, responded, fetching;
-	int64_t deadline_ns;		/* 0: none */
+	int content_type_ok, encoding_set, is_post;
+	int complete;			/* the client's END_STREAM arrived */
+	int pending;			/* with the handler, not answered yet */
+	int responded;
+	int reset_after;		/* answered before the client finished */
+	int stalled;			/* reset: the answer was not taken in time */
+	int64_t born_ns, answered_ns;
+	int64_t deadline_ns;		/* grpc-timeout; 0: none */
 	size_t header_bytes;
 	struct buf body;		/* request bytes, up to the limit */
-	int too_big;
+	size_t body_charged, resp_charged;
 	uint8_t *resp;			/* prefix + message */
 	size_t resp_len, resp_off;
 	int status;
-	char message[256];
 };
 
 struct h2_conn {
 	nghttp2_session *session;
-	struct service *svc;
 	struct h2_limits lim;
+	struct h2_handler h;
 	struct h2_stream *streams;
-	size_t nstreams;
+	size_t nstreams, npending, nrequests;
+	size_t buffered;		/* request + reply bytes held (the budgets) */
+	int64_t idle_since_ns;
 	uint8_t *out;
 	size_t out_len, out_off, out_cap;
 	int broken;
-	h2_submit_fn submit;
-	void *submit_ctx;
 };
 
 static int64_t now_ns(void)
@@ -56,6 +63,58 @@ static int64_t now_ns(void)
 }
 
 #define NV(n, v) { (uint8_t *)(n), (uint8_t *)(v), sizeof(n) - 1, strlen(v), NGHTTP2_NV_FLAG_NONE }
+
+/* ---- the buffer budgets ---- */
+
+static size_t over_reserve(size_t buffered)
+{
+	return buffered > H2_CONN_RESERVE ? buffered - H2_CONN_RESERVE : 0;
+}
+
+enum { FITS = 0, OVER_CONN = 1, OVER_TOTAL = 2 };
+
+/* Take n more buffered bytes for c, if both budgets allow. */
+static int charge(struct h2_conn *c, size_t n)
+{
+	if (n > c->lim.max_conn_buffer || c->buffered > c->lim.max_conn_buffer - n)
+		return OVER_CONN;
+	size_t extra = over_reserve(c->buffered + n) - over_reserve(c->buffered);
+	struct h2_budget *b = c->lim.budget;
+	if (b && extra && (extra > b->max || b->used > b->max - extra))
+		return OVER_TOTAL;
+	if (b)
+		b->used += extra;
+	c->buffered += n;
+	return FITS;
+}
+
+static void release(struct h2_conn *c, size_t n)
+{
+	size_t less = over_reserve(c->buffered) - over_reserve(c->buffered - n);
+	if (c->lim.budget)
+		c->lim.budget->used -= less;
+	c->buffered -= n;
+}
+
+static void over_budget_message(const struct h2_conn *c, int why, const char *what, size_t n, char *m,
+				size_t cap)
+{
+	if (why == OVER_CONN)
+		snprintf(m, cap, "%s of %zu bytes: this connection may buffer at most %zu bytes", what, n,
+			 c->lim.max_conn_buffer);
+	else
+		snprintf(m, cap, "%s of %zu bytes: the server is buffering too much for its clients; try again later",
+			 what, n);
+}
+
+static void drop_body(struct h2_stream *s)
+{
+	release(s->conn, s->body_charged);
+	s->body_charged = 0;
+	buf_free(&s->body);
+}
+
+/* ---- answers ---- */
 
 static ssize_t read_body(nghttp2_session *session, int32_t id, uint8_t *buf, size_t length,
 			 uint32_t *flags, nghttp2_data_source *src, void *user)
@@ -77,35 +136,65 @@ static ssize_t read_body(nghttp2_session *session, int32_t id, uint8_t *buf, siz
 	return (ssize_t)n;
 }
 
-/* Answer with a message (status 0) or trailers-only (an error). */
-static void respond(struct h2_stream *s, int status, const char *message, uint8_t *body, size_t len)
+/* An answer before the client's END_STREAM ends the stream for both: a
+ * RST_STREAM(NO_ERROR) follows it once it is sent (on_frame_send; queued
+ * now, it would make nghttp2 drop the answer). */
+static void end_early(struct h2_stream *s)
 {
-	nghttp2_session *session = s->conn->session;
+	s->reset_after = !s->complete;
+}
+
+static void respond_status(struct h2_stream *s, int status, const char *message)
+{
 	char st[4], msg[512];
 	s->responded = 1;
+	s->answered_ns = now_ns();
 	s->status = status;
 	grpc_status_text(status, st);
+	grpc_message_encode(message ? message : "", msg, sizeof msg);
+	nghttp2_nv hdrs[] = { NV(":status", "200"), NV("content-type", "application/grpc"),
+			      NV("grpc-status", st), NV("grpc-message", msg) };
+	nghttp2_submit_response(s->conn->session, s->id, hdrs, msg[0] ? 4 : 3, NULL);
+	end_early(s);
+}
+
+/* Answer with a message (status 0 and a body) or trailers-only. Takes
+ * body. Returns 0 or COMPAT_ELIMIT (no room for the body: answered
+ * RESOURCE_EXHAUSTED instead). */
+static int respond(struct h2_stream *s, int status, const char *message, uint8_t *body, size_t len)
+{
 	if (status != 0 || !body) {
-		grpc_message_encode(message ? message : "", msg, sizeof msg);
-		nghttp2_nv hdrs[] = { NV(":status", "200"), NV("content-type", "application/grpc"),
-				      NV("grpc-status", st), NV("grpc-message", msg) };
-		nghttp2_submit_response(session, s->id, hdrs, msg[0] ? 4 : 3, NULL);
 		free(body);
-		return;
+		respond_status(s, status, message);
+		return 0;
 	}
+	char m[200];
+	int why = len > SIZE_MAX - GRPC_PREFIX || len > UINT32_MAX ? OVER_CONN : charge(s->conn, len + GRPC_PREFIX);
+	if (why != FITS) {
+		free(body);
+		over_budget_message(s->conn, why, "reply", len, m, sizeof m);
+		respond_status(s, GRPC_RESOURCE_EXHAUSTED, m);
+		return COMPAT_ELIMIT;
+	}
+	s->resp_charged = len + GRPC_PREFIX;
 	s->resp = malloc(len + GRPC_PREFIX);
 	if (!s->resp) {
 		free(body);
-		respond(s, GRPC_RESOURCE_EXHAUSTED, "out of memory", NULL, 0);
-		return;
+		respond_status(s, GRPC_RESOURCE_EXHAUSTED, "out of memory");
+		return COMPAT_ELIMIT;
 	}
 	grpc_prefix_encode(s->resp, (uint32_t)len);
 	memcpy(s->resp + GRPC_PREFIX, body, len);
 	free(body);
 	s->resp_len = len + GRPC_PREFIX;
+	s->responded = 1;
+	s->answered_ns = now_ns();
+	s->status = 0;
 	nghttp2_nv hdrs[] = { NV(":status", "200"), NV("content-type", "application/grpc") };
 	nghttp2_data_provider prd = { .source.ptr = s, .read_callback = read_body };
-	nghttp2_submit_response(session, s->id, hdrs, 2, &prd);
+	nghttp2_submit_response(s->conn->session, s->id, hdrs, 2, &prd);
+	end_early(s);
+	return 0;
 }
 
 static void respond_http(struct h2_stream *s, const char *status)
@@ -113,73 +202,67 @@ static void respond_http(struct h2_stream *s, const char *status)
 	nghttp2_nv hdrs[] = { NV(":status", status) };
 	s->responded = 1;
 	nghttp2_submit_response(s->conn->session, s->id, hdrs, 1, NULL);
+	end_early(s);
 }
 
-/* The client finished its request: check it and run the method. */
 static struct h2_stream *stream_of(nghttp2_session *session, int32_t id)
 {
 	return nghttp2_session_get_stream_user_data(session, id);
 }
 
+/* The request will not be answered: tell the handler, once. */
+static void cancel_pending(struct h2_stream *s)
+{
+	if (!s->pending)
+		return;
+	s->pending = 0;
+	s->conn->npending--;
+	if (s->conn->h.cancel)
+		s->conn->h.cancel(s->conn->h.ctx, s->conn, s->id);
+}
+
+/* The client finished its request: check it and hand it over. */
 static void finish_request(struct h2_stream *s)
 {
-	if (s->responded || s->fetching)
+	s->complete = 1;
+	if (s->responded)
 		return;
 	if (!s->is_post || !s->path[0])
 		return respond_http(s, "405");
 	if (!s->content_type_ok)
 		return respond_http(s, "415");
-	if (!service_has_method(s->path))
-		return respond(s, GRPC_UNIMPLEMENTED, "unknown method", NULL, 0);
-	if (s->too_big) {
-		char m[96];
-		snprintf(m, sizeof m, "request message larger than %zu bytes", s->conn->lim.max_message);
-		return respond(s, GRPC_RESOURCE_EXHAUSTED, m, NULL, 0);
-	}
 	int compressed;
 	uint32_t mlen;
 	if (grpc_prefix_decode(s->body.p, s->body.len, &compressed, &mlen) < 0)
-		return respond(s, GRPC_UNIMPLEMENTED, "a unary call needs one request message", NULL, 0);
+		return respond_status(s, GRPC_UNIMPLEMENTED, "a unary call needs one request message");
 	if (compressed)
-		return respond(s, s->encoding_set ? GRPC_UNIMPLEMENTED : GRPC_INTERNAL,
-			       s->encoding_set ? "compressed messages are not supported"
-					       : "compressed flag set without grpc-encoding", NULL, 0);
+		return respond_status(s, s->encoding_set ? GRPC_UNIMPLEMENTED : GRPC_INTERNAL,
+				      s->encoding_set ? "compressed messages are not supported"
+						      : "compressed flag set without grpc-encoding");
 	if ((size_t)mlen + GRPC_PREFIX > s->body.len)
-		return respond(s, GRPC_INTERNAL, "truncated request message", NULL, 0);
+		return respond_status(s, GRPC_INTERNAL, "truncated request message");
 	if ((size_t)mlen + GRPC_PREFIX < s->body.len)
-		return respond(s, GRPC_UNIMPLEMENTED, "a unary call takes exactly one request message", NULL, 0);
-	struct service_reply r;
-	service_call(s->conn->svc, s->path, s->body.p + GRPC_PREFIX, mlen, &r);
-	if (r.fetch) {
-		if (!s->conn->submit) {
-			service_fetch_free(r.fetch);
-			return respond(s, GRPC_UNAVAILABLE, "no fetcher for registry requests", NULL, 0);
-		}
-		s->fetching = 1;	/* the answer comes with h2_conn_fetch_done */
-		s->conn->submit(s->conn->submit_ctx, s->conn, s->id, r.fetch);
-		return;
-	}
-	respond(s, r.status, r.message, r.body, r.len);
+		return respond_status(s, GRPC_UNIMPLEMENTED, "a unary call takes exactly one request message");
+	struct h2_conn *c = s->conn;
+	s->pending = 1;
+	c->npending++;
+	c->h.request(c->h.ctx, c, s->id, s->path, s->body.p + GRPC_PREFIX, mlen);
+	drop_body(s);	/* the handler copied what it keeps */
 }
 
-void h2_conn_set_fetcher(struct h2_conn *c, h2_submit_fn submit, void *ctx)
-{
-	c->submit = submit;
-	c->submit_ctx = ctx;
-}
-
-void h2_conn_fetch_done(struct h2_conn *c, int32_t id, struct service_fetch *f)
+int h2_conn_reply(struct h2_conn *c, int32_t id, int status, const char *message, uint8_t *body, size_t len)
 {
 	struct h2_stream *s = stream_of(c->session, id);
-	if (!s || s->responded) {	/* the client went away, or the deadline passed */
-		service_fetch_free(f);
-		return;
+	if (!s || !s->pending || s->responded) {
+		free(body);
+		return COMPAT_ENOTFOUND;
 	}
-	struct service_reply r;
-	service_fetch_finish(c->svc, f, &r);
-	respond(s, r.status, r.message, r.body, r.len);
+	s->pending = 0;
+	c->npending--;
+	return respond(s, status, message, body, len);
 }
 
+/* ---- nghttp2 callbacks ---- */
 
 static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame, void *user)
 {
@@ -191,9 +274,12 @@ static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame
 		return NGHTTP2_ERR_CALLBACK_FAILURE;
 	s->id = frame->hd.stream_id;
 	s->conn = c;
+	s->born_ns = now_ns();
 	s->next = c->streams;
 	c->streams = s;
 	c->nstreams++;
+	c->nrequests++;
+	c->idle_since_ns = 0;
 	nghttp2_session_set_stream_user_data(session, s->id, s);
 	return 0;
 }
@@ -237,15 +323,33 @@ static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t id, co
 			 size_t len, void *user)
 {
 	struct h2_stream *s = stream_of(session, id);
-	if (!s || s->too_big || s->responded)
+	if (!s || s->responded)
 		return 0;
-	int rc = buf_append(&s->body, data, len, s->conn->lim.max_message + GRPC_PREFIX);
-	if (rc == COMPAT_ELIMIT) {
-		/* Bounded before anything is allocated: count and drop. */
-		s->too_big = 1;
-		buf_free(&s->body);
+	struct h2_conn *c = s->conn;
+	char m[200];
+	int why = charge(c, len);
+	if (why != FITS) {
+		over_budget_message(c, why, "request", s->body.len + len, m, sizeof m);
+		drop_body(s);
+		respond_status(s, GRPC_RESOURCE_EXHAUSTED, m);
+		return 0;
 	}
-	return rc == COMPAT_ENOMEM ? NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE : 0;
+	s->body_charged += len;
+	int rc = buf_append(&s->body, data, len, c->lim.max_message + GRPC_PREFIX);
+	int compressed;
+	uint32_t mlen;
+	/* The prefix states the length: refuse a message over the limit as
+	 * soon as it is known, before its bytes arrive. */
+	if (rc == COMPAT_ELIMIT || (rc == 0 && grpc_prefix_decode(s->body.p, s->body.len, &compressed, &mlen) == 0 &&
+				    mlen > c->lim.max_message)) {
+		snprintf(m, sizeof m, "request message larger than %zu bytes", c->lim.max_message);
+		drop_body(s);
+		respond_status(s, GRPC_RESOURCE_EXHAUSTED, m);
+	} else if (rc == COMPAT_ENOMEM) {
+		drop_body(s);
+		respond_status(s, GRPC_RESOURCE_EXHAUSTED, "out of memory");
+	}
+	return 0;
 }
 
 static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, void *user)
@@ -259,6 +363,26 @@ static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, v
 	return 0;
 }
 
+static int on_frame_send(nghttp2_session *session, const nghttp2_frame *frame, void *user)
+{
+	if (frame->hd.type != NGHTTP2_HEADERS || !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM))
+		return 0;
+	struct h2_stream *s = stream_of(session, frame->hd.stream_id);
+	if (s && s->reset_after && !s->complete) {
+		s->reset_after = 0;
+		nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_NO_ERROR);
+	}
+	return 0;
+}
+
+static void stream_free(struct h2_conn *c, struct h2_stream *s)
+{
+	release(c, s->body_charged + s->resp_charged);
+	buf_free(&s->body);
+	free(s->resp);
+	free(s);
+}
+
 static int on_stream_close(nghttp2_session *session, int32_t id, uint32_t error_code, void *user)
 {
 	struct h2_conn *c = user;
@@ -266,17 +390,19 @@ static int on_stream_close(nghttp2_session *session, int32_t id, uint32_t error_
 		if ((*pp)->id != id)
 			continue;
 		struct h2_stream *s = *pp;
+		cancel_pending(s);
 		*pp = s->next;
 		c->nstreams--;
-		buf_free(&s->body);
-		free(s->resp);
-		free(s);
+		if (!c->nstreams)
+			c->idle_since_ns = now_ns();
+		nghttp2_session_set_stream_user_data(session, id, NULL);
+		stream_free(c, s);
 		break;
 	}
 	return 0;
 }
 
-int h2_conn_new(struct h2_conn **out, struct service *svc, const struct h2_limits *lim)
+int h2_conn_new(struct h2_conn **out, const struct h2_limits *lim, const struct h2_handler *h)
 {
 	struct h2_conn *c = calloc(1, sizeof *c);
 	nghttp2_session_callbacks *cb = NULL;
@@ -284,13 +410,15 @@ int h2_conn_new(struct h2_conn **out, struct service *svc, const struct h2_limit
 	int rc = COMPAT_ENOMEM;
 	if (!c || nghttp2_session_callbacks_new(&cb) != 0 || nghttp2_option_new(&opt) != 0)
 		goto out;
-	c->svc = svc;
 	c->lim = *lim;
+	c->h = *h;
+	c->idle_since_ns = now_ns();
 	nghttp2_session_callbacks_set_on_begin_headers_callback(cb, on_begin_headers);
 	nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
 	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data_chunk);
 	nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
 	nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
+	nghttp2_session_callbacks_set_on_frame_send_callback(cb, on_frame_send);
 	/* The floods of PROTOCOL-NOTES: rapid reset and CONTINUATION are
 	 * limited explicitly; PING/SETTINGS floods by nghttp2's defaults. */
 	nghttp2_option_set_stream_reset_rate_limit(opt, 1000, 33);
@@ -319,6 +447,8 @@ out:
 
 int h2_conn_feed(struct h2_conn *c, const uint8_t *buf, size_t len)
 {
+	if (c->broken)
+		return COMPAT_EPROTO;
 	ssize_t n = nghttp2_session_mem_recv(c->session, buf, len);
 	if (n < 0) {
 		c->broken = 1;
@@ -335,8 +465,11 @@ const uint8_t *h2_conn_output(struct h2_conn *c, size_t *len)
 	while (c->out_len - c->out_off < c->lim.max_output) {
 		const uint8_t *data;
 		ssize_t n = nghttp2_session_mem_send(c->session, &data);
-		if (n <= 0)
+		if (n <= 0) {
+			if (n < 0)
+				c->broken = 1;
 			break;
+		}
 		if (c->out_off && c->out_off == c->out_len)
 			c->out_off = c->out_len = 0;
 		if (c->out_len + (size_t)n > c->out_cap) {
@@ -384,20 +517,64 @@ size_t h2_conn_streams(const struct h2_conn *c)
 	return c->nstreams;
 }
 
+size_t h2_conn_pending(const struct h2_conn *c)
+{
+	return c->npending;
+}
+
+size_t h2_conn_requests(const struct h2_conn *c)
+{
+	return c->nrequests;
+}
+
+int64_t h2_conn_idle_since(const struct h2_conn *c)
+{
+	return c->idle_since_ns;
+}
+
+void h2_conn_shutdown_notice(struct h2_conn *c)
+{
+	nghttp2_submit_shutdown_notice(c->session);
+}
+
 void h2_conn_shutdown(struct h2_conn *c)
 {
-	nghttp2_session_terminate_session2(c->session,
-					   nghttp2_session_get_last_proc_stream_id(c->session),
-					   NGHTTP2_NO_ERROR);
+	nghttp2_submit_goaway(c->session, NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(c->session),
+			      NGHTTP2_NO_ERROR, NULL, 0);
+}
+
+void h2_conn_terminate(struct h2_conn *c, uint32_t error_code)
+{
+	for (struct h2_stream *s = c->streams; s; s = s->next)
+		cancel_pending(s);
+	nghttp2_session_terminate_session(c->session, error_code);
 }
 
 void h2_conn_tick(struct h2_conn *c, int64_t now)
 {
-	for (struct h2_stream *s = c->streams; s; s = s->next)
-		if (s->deadline_ns && now > s->deadline_ns && !s->responded) {
-			s->responded = 1;
-			nghttp2_submit_rst_stream(c->session, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_CANCEL);
+	int64_t limit = (int64_t)c->lim.request_ms * 1000000;
+	for (struct h2_stream *s = c->streams; s; s = s->next) {
+		if (s->responded) {
+			/* A client that opens no window for its answer (a zero-window
+			 * stall) does not keep it buffered for ever. */
+			if (limit && s->answered_ns && !s->stalled && now - s->answered_ns > limit) {
+				s->stalled = 1;
+				nghttp2_submit_rst_stream(c->session, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_CANCEL);
+			}
+			continue;
 		}
+		if (s->deadline_ns && now > s->deadline_ns) {
+			/* The client gave up: nobody waits for an answer. */
+			s->responded = 1;
+			cancel_pending(s);
+			nghttp2_submit_rst_stream(c->session, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_CANCEL);
+		} else if (limit && !s->complete && now - s->born_ns > limit) {
+			char m[120];
+			snprintf(m, sizeof m, "request not complete within %d ms", c->lim.request_ms);
+			drop_body(s);
+			respond_status(s, GRPC_DEADLINE_EXCEEDED, m);
+		}
+	}
 }
 
 void h2_conn_free(struct h2_conn *c)
@@ -405,13 +582,11 @@ void h2_conn_free(struct h2_conn *c)
 	if (!c)
 		return;
 	if (c->session)
-		nghttp2_session_del(c->session);	/* closes the streams (on_stream_close) */
+		nghttp2_session_del(c->session);	/* calls no stream-close callback */
 	while (c->streams) {
 		struct h2_stream *s = c->streams;
 		c->streams = s->next;
-		buf_free(&s->body);
-		free(s->resp);
-		free(s);
+		stream_free(c, s);
 	}
 	free(c->out);
 	free(c);

@@ -1,33 +1,75 @@
 /* The server side of gRPC over HTTP/2: glue between nghttp2 (framing,
- * HPACK, flow control), the gRPC rules of grpc.h and the methods of
- * service.h. Bytes in (h2_conn_feed), bytes out (h2_conn_output); the loop
- * owns the socket. */
+ * HPACK, flow control) and the gRPC rules of grpc.h. Bytes in
+ * (h2_conn_feed), bytes out (h2_conn_output); whoever owns the socket moves
+ * them. A complete request (one gRPC message) goes to the handler it is
+ * given, which answers then or later with h2_conn_reply: h2 knows nothing of
+ * the service, so it can be tested and fuzzed alone.
+ *
+ * Memory: request bytes being gathered and reply bytes not yet written are
+ * "buffered". Each connection may buffer max_conn_buffer bytes; beyond the
+ * first H2_CONN_RESERVE bytes of each connection, they also count against
+ * a budget shared by all connections of one loop (struct h2_budget), so
+ * that no client can starve the others and the total is bounded. A request
+ * that does not fit is answered RESOURCE_EXHAUSTED at once. */
 #ifndef COMPAT_H2_H
 #define COMPAT_H2_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include "service.h"
+/* Bytes every connection may buffer outside the shared budget. */
+#define H2_CONN_RESERVE (64u << 10)
+
+struct h2_budget {
+	size_t used, max;	/* bytes over the per-connection reserves; one loop's */
+};
 
 struct h2_limits {
 	size_t max_message;		/* request message bytes (RESOURCE_EXHAUSTED beyond) */
 	uint32_t max_streams;		/* SETTINGS_MAX_CONCURRENT_STREAMS */
 	uint32_t max_header_list;	/* header bytes per request (stream reset beyond) */
-	size_t max_output;		/* buffered output before the loop stops reading */
+	size_t max_output;		/* framed output held before the owner stops reading */
+	size_t max_conn_buffer;		/* buffered request + reply bytes per connection */
+	struct h2_budget *budget;	/* shared by the loop's connections; NULL: none */
+	int request_ms;			/* a request must be complete this long after its
+					   HEADERS (DEADLINE_EXCEEDED beyond), and an answer
+					   taken this long after it is given (else the stream
+					   is reset, CANCEL); 0: no limit */
 };
 
 struct h2_conn;
 
-/* A new server connection; sends our SETTINGS. Returns 0 or COMPAT_ENOMEM. */
-int h2_conn_new(struct h2_conn **out, struct service *svc, const struct h2_limits *lim);
+struct h2_handler {
+	/* A complete request: path ("/package.Service/Method") and its one
+	 * message (valid during the call only). Answer with h2_conn_reply, now
+	 * or later. */
+	void (*request)(void *ctx, struct h2_conn *c, int32_t stream_id, const char *path,
+			const uint8_t *msg, size_t len);
+	/* A request given to request() will not be answered after all: its
+	 * stream was reset or timed out, or the connection was terminated.
+	 * Drop its work; a later h2_conn_reply for it is refused. May be NULL. */
+	void (*cancel)(void *ctx, struct h2_conn *c, int32_t stream_id);
+	void *ctx;
+};
 
-/* Feed bytes from the peer. 0, or a negative code: the connection is
- * broken (bad preface, protocol error, flood) and must be closed once the
- * pending output (a GOAWAY) is written. */
+/* A new server connection; queues our SETTINGS. lim and h are copied.
+ * Returns 0 or COMPAT_ENOMEM. */
+int h2_conn_new(struct h2_conn **out, const struct h2_limits *lim, const struct h2_handler *h);
+
+/* Feed bytes from the peer. 0, or COMPAT_EPROTO: the connection is broken
+ * (bad preface, protocol error, flood) and must be closed once the pending
+ * output (a GOAWAY) is written. */
 int h2_conn_feed(struct h2_conn *c, const uint8_t *buf, size_t len);
 
-/* Bytes to write (pull from nghttp2 into the buffer, up to max_output). */
+/* Answer a request: status (grpc_status) with message for grpc-message,
+ * and with status 0 the response message body (len bytes, malloc'd;
+ * taken in every case). Returns 0; COMPAT_ENOTFOUND when the stream is
+ * gone or answered already; COMPAT_ELIMIT when the body does not fit the
+ * buffer budgets (the client then gets RESOURCE_EXHAUSTED). */
+int h2_conn_reply(struct h2_conn *c, int32_t stream_id, int status, const char *message, uint8_t *body,
+		  size_t len);
+
+/* Bytes to write (pulled from nghttp2 into the buffer, up to max_output). */
 const uint8_t *h2_conn_output(struct h2_conn *c, size_t *len);
 
 /* n bytes of the output were written. */
@@ -39,24 +81,37 @@ int h2_conn_backlogged(const struct h2_conn *c);
 /* 1 when nghttp2 wants neither to read nor to write: close it. */
 int h2_conn_done(const struct h2_conn *c);
 
-/* Streams open (requests in flight). */
+/* Streams open, and of those the requests handed to the handler and not
+ * yet answered. */
 size_t h2_conn_streams(const struct h2_conn *c);
+size_t h2_conn_pending(const struct h2_conn *c);
 
-/* Graceful shutdown: GOAWAY, finish the streams already open. */
+/* Requests (streams) the client has begun on this connection, ever. */
+size_t h2_conn_requests(const struct h2_conn *c);
+
+/* CLOCK_MONOTONIC ns since which no stream has been open (0 while one is). */
+int64_t h2_conn_idle_since(const struct h2_conn *c);
+
+/* Graceful shutdown, first step: GOAWAY with the largest stream id, so
+ * that the client stops opening streams while requests on their way still
+ * arrive (nghttp2_submit_shutdown_notice). */
+void h2_conn_shutdown_notice(struct h2_conn *c);
+
+/* Second step, a round trip later: GOAWAY with the last stream id seen;
+ * the streams already open are finished, no new one is accepted. */
 void h2_conn_shutdown(struct h2_conn *c);
 
-/* Where requests that need a registry fetch go: submit(ctx, conn, stream
- * id, fetch). The loop runs the fetch off-thread and later calls
- * h2_conn_fetch_done with the same id and fetch. */
-typedef void (*h2_submit_fn)(void *ctx, struct h2_conn *c, int32_t stream_id, struct service_fetch *f);
-void h2_conn_set_fetcher(struct h2_conn *c, h2_submit_fn submit, void *ctx);
+/* Close now: unanswered requests are cancelled (handler cancel), GOAWAY
+ * with error_code (an HTTP/2 error code) is queued. */
+void h2_conn_terminate(struct h2_conn *c, uint32_t error_code);
 
-/* A fetch finished: answer its stream if it is still open. Takes f. */
-void h2_conn_fetch_done(struct h2_conn *c, int32_t stream_id, struct service_fetch *f);
-
-/* Cancel streams whose grpc-timeout passed (now: CLOCK_MONOTONIC ns). */
+/* Time passes (now: CLOCK_MONOTONIC ns): streams whose grpc-timeout passed
+ * are reset (CANCEL), requests not complete within request_ms are answered
+ * DEADLINE_EXCEEDED (both are cancelled in the handler), answers the
+ * client has not taken within request_ms are reset (CANCEL). */
 void h2_conn_tick(struct h2_conn *c, int64_t now_ns);
 
+/* Frees the connection and its streams, calling no handler. */
 void h2_conn_free(struct h2_conn *c);
 
 #endif

@@ -265,14 +265,21 @@ int http_request_sink(const struct http_target *t, const char *method, const cha
 		fprintf(f, "Content-Length: %zu\r\n", len);
 	fputs("\r\n", f);
 	fclose(f);
+	/* A CA file means TLS to net_connect: only for a TLS target (an
+	 * http:// redirect from a TLS registry is plain HTTP). */
 	rc = net_connect(&c, t->host, t->tls ? "443" : "80", t->timeout_ms ? t->timeout_ms : 30000, t->tls,
-			 t->ca_file, NULL, NULL, err);
+			 t->tls ? t->ca_file : NULL, NULL, NULL, err);
 	if (rc < 0) {
 		free(req);
 		return rc;
 	}
-	if (net_send_all(&c, req, rl) < 0 || (len && net_send_all(&c, body, len) < 0)) {
-		rc = cerr_set(err, COMPAT_EUNREACH, "%s: cannot send the request", t->host);
+	c.cancelled = t->cancelled;
+	int sent = net_send_all(&c, req, rl);
+	if (sent == 0 && len)
+		sent = net_send_all(&c, body, len);
+	if (sent < 0) {
+		rc = cerr_set(err, COMPAT_EUNREACH, "%s: %s", t->host,
+			      sent == COMPAT_ELIMIT ? "timed out sending the request" : "cannot send the request");
 		goto out;
 	}
 	http_parser_init(&p, r, max_body, strcmp(method, "HEAD") == 0);
@@ -280,8 +287,9 @@ int http_request_sink(const struct http_target *t, const char *method, const cha
 	uint8_t buf[16384];
 	for (;;) {
 		ssize_t n = net_recv(&c, buf, sizeof buf);
-		if (n == -2) {
-			rc = cerr_set(err, COMPAT_EUNREACH, "%s: timed out", t->host);
+		if (n == COMPAT_ELIMIT) {
+			int gone = t->cancelled && __atomic_load_n(t->cancelled, __ATOMIC_RELAXED);
+			rc = cerr_set(err, COMPAT_EUNREACH, "%s: %s", t->host, gone ? "cancelled" : "timed out");
 			break;
 		}
 		if (n < 0) {

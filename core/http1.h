@@ -70,11 +70,13 @@ struct http_target {
 	int tls;
 	const char *ca_file;	/* NULL: system bundle */
 	int timeout_ms;
+	const int *cancelled;	/* non-zero (read atomically) ends the request early; may be NULL */
 };
 
 /* One request: method, path (with query), extra header lines ("Name: value",
  * NULL-terminated), body. Fills *r (http_response_free).
- * Returns 0, COMPAT_EUNREACH, COMPAT_EPROTO, COMPAT_ELIMIT. */
+ * Returns 0, COMPAT_EUNREACH (also: timed out, cancelled), COMPAT_EPROTO,
+ * COMPAT_ELIMIT (headers or body over their bound), COMPAT_ENOMEM. */
 int http_request(const struct http_target *t, const char *method, const char *path,
 		 const char *const *headers, const void *body, size_t len, size_t max_body,
 		 struct http_response *r, struct cerr *err);

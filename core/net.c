@@ -43,11 +43,21 @@ int net_split_host(const char *addr, const char *default_port, char *host, size_
 	return 0;
 }
 
-static int wait_fd(int fd, short events, int64_t deadline)
+/* Wait until fd is ready: 0, or COMPAT_ELIMIT when the deadline passes
+ * or *cancelled is set (looked at every 100 ms). */
+static int wait_fd(int fd, short events, int64_t deadline, const int *cancelled)
 {
-	int left = (int)(deadline - net_now_ms());
-	struct pollfd p = { .fd = fd, .events = events };
-	return left > 0 && poll(&p, 1, left) == 1 ? 0 : -1;
+	for (;;) {
+		int left = (int)(deadline - net_now_ms());
+		if (left <= 0 || (cancelled && __atomic_load_n(cancelled, __ATOMIC_RELAXED)))
+			return COMPAT_ELIMIT;
+		struct pollfd p = { .fd = fd, .events = events };
+		int n = poll(&p, 1, cancelled && left > 100 ? 100 : left);
+		if (n == 1)
+			return 0;
+		if (n < 0 && errno != EINTR)
+			return COMPAT_ELIMIT;
+	}
 }
 
 int net_connect(struct net_conn *c, const char *addr, const char *default_port, int timeout_ms,
@@ -74,7 +84,7 @@ int net_connect(struct net_conn *c, const char *addr, const char *default_port, 
 		int soerr = 0;
 		socklen_t sl = sizeof soerr;
 		if ((connect(fd, ai->ai_addr, ai->ai_addrlen) < 0 && errno != EINPROGRESS) ||
-		    wait_fd(fd, POLLOUT, c->deadline) < 0 ||
+		    wait_fd(fd, POLLOUT, c->deadline, NULL) < 0 ||
 		    getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0 || soerr) {
 			last = soerr ? soerr : errno ? errno : ETIMEDOUT;
 			close(fd);
@@ -104,7 +114,7 @@ int net_connect(struct net_conn *c, const char *addr, const char *default_port, 
 			net_close(c);
 			return cerr_set(err, COMPAT_EUNREACH, "%s: %s", addr, m);
 		}
-		if (wait_fd(fd, h == TLS_WANT_READ ? POLLIN : POLLOUT, c->deadline) < 0) {
+		if (wait_fd(fd, h == TLS_WANT_READ ? POLLIN : POLLOUT, c->deadline, NULL) < 0) {
 			net_close(c);
 			return cerr_set(err, COMPAT_EUNREACH, "%s: TLS handshake timed out", addr);
 		}
@@ -114,25 +124,26 @@ int net_connect(struct net_conn *c, const char *addr, const char *default_port, 
 int net_send_all(struct net_conn *c, const void *buf, size_t len)
 {
 	const uint8_t *p = buf;
+	int rc;
 	while (len) {
 		ssize_t w;
 		if (c->tls) {
 			w = tls_conn_write(c->tls, p, len, NULL);
 			if (w == TLS_WANT_READ || w == TLS_WANT_WRITE) {
-				if (wait_fd(c->fd, w == TLS_WANT_READ ? POLLIN : POLLOUT, c->deadline) < 0)
-					return -2;
+				if ((rc = wait_fd(c->fd, w == TLS_WANT_READ ? POLLIN : POLLOUT, c->deadline, c->cancelled)) < 0)
+					return rc;
 				continue;
 			}
 		} else {
 			w = send(c->fd, p, len, MSG_NOSIGNAL);
 			if (w < 0 && (errno == EAGAIN || errno == EINTR)) {
-				if (wait_fd(c->fd, POLLOUT, c->deadline) < 0)
-					return -2;
+				if ((rc = wait_fd(c->fd, POLLOUT, c->deadline, c->cancelled)) < 0)
+					return rc;
 				continue;
 			}
 		}
 		if (w <= 0)
-			return -1;
+			return COMPAT_EUNREACH;
 		p += w;
 		len -= (size_t)w;
 	}
@@ -141,21 +152,22 @@ int net_send_all(struct net_conn *c, const void *buf, size_t len)
 
 ssize_t net_recv(struct net_conn *c, void *buf, size_t len)
 {
+	int rc;
 	for (;;) {
 		if (c->tls) {
-			if (!tls_conn_pending(c->tls) && wait_fd(c->fd, POLLIN, c->deadline) < 0)
-				return -2;
+			if (!tls_conn_pending(c->tls) && (rc = wait_fd(c->fd, POLLIN, c->deadline, c->cancelled)) < 0)
+				return rc;
 			long r = tls_conn_read(c->tls, buf, len, NULL);
 			if (r == TLS_WANT_READ || r == TLS_WANT_WRITE)
 				continue;
-			return r < 0 ? -1 : r;
+			return r < 0 ? COMPAT_EUNREACH : r;
 		}
-		if (wait_fd(c->fd, POLLIN, c->deadline) < 0)
-			return -2;
+		if ((rc = wait_fd(c->fd, POLLIN, c->deadline, c->cancelled)) < 0)
+			return rc;
 		ssize_t r = recv(c->fd, buf, len, 0);
 		if (r < 0 && (errno == EAGAIN || errno == EINTR))
 			continue;
-		return r;
+		return r < 0 ? COMPAT_EUNREACH : r;
 	}
 }
 

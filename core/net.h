@@ -16,6 +16,7 @@ struct net_conn {
 	struct tls_conn *tls;	/* NULL: plaintext */
 	struct tls_config *cfg;	/* owned when TLS */
 	int64_t deadline;	/* CLOCK_MONOTONIC ms */
+	const int *cancelled;	/* set after net_connect: non-zero ends a wait early (read atomically) */
 };
 
 int64_t net_now_ms(void);
@@ -31,10 +32,11 @@ int net_connect(struct net_conn *c, const char *addr, const char *default_port, 
 		int use_tls, const char *ca_file, const char *const *alpn, const char *tls_name,
 		struct cerr *err);
 
-/* Send all of buf: 0, or -1 error / -2 deadline. */
+/* Send all of buf: 0; COMPAT_EUNREACH (the connection failed, errno
+ * set); COMPAT_ELIMIT (the deadline passed, or *cancelled was set). */
 int net_send_all(struct net_conn *c, const void *buf, size_t len);
 
-/* > 0 bytes, 0 closed, -1 error, -2 deadline. */
+/* > 0 bytes, 0 closed, or as net_send_all: COMPAT_EUNREACH, COMPAT_ELIMIT. */
 ssize_t net_recv(struct net_conn *c, void *buf, size_t len);
 
 void net_close(struct net_conn *c);

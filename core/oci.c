@@ -47,6 +47,14 @@ int oci_ref_parse(const char *s, struct oci_ref *r, struct cerr *err)
 	return 0;
 }
 
+int oci_host_allowed(const char *host, const char *const *allow, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcasecmp(allow[i], host) == 0)	/* host names ignore case */
+			return 1;
+	return 0;
+}
+
 int oci_is_reference(const char *s)
 {
 	struct stat st;
@@ -91,100 +99,229 @@ static void load_docker_auth(struct reg *g)
 	json_decref(cfg);
 }
 
-/* A WWW-Authenticate parameter: key="value" (quoted or not). */
-static int auth_param(const char *h, const char *key, char *out, size_t cap)
+/* ---- WWW-Authenticate and URLs (RFC 7235 auth-params, RFC 3986) ---- */
+
+static int is_token_char(int c)
 {
-	size_t kl = strlen(key);
-	for (const char *p = h; (p = strcasestr(p, key)) != NULL; p += kl) {
-		if ((p != h && p[-1] != ' ' && p[-1] != ',') || p[kl] != '=')
-			continue;
-		const char *v = p + kl + 1;
-		size_t n;
-		if (*v == '"') {
-			v++;
-			n = strcspn(v, "\"");
-		} else {
-			n = strcspn(v, ", ");
-		}
-		if (n >= cap)
-			return -1;
-		memcpy(out, v, n);
-		out[n] = '\0';
-		return 0;
-	}
-	return -1;
+	return c > 0x20 && c < 0x7f && !strchr("\"(),/:;<=>?@[\\]{}", c);
 }
 
-static void url_encode(const char *s, char *out, size_t cap)
+/* Copy a parameter value; COMPAT_ELIMIT when it does not fit. */
+static int put_param(char *out, size_t cap, const char *v, size_t n)
 {
+	if (n >= cap)
+		return COMPAT_ELIMIT;
+	memcpy(out, v, n);
+	out[n] = '\0';
+	return 0;
+}
+
+int oci_challenge_parse(const char *h, struct oci_challenge *c, struct cerr *err)
+{
+	memset(c, 0, sizeof *c);
+	while (*h == ' ' || *h == '\t')
+		h++;
+	size_t n = 0;
+	while (is_token_char((unsigned char)h[n]))
+		n++;
+	if (!n || n >= sizeof c->scheme)
+		return cerr_set(err, COMPAT_EINVAL, "WWW-Authenticate without an auth scheme");
+	memcpy(c->scheme, h, n);
+	c->scheme[n] = '\0';
+	const char *p = h + n;
+	/* auth-param *( "," auth-param ), a value a token or a quoted string */
+	while (*p) {
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			p++;
+		if (!*p)
+			break;
+		const char *k = p;
+		while (is_token_char((unsigned char)*p))
+			p++;
+		size_t kl = (size_t)(p - k);
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (!kl || *p != '=')
+			return cerr_set(err, COMPAT_EINVAL, "WWW-Authenticate: malformed parameter");
+		p++;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		char val[1024];
+		size_t vl = 0;
+		if (*p == '"') {
+			for (p++; *p && *p != '"'; p++) {
+				if (*p == '\\' && p[1])
+					p++;
+				if (vl + 1 >= sizeof val)
+					return cerr_set(err, COMPAT_ELIMIT, "WWW-Authenticate: a parameter over %zu bytes",
+							sizeof val - 1);
+				val[vl++] = *p;
+			}
+			if (*p != '"')
+				return cerr_set(err, COMPAT_EINVAL, "WWW-Authenticate: unterminated quoted string");
+			p++;
+		} else {
+			const char *v = p;
+			while (is_token_char((unsigned char)*p) || *p == '/' || *p == ':' || *p == '=')
+				p++;
+			vl = (size_t)(p - v);
+			if (vl >= sizeof val)
+				return cerr_set(err, COMPAT_ELIMIT, "WWW-Authenticate: a parameter over %zu bytes",
+						sizeof val - 1);
+			memcpy(val, v, vl);
+		}
+		val[vl] = '\0';
+		int rc = 0;
+		if (kl == 5 && strncasecmp(k, "realm", 5) == 0)
+			rc = put_param(c->realm, sizeof c->realm, val, vl);
+		else if (kl == 7 && strncasecmp(k, "service", 7) == 0)
+			rc = put_param(c->service, sizeof c->service, val, vl);
+		else if (kl == 5 && strncasecmp(k, "scope", 5) == 0)
+			rc = put_param(c->scope, sizeof c->scope, val, vl);
+		if (rc < 0)
+			return cerr_set(err, rc, "WWW-Authenticate: %.*s too long", (int)kl, k);
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p && *p != ',')
+			return cerr_set(err, COMPAT_EINVAL, "WWW-Authenticate: malformed parameter list");
+	}
+	if (strcasecmp(c->scheme, "Bearer") == 0 && !c->realm[0])
+		return cerr_set(err, COMPAT_EINVAL, "bearer challenge without a realm");
+	return 0;
+}
+
+/* Percent-encode s (unreserved characters pass) into out; COMPAT_ELIMIT
+ * when it does not fit. */
+static int url_encode(const char *s, char *out, size_t cap)
+{
+	static const char hex[] = "0123456789ABCDEF";
 	size_t o = 0;
-	for (; *s && o + 4 < cap; s++) {
+	for (; *s; s++) {
 		unsigned char c = (unsigned char)*s;
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || strchr("-._~", c))
+		int plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || strchr("-._~", c);
+		if (o + (plain ? 1 : 3) >= cap)
+			return COMPAT_ELIMIT;
+		if (plain) {
 			out[o++] = (char)c;
-		else
-			o += (size_t)snprintf(out + o, cap - o, "%%%02X", c);
+		} else {
+			out[o++] = '%';
+			out[o++] = hex[c >> 4];
+			out[o++] = hex[c & 15];
+		}
 	}
 	out[o] = '\0';
+	return 0;
 }
 
-/* Split an absolute URL into (tls, host, path); a relative one keeps ours. */
-static int split_url(const struct reg *g, const char *url, int *tls, char *host, size_t hcap, char *path,
-		     size_t pcap)
+int oci_token_url(const struct oci_challenge *c, char *url, size_t cap, struct cerr *err)
 {
+	char es[800], esc[1600];
+	if (!c->realm[0])
+		return cerr_set(err, COMPAT_EINVAL, "bearer challenge without a realm");
+	if (url_encode(c->service, es, sizeof es) < 0 || url_encode(c->scope, esc, sizeof esc) < 0)
+		return cerr_set(err, COMPAT_ELIMIT, "bearer challenge: service or scope too long");
+	int n = snprintf(url, cap, "%s%sservice=%s%s%s", c->realm, strchr(c->realm, '?') ? "&" : "?", es,
+			 *c->scope ? "&scope=" : "", esc);
+	return n < 0 || (size_t)n >= cap ? cerr_set(err, COMPAT_ELIMIT, "bearer challenge: token URL too long") : 0;
+}
+
+int oci_url_split(const char *url, int base_tls, const char *base_host, int *tls, char *host, size_t hcap,
+		  char *path, size_t pcap)
+{
+	/* Nothing that would break the request line or the Host header. */
+	for (const unsigned char *u = (const unsigned char *)url; *u; u++)
+		if (*u <= 0x20 || *u == 0x7f)
+			return COMPAT_EINVAL;
 	const char *rest;
-	if (strncmp(url, "https://", 8) == 0) {
+	if (strncasecmp(url, "https://", 8) == 0) {
 		*tls = 1;
 		rest = url + 8;
-	} else if (strncmp(url, "http://", 7) == 0) {
+	} else if (strncasecmp(url, "http://", 7) == 0) {
 		*tls = 0;
 		rest = url + 7;
 	} else {
-		*tls = g->t.tls;
-		snprintf(host, hcap, "%s", g->t.host);
-		return (size_t)snprintf(path, pcap, "%s", url) >= pcap ? -1 : 0;
+		if (url[0] != '/' || url[1] == '/')
+			return COMPAT_EINVAL;	/* relative to the path, or to the scheme: not ours */
+		*tls = base_tls;
+		if ((size_t)snprintf(host, hcap, "%s", base_host) >= hcap)
+			return COMPAT_EINVAL;
+		return (size_t)snprintf(path, pcap, "%s", url) >= pcap ? COMPAT_EINVAL : 0;
 	}
-	size_t hl = strcspn(rest, "/?");
-	if (!hl || hl >= hcap)
-		return -1;
+	size_t hl = strcspn(rest, "/?#");
+	if (!hl || hl >= hcap || memchr(rest, '@', hl))
+		return COMPAT_EINVAL;	/* no host, or user info in it */
 	memcpy(host, rest, hl);
 	host[hl] = '\0';
-	return (size_t)snprintf(path, pcap, "%s%s", rest[hl] == '/' ? "" : "/", rest + hl) >= pcap ? -1 : 0;
+	const char *tail = rest + hl;
+	size_t tl = strcspn(tail, "#");	/* a fragment is not sent */
+	return (size_t)snprintf(path, pcap, "%s%.*s", *tail == '/' ? "" : "/", (int)tl, tail) >= pcap ? COMPAT_EINVAL : 0;
+}
+
+static int split_url(const struct reg *g, const char *url, int *tls, char *host, size_t hcap, char *path,
+		     size_t pcap)
+{
+	return oci_url_split(url, g->t.tls, g->t.host, tls, host, hcap, path, pcap);
+}
+
+/* With an allow-list (the server's --allow-registry), no other host is
+ * ever contacted: not a redirect's, not a token realm's. The message says
+ * only what we refused, nothing that such a host could have answered. */
+static int may_contact(const struct reg *g, const char *host, const char *what, struct cerr *err)
+{
+	if (!g->o->nallow || oci_host_allowed(host, g->o->allow, g->o->nallow))
+		return 0;
+	return cerr_set(err, COMPAT_EPERM, "%s: %s leads to %.100s, which is not an allowed registry",
+			g->t.host, what, host);
+}
+
+/* Our credentials go only where they came from: the same scheme and host
+ * (https -> http on the same host is another origin). */
+static int same_origin(const struct reg *g, int tls, const char *host)
+{
+	return tls == g->t.tls && strcasecmp(host, g->t.host) == 0;
 }
 
 /* GET a bearer token for the challenge; sets g->auth. */
 static int fetch_token(struct reg *g, const char *challenge, struct cerr *err)
 {
-	char realm[1024], service[256] = "", scope[512] = "", es[800], esc[1100], url[3000];
-	if (auth_param(challenge, "realm", realm, sizeof realm) < 0)
-		return cerr_set(err, COMPAT_EPROTO, "%s: bearer challenge without a realm", g->t.host);
-	auth_param(challenge, "service", service, sizeof service);
-	auth_param(challenge, "scope", scope, sizeof scope);
-	url_encode(service, es, sizeof es);
-	url_encode(scope, esc, sizeof esc);
-	snprintf(url, sizeof url, "%s%sservice=%s%s%s", realm, strchr(realm, '?') ? "&" : "?", es,
-		 *scope ? "&scope=" : "", esc);
-	char host[256], path[3000];
+	struct oci_challenge ch;
+	char url[3000], host[256], path[3000];
 	int tls;
+	if (oci_challenge_parse(challenge, &ch, err) < 0 || oci_token_url(&ch, url, sizeof url, err) < 0) {
+		char m[sizeof err->msg];
+		snprintf(m, sizeof m, "%s", err ? err->msg : "");
+		return cerr_set(err, COMPAT_EPROTO, "%s: %s", g->t.host, m);
+	}
 	if (split_url(g, url, &tls, host, sizeof host, path, sizeof path) < 0)
 		return cerr_set(err, COMPAT_EPROTO, "%s: bad token realm", g->t.host);
-	struct http_target t = { .host = host, .tls = tls, .ca_file = g->o->ca_file, .timeout_ms = g->t.timeout_ms };
+	int rc = may_contact(g, host, "the token realm", err);
+	if (rc < 0)
+		return rc;
+	struct http_target t = { .host = host, .tls = tls, .ca_file = g->o->ca_file, .timeout_ms = g->t.timeout_ms,
+				 .cancelled = g->o->cancelled };
 	char hdr[700];
 	const char *hdrs[2] = { NULL, NULL };
-	if (*g->basic) {
+	/* The registry's credentials go to its token service (as docker's
+	 * do), but never in clear text when the registry itself is TLS. */
+	if (*g->basic && (tls || !g->t.tls)) {
 		snprintf(hdr, sizeof hdr, "Authorization: %s", g->basic);
 		hdrs[0] = hdr;
 	}
 	struct http_response r;
-	int rc = http_request(&t, "GET", path, hdrs, NULL, 0, 64 << 10, &r, err);
-	if (rc < 0)
+	if ((rc = http_request(&t, "GET", path, hdrs, NULL, 0, 64 << 10, &r, err)) < 0)
 		return rc;
 	json_t *j = r.status == 200 ? json_loadb((const char *)r.body, r.len, 0, NULL) : NULL;
 	const char *tok = json_string_value(json_object_get(j, "token"));
 	if (!tok)
 		tok = json_string_value(json_object_get(j, "access_token"));
+	/* It goes into a header line: printable ASCII only. */
+	for (const char *q = tok; q && *q; q++)
+		if (*q <= 0x20 || *q >= 0x7f)
+			tok = NULL;
 	if (tok && strlen(tok) < sizeof g->auth - 8)
 		snprintf(g->auth, sizeof g->auth, "Bearer %s", tok);
+	else if (r.status == 200)
+		rc = cerr_set(err, COMPAT_EPROTO, "%s: the token endpoint gave no usable token", host);
 	else
 		rc = cerr_set(err, r.status == 401 || r.status == 403 ? COMPAT_EPERM : COMPAT_EPROTO,
 			      "%s: token endpoint answered %d", host, r.status);
@@ -194,7 +331,8 @@ static int fetch_token(struct reg *g, const char *challenge, struct cerr *err)
 }
 
 /* One registry request, answering an auth challenge once and following
- * redirects (without our Authorization when they lead to another host). */
+ * redirects (without our Authorization when they lead to another scheme or
+ * host; not at all to a host off the allow-list). */
 static int reg_request(struct reg *g, const char *method, const char *url, const char *const *extra,
 		       const void *body, size_t len, size_t max, struct http_response *r, struct cerr *err)
 {
@@ -205,7 +343,10 @@ static int reg_request(struct reg *g, const char *method, const char *url, const
 	for (int hop = 0; hop <= MAX_REDIRECTS; hop++) {
 		const char *hdrs[8];
 		size_t nh = 0;
-		int same_host = strcmp(host, g->t.host) == 0;
+		int rc = may_contact(g, host, hop ? "a redirect" : "the request", err);
+		if (rc < 0)
+			return rc;
+		int same_host = same_origin(g, tls, host);
 		if (same_host && *g->auth) {
 			snprintf(auth_hdr, sizeof auth_hdr, "Authorization: %s", g->auth);
 			hdrs[nh++] = auth_hdr;
@@ -214,9 +355,8 @@ static int reg_request(struct reg *g, const char *method, const char *url, const
 			hdrs[nh++] = extra[i];
 		hdrs[nh] = NULL;
 		struct http_target t = { .host = host, .tls = tls, .ca_file = g->o->ca_file,
-					 .timeout_ms = g->t.timeout_ms };
-		int rc = http_request_sink(&t, method, path, hdrs, body, len, max, g->sink, r, err);
-		if (rc < 0)
+					 .timeout_ms = g->t.timeout_ms, .cancelled = g->o->cancelled };
+		if ((rc = http_request_sink(&t, method, path, hdrs, body, len, max, g->sink, r, err)) < 0)
 			return rc;
 		if (r->status == 401 && same_host && !tried_auth) {
 			const char *ch = http_header(r, "WWW-Authenticate");

@@ -37,7 +37,40 @@ struct oci_opts {
 	const char *cache_dir;	/* NULL: $COMPAT_CACHE or the XDG default */
 	int timeout_ms;		/* per request; 0: 30 s */
 	const char *subject;	/* push: attach to this image (REGISTRY/REPO:TAG|@DIGEST), or NULL */
+	const char *const *allow;	/* with nallow > 0: the only hosts ever contacted */
+	size_t nallow;
+	const int *cancelled;	/* non-zero (read atomically) ends a transfer early; may be NULL */
 };
+
+/* A WWW-Authenticate challenge: its scheme and the parameters the token
+ * flow uses (others are ignored). */
+struct oci_challenge {
+	char scheme[16];	/* "Bearer", "Basic" */
+	char realm[1024];
+	char service[256];
+	char scope[512];
+};
+
+/* Parse a WWW-Authenticate value: a scheme, then key=token or
+ * key="quoted \"string\"" parameters separated by commas. Returns 0,
+ * COMPAT_EINVAL (malformed; a Bearer challenge without a realm),
+ * COMPAT_ELIMIT (a value too long). */
+int oci_challenge_parse(const char *value, struct oci_challenge *c, struct cerr *err);
+
+/* The token URL of a bearer challenge: realm?service=S&scope=S (values
+ * percent-encoded). Returns 0, COMPAT_EINVAL, COMPAT_ELIMIT. */
+int oci_token_url(const struct oci_challenge *c, char *url, size_t cap, struct cerr *err);
+
+/* Split a URL from a registry (Location, a token realm): http(s)://HOST/PATH
+ * gives its scheme (tls) and host; /PATH keeps base_tls and base_host.
+ * Refused (COMPAT_EINVAL): control characters or spaces, user info in the
+ * host, a relative path not starting with "/", "//host" forms, parts that
+ * do not fit. The fragment is dropped. Returns 0 or COMPAT_EINVAL. */
+int oci_url_split(const char *url, int base_tls, const char *base_host, int *tls, char *host, size_t hcap,
+		  char *path, size_t pcap);
+
+/* 1 when host ("name[:port]", as in a reference) is one of allow[0..n). */
+int oci_host_allowed(const char *host, const char *const *allow, size_t n);
 
 /* Parse REGISTRY/REPO[:TAG|@sha256:HEX] (as oras; a missing tag is
  * "latest"). Returns 0 or COMPAT_EINVAL. */

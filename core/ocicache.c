@@ -1,9 +1,11 @@
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <mbedtls/sha256.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -38,6 +40,8 @@ int ocicache_dir(const char *dir, char *out, size_t cap, struct cerr *err)
 	return n < 0 || (size_t)n >= cap ? cerr_set(err, COMPAT_EINVAL, "cache path too long") : 0;
 }
 
+/* mkdir -p, with the umask applied (0777 less it). 0, or COMPAT_EIO
+ * with errno set. */
 static int mkdirs(const char *path)
 {
 	char tmp[4200];
@@ -45,11 +49,11 @@ static int mkdirs(const char *path)
 	for (char *p = tmp + 1; *p; p++)
 		if (*p == '/') {
 			*p = '\0';
-			if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
-				return -1;
+			if (mkdir(tmp, 0777) < 0 && errno != EEXIST)
+				return COMPAT_EIO;
 			*p = '/';
 		}
-	return mkdir(tmp, 0755) < 0 && errno != EEXIST ? -1 : 0;
+	return mkdir(tmp, 0777) < 0 && errno != EEXIST ? COMPAT_EIO : 0;
 }
 
 /* The layout's fixed files, created once. */
@@ -121,12 +125,33 @@ static json_t *load_index(const char *dir)
 	return idx;
 }
 
+/* index.json is read, changed and written back: writers (processes, and
+ * the server's workers) take turns on an exclusive flock of the cache
+ * directory itself, so that none loses another's entry. Returns the
+ * locked descriptor (close to unlock), or COMPAT_EIO. */
+static int lock_index(const char *dir, struct cerr *err)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return cerr_sys(err, COMPAT_EIO, "%s", dir);
+	while (flock(fd, LOCK_EX) < 0)
+		if (errno != EINTR) {
+			int rc = cerr_sys(err, COMPAT_EIO, "%s: lock", dir);
+			close(fd);
+			return rc;
+		}
+	return fd;
+}
+
 int ocicache_tag(const char *dir, const char *ref, const char *tag, const char *manifest_digest,
 		 size_t manifest_size, struct cerr *err)
 {
 	int rc = ensure_layout(dir, err);
 	if (rc < 0)
 		return rc;
+	int lock = lock_index(dir, err);
+	if (lock < 0)
+		return lock;
 	json_t *idx = load_index(dir), *ms = json_object_get(idx, "manifests");
 	size_t i;
 	json_t *m;
@@ -142,19 +167,30 @@ int ocicache_tag(const char *dir, const char *ref, const char *tag, const char *
 			json_object_del(ann, "org.opencontainers.image.ref.name");
 	}
 	json_t *ann = json_pack("{s:s}", "llnl.compatlib.ref", ref);
-	if (tag)
-		json_object_set_new(ann, "org.opencontainers.image.ref.name", json_string(tag));
-	json_array_append_new(ms, json_pack("{s:s, s:s, s:I, s:o}", "mediaType", MANIFEST_TYPE, "digest",
-					    manifest_digest, "size", (json_int_t)manifest_size,
-					    "annotations", ann));
-	char *text = json_dumps(idx, JSON_INDENT(2));
+	if (ann && tag && json_object_set_new(ann, "org.opencontainers.image.ref.name", json_string(tag)) < 0) {
+		json_decref(ann);
+		ann = NULL;
+	}
+	/* "o" takes ann, also when the pack fails */
+	json_t *entry = ann ? json_pack("{s:s, s:s, s:I, s:o}", "mediaType", MANIFEST_TYPE, "digest", manifest_digest,
+					"size", (json_int_t)manifest_size, "annotations", ann) : NULL;
+	int added = 0;
+	if (ms && entry) {
+		added = json_array_append_new(ms, entry) == 0;
+		entry = NULL;	/* taken, whatever the outcome */
+	}
+	json_decref(entry);
+	char *text = added ? json_dumps(idx, JSON_INDENT(2)) : NULL;
 	json_decref(idx);
-	if (!text)
+	if (!text) {
+		close(lock);
 		return cerr_set(err, COMPAT_ENOMEM, "out of memory");
+	}
 	char p[4200];
 	snprintf(p, sizeof p, "%s/index.json", dir);
 	rc = fs_write_atomic(p, text, strlen(text), err);
 	free(text);
+	close(lock);
 	return rc;
 }
 

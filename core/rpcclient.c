@@ -122,7 +122,7 @@ static int encode_request(const struct rpc_opts *o, const char *payload, size_t 
 	convergedcomputing_org_grpc_v1_CompatRequest reqs = convergedcomputing_org_grpc_v1_CompatRequest_init_zero,
 						     *req = &reqs;
 	struct pbstr_list dirs = { 0 };
-	int rc = -1;
+	int rc = COMPAT_ENOMEM;	/* the only way encoding into our own buffer fails */
 	for (size_t i = 0; o && i < o->nlibrary_path && i < PBSTR_LIST_MAX; i++)
 		dirs.v[dirs.n++] = (char *)o->library_path[i];	/* borrowed: not freed */
 	req->library_path.funcs.encode = pbstr_list_write;

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "artifact.h"
 #include "compat.pb.h"
@@ -12,6 +13,7 @@
 #include "grpc.h"
 #include "health.pb.h"
 #include "oci.h"
+#include "pathlist.h"
 #include "pbstr.h"
 #include "service.h"
 #include "verdict.h"
@@ -19,6 +21,16 @@
 #define PATH_CHECK "/" SERVICE_NAME "/CheckCompatibility"
 #define PATH_LOCATE "/" SERVICE_NAME "/LocateLibraries"
 #define PATH_HEALTH "/grpc.health.v1.Health/Check"
+
+/* Directories an artifact's rpath or runpath list may name. */
+#define MAX_SEARCH_DIRS 64
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 int service_has_method(const char *path)
 {
@@ -32,23 +44,28 @@ static void fail(struct service_reply *r, int status, const char *msg)
 	snprintf(r->message, sizeof r->message, "%s", msg);
 }
 
-/* Encode a message into a malloc'd buffer. */
-static int encode(const pb_msgdesc_t *fields, const void *msg, struct service_reply *r)
+/* Encode a message into a malloc'd buffer, within the reply limit. */
+static void encode(const struct service *s, const pb_msgdesc_t *fields, const void *msg, struct service_reply *r)
 {
 	size_t size;
 	if (!pb_get_encoded_size(&size, fields, msg))
-		return -1;
+		return fail(r, GRPC_INTERNAL, "cannot encode the response");
+	if (s->max_reply && size > s->max_reply) {
+		char m[160];
+		snprintf(m, sizeof m, "the reply would be %zu bytes, over this server's limit of %zu "
+			 "(compat serve --max-reply)", size, s->max_reply);
+		return fail(r, GRPC_RESOURCE_EXHAUSTED, m);
+	}
 	r->body = malloc(size ? size : 1);
 	if (!r->body)
-		return -1;
+		return fail(r, GRPC_RESOURCE_EXHAUSTED, "out of memory");
 	pb_ostream_t os = pb_ostream_from_buffer(r->body, size);
 	if (!pb_encode(&os, fields, msg)) {
 		free(r->body);
 		r->body = NULL;
-		return -1;
+		return fail(r, GRPC_INTERNAL, "cannot encode the response");
 	}
 	r->len = os.bytes_written;
-	return 0;
 }
 
 /* ---- CheckCompatibility ---- */
@@ -82,165 +99,391 @@ static char *error_payload(const char *msg)
 	return s;
 }
 
-
 /* Encode resp with out as its JSON payload; out NULL means we ran out of
  * memory building it. */
-static void send_response(convergedcomputing_org_grpc_v1_Response *resp, char *out, struct service_reply *r)
+static void send_response(const struct service *s, convergedcomputing_org_grpc_v1_Response *resp, char *out,
+			  struct service_reply *r)
 {
 	if (!out)
 		return fail(r, GRPC_RESOURCE_EXHAUSTED, "out of memory");
 	resp->payload.funcs.encode = pbstr_write;
 	resp->payload.arg = out;
-	if (encode(convergedcomputing_org_grpc_v1_Response_fields, resp, r) < 0)
-		fail(r, GRPC_INTERNAL, "cannot encode the response");
+	encode(s, convergedcomputing_org_grpc_v1_Response_fields, resp, r);
 }
 
-/* Judge a parsed artifact: the verdict, its JSON report, the findings. */
-static void judge(struct service *s, const struct pbstr_list *dirs, const struct artifact *a,
-		  convergedcomputing_org_grpc_v1_Response *resp, struct verdict *v, int *have_verdict,
-		  char **out)
+/* A Response with status ERROR or DENIED and {"error": msg}. */
+static void refuse(const struct service *s, int status, const char *msg, struct service_reply *r)
 {
-	struct cerr err;
-	struct verdict_opts vo = { .extra_dirs = (const char *const *)dirs->v, .nextra = dirs->n };
-	if (verdict_check(s->idx, a, &vo, v, &err) < 0) {
-		resp->status = convergedcomputing_org_grpc_v1_Response_ResultType_ERROR;
-		*out = error_payload(err.msg);
-		return;
-	}
-	*have_verdict = 1;
-	resp->compatible = v->compatible;
-	*out = verdict_to_json(v, NULL);
-	resp->findings.funcs.encode = write_findings;
-	resp->findings.arg = v;
+	convergedcomputing_org_grpc_v1_Response resp = convergedcomputing_org_grpc_v1_Response_init_zero;
+	char *out = error_payload(msg);
+	resp.status = status;
+	send_response(s, &resp, out, r);
+	free(out);
 }
 
-struct service_fetch {
-	struct pbstr_list dirs;		/* the request's library_path, owned */
-	char ref[1100];
-	int plain_http;
-	struct pbstr payload;	/* fetched bytes */
-	int rc;
-	struct cerr err;
+#define RESULT_ERROR convergedcomputing_org_grpc_v1_Response_ResultType_ERROR
+#define RESULT_DENIED convergedcomputing_org_grpc_v1_Response_ResultType_DENIED
+
+/* An error of ours as the client should see it: a bound is a gRPC
+ * RESOURCE_EXHAUSTED; a refusal by policy DENIED; the rest a Response
+ * with status ERROR. */
+static void answer_error(const struct service *s, int rc, const char *msg, struct service_reply *r)
+{
+	if (rc == COMPAT_ELIMIT)
+		fail(r, GRPC_RESOURCE_EXHAUSTED, msg);
+	else if (rc == COMPAT_ENOMEM)
+		fail(r, GRPC_RESOURCE_EXHAUSTED, "out of memory");
+	else
+		refuse(s, rc == COMPAT_EPERM ? RESULT_DENIED : RESULT_ERROR, msg, r);
+}
+
+/* A request being answered: what it named, and what was found for it. */
+/* One of an artifact's directory lists, split, and its index once read. */
+struct service_dirs {
+	int has;			/* the artifact has this list */
+	struct pathlist dirs;
+	struct host_index *idx;		/* built off the loop (SERVICE_SCAN) */
 };
 
-void service_fetch_free(struct service_fetch *f)
+/* Split a ':'-list of the artifact into d (empty entries dropped, as
+ * ld.so does), at most MAX_SEARCH_DIRS of them. 0, COMPAT_ELIMIT,
+ * COMPAT_ENOMEM. */
+static int split_dirs(const char *list, struct service_dirs *d, struct cerr *err)
 {
-	if (!f)
+	if (!list || !*list)
+		return 0;
+	d->has = 1;
+	if (pathlist_split(list, ":", 0, &d->dirs) < 0)
+		return cerr_set(err, COMPAT_ENOMEM, "out of memory");
+	if (d->dirs.n > MAX_SEARCH_DIRS)
+		return cerr_set(err, COMPAT_ELIMIT, "the artifact's rpath or runpath names %zu directories; at most %d",
+				d->dirs.n, MAX_SEARCH_DIRS);
+	return 0;
+}
+
+struct service_work {
+	int stage;
+	struct pbstr_list dirs;		/* library_path */
+	struct pbstr payload;		/* the artifact's JSON (sent, or fetched) */
+	/* SERVICE_FETCH */
+	char *ref;			/* REGISTRY/REPO[:TAG|@DIGEST], malloc'd */
+	int plain_http;
+	struct oci_opts oo;
+	int rc;
+	struct cerr err;
+	/* SERVICE_SCAN */
+	struct artifact a;
+	int have_artifact;
+	struct service_dirs lists[2];	/* the artifact's rpath, runpath */
+	struct dirscan_limits lim;
+	struct host_index *extra_idx;
+	/* The allow-lists the worker reads: copies of the pointer arrays, so
+	 * that a worker the server stopped waiting for never reads freed
+	 * memory (the strings are the command line's). */
+	const char **allow_copy;
+};
+
+void service_work_free(struct service_work *w)
+{
+	if (!w)
 		return;
-	pbstr_list_free(&f->dirs);
-	free(f->payload.p);
-	free(f);
+	pbstr_list_free(&w->dirs);
+	free(w->payload.p);
+	if (w->have_artifact)
+		artifact_free(&w->a);
+	for (int i = 0; i < 2; i++) {
+		pathlist_free(&w->lists[i].dirs);
+		index_free(w->lists[i].idx);
+	}
+	free(w->ref);
+	free(w->allow_copy);
+	index_free(w->extra_idx);
+	free(w);
 }
 
-void service_fetch_run(struct service_fetch *f)
-{
-	struct oci_opts oo = { .timeout_ms = 10000, .plain_http = f->plain_http };
-	free(f->payload.p);
-	f->payload.p = NULL;
-	f->rc = oci_pull_artifact(f->ref, &oo, &f->payload.p, &f->payload.n, &f->err);
-}
-
-/* Judge the payload (or report why there is none) and encode the Response. */
-static void answer(struct service *s, const struct pbstr_list *dirs, const struct pbstr *payload,
-		   const char *fail_msg, struct service_reply *r)
+/* Judge against the host index and the request's directories. */
+static void judge(struct service *s, struct service_work *w, const struct host_index *extra,
+		  const struct host_index *const lists[2], struct service_reply *r)
 {
 	convergedcomputing_org_grpc_v1_Response resp = convergedcomputing_org_grpc_v1_Response_init_zero;
-	struct artifact a;
 	struct verdict v;
 	struct cerr err;
-	char *out = NULL;
-	int have_artifact = 0, have_verdict = 0;
-
-	artifact_init(&a);
-	memset(&v, 0, sizeof v);
+	struct verdict_opts vo = { .extra_index = extra, .rpath_index = lists[0], .runpath_index = lists[1] };
+	int rc = verdict_check(s->idx, &w->a, &vo, &v, &err);
+	if (rc < 0)
+		return answer_error(s, rc, err.msg, r);
 	resp.status = convergedcomputing_org_grpc_v1_Response_ResultType_SUCCESS;
-	if (fail_msg) {
-		resp.status = convergedcomputing_org_grpc_v1_Response_ResultType_ERROR;
-		out = error_payload(fail_msg);
-	} else if (artifact_parse(payload->p ? payload->p : "", payload->n, "payload", &a, &err) < 0) {
-		resp.status = convergedcomputing_org_grpc_v1_Response_ResultType_ERROR;
-		out = error_payload(err.msg);
-	} else {
-		have_artifact = 1;
-		judge(s, dirs, &a, &resp, &v, &have_verdict, &out);
-	}
-	send_response(&resp, out, r);
+	resp.compatible = v.compatible;
+	resp.findings.funcs.encode = write_findings;
+	resp.findings.arg = &v;
+	char *out = verdict_to_json(&v, NULL);
+	send_response(s, &resp, out, r);
 	free(out);
-	if (have_artifact)
-		artifact_free(&a);
-	if (have_verdict)
-		verdict_free(&v);
+	verdict_free(&v);
 }
 
-void service_fetch_finish(struct service *s, struct service_fetch *f, struct service_reply *r)
+/* A copy of an allow-list's pointers (n == 0: NULL, nothing allowed-listed). */
+static int copy_list(const char *const *v, size_t n, const char ***out)
+{
+	*out = NULL;
+	if (!n)
+		return 0;
+	if (!(*out = malloc(n * sizeof **out)))
+		return COMPAT_ENOMEM;
+	memcpy(*out, v, n * sizeof *v);
+	return 0;
+}
+
+static int count_words(const char *s)
+{
+	int n = 0;
+	for (int in = 0; s && *s; s++) {
+		if (*s != ' ' && !in)
+			n++;
+		in = *s != ' ';
+	}
+	return n;
+}
+
+/* The request's bounds that need no file: needs and symbols. */
+static int within_bounds(const struct service *s, const struct artifact *a, struct cerr *err)
+{
+	size_t needs = 0, names = 0, symbols = 0, ns = sizeof ARTIFACT_NS - 1;
+	for (size_t i = 0; i < a->nattrs; i++) {
+		const char *k = a->attrs[i].key;
+		if (strncmp(k, ARTIFACT_NS, ns) != 0)
+			continue;
+		k += ns;
+		if (strncmp(k, "needed.", 7) == 0)
+			needs++;
+		else if (strncmp(k, "library-name.", 13) == 0)
+			names++;
+		else if (strncmp(k, "symbols.", 8) == 0)
+			symbols += (size_t)count_words(a->attrs[i].value);
+	}
+	if (!needs)
+		needs = names;	/* the prototype's form: every library-name is a need */
+	if (s->max_needs && needs > s->max_needs)
+		return cerr_set(err, COMPAT_ELIMIT, "the artifact names %zu host needs; this server judges at most %zu "
+				"(compat serve --max-needs)", needs, s->max_needs);
+	if (s->max_symbols && symbols > s->max_symbols)
+		return cerr_set(err, COMPAT_ELIMIT, "the artifact names %zu symbols; this server checks at most %zu "
+				"(compat serve --max-symbols)", symbols, s->max_symbols);
+	return 0;
+}
+
+static size_t occurrences(const char *p, size_t n, const char *needle)
+{
+	size_t k = 0, nl = strlen(needle);
+	for (const char *q = p; (q = memmem(q, n - (size_t)(q - p), needle, nl)) != NULL; q += nl)
+		k++;
+	return k;
+}
+
+/* Before parsing (a 4 MiB artifact of 100,000 keys takes a while): an
+ * upper bound of its needs, from the key prefixes in the text. */
+static int needs_bound(const struct service *s, const struct pbstr *payload, struct cerr *err)
+{
+	/* Each needed.* key takes at least 28 bytes ("llnl.compatlib.needed.X":""):
+	 * a small payload cannot hold too many. */
+	if (!s->max_needs || !payload->p || payload->n / 28 <= s->max_needs)
+		return 0;
+	size_t a = occurrences(payload->p, payload->n, "\"" ARTIFACT_NS "needed.");
+	size_t b = occurrences(payload->p, payload->n, "\"" ARTIFACT_NS "library-name.");
+	size_t n = a > b ? a : b;
+	if (n > s->max_needs)
+		return cerr_set(err, COMPAT_ELIMIT, "the artifact names %zu host needs; this server judges at most %zu "
+				"(compat serve --max-needs)", n, s->max_needs);
+	return 0;
+}
+
+/* The payload is here: parse it, and judge now when every directory it
+ * names is indexed already; else ask for a scan. Takes w. */
+static void prepare(struct service *s, struct service_work *w, struct service_reply *r)
+{
+	struct cerr err;
+	int rc;
+	if ((rc = needs_bound(s, &w->payload, &err)) < 0) {
+		answer_error(s, rc, err.msg, r);
+		goto done;
+	}
+	if ((rc = artifact_parse(w->payload.p ? w->payload.p : "", w->payload.n, "payload", &w->a, &err)) < 0) {
+		answer_error(s, rc == COMPAT_ELIMIT ? COMPAT_EINVAL : rc, err.msg, r);
+		goto done;
+	}
+	w->have_artifact = 1;
+	free(w->payload.p);	/* parsed: the text is no longer needed */
+	w->payload.p = NULL;
+	if ((rc = within_bounds(s, &w->a, &err)) < 0) {
+		answer_error(s, rc, err.msg, r);
+		goto done;
+	}
+	/* The artifact's own directories, as verdict.c reads them (a
+	 * search-path of earlier versions of gen is a runpath). */
+	const char *rp = artifact_get(&w->a, ARTIFACT_NS "rpath"), *ru = artifact_get(&w->a, ARTIFACT_NS "runpath");
+	if (!rp && !ru)
+		ru = artifact_get(&w->a, ARTIFACT_NS "search-path");
+	const char *list_text[2] = { rp, ru };
+	for (int l = 0; l < 2; l++) {
+		if ((rc = split_dirs(list_text[l], &w->lists[l], &err)) < 0) {
+			answer_error(s, rc, err.msg, r);
+			goto done;
+		}
+	}
+	/* Refused by policy before anything is read. */
+	for (size_t i = 0; i < w->dirs.n; i++)
+		if ((rc = dirscan_allowed(w->dirs.v[i], &s->scan, &err)) < 0) {
+			answer_error(s, rc, err.msg, r);
+			goto done;
+		}
+	for (int l = 0; l < 2; l++)
+		for (size_t i = 0; i < w->lists[l].dirs.n; i++)
+			if ((rc = dirscan_allowed(w->lists[l].dirs.v[i], &s->scan, &err)) < 0) {
+				answer_error(s, rc, err.msg, r);
+				goto done;
+			}
+	int64_t now = now_ms();
+	struct host_index *extra = NULL;
+	const struct host_index *found[2] = { NULL, NULL };
+	int missing = 0;
+	if (w->dirs.n) {
+		extra = s->dirs ? dircache_get(s->dirs, (const char *const *)w->dirs.v, w->dirs.n, now) : NULL;
+		missing |= !extra;
+	}
+	for (int l = 0; l < 2; l++) {
+		if (!w->lists[l].has)
+			continue;
+		found[l] = s->dirs ? dircache_get(s->dirs, (const char *const *)w->lists[l].dirs.v, w->lists[l].dirs.n, now) : NULL;
+		missing |= !found[l];
+	}
+	if (missing) {
+		/* Reading the directories may block: off the loop. */
+		w->stage = SERVICE_SCAN;
+		w->lim = s->scan;
+		free(w->allow_copy);
+		if (copy_list(s->scan.allow, s->scan.nallow, &w->allow_copy) < 0) {
+			fail(r, GRPC_RESOURCE_EXHAUSTED, "out of memory");
+			goto done;
+		}
+		w->lim.allow = w->allow_copy;
+		r->work = w;
+		r->stage = SERVICE_SCAN;
+		return;
+	}
+	judge(s, w, extra, found, r);
+done:
+	service_work_free(w);
+}
+
+void service_work_run(struct service_work *w, const int *cancelled)
+{
+	if (w->stage == SERVICE_FETCH) {
+		free(w->payload.p);
+		w->payload.p = NULL;
+		w->oo.cancelled = cancelled;	/* a client that leaves ends its fetch */
+		w->rc = oci_pull_artifact(w->ref, &w->oo, &w->payload.p, &w->payload.n, &w->err);
+		return;
+	}
+	w->rc = 0;
+	if (w->dirs.n)
+		w->rc = dirscan_build((const char *const *)w->dirs.v, w->dirs.n, &w->lim, cancelled, &w->extra_idx,
+				      &w->err);
+	for (int l = 0; l < 2 && w->rc == 0; l++)
+		if (w->lists[l].has)
+			w->rc = dirscan_build((const char *const *)w->lists[l].dirs.v, w->lists[l].dirs.n, &w->lim, cancelled, &w->lists[l].idx,
+					      &w->err);
+}
+
+void service_work_finish(struct service *s, struct service_work *w, struct service_reply *r)
 {
 	memset(r, 0, sizeof *r);
-	answer(s, &f->dirs, &f->payload, f->rc < 0 ? f->err.msg : NULL, r);
-	service_fetch_free(f);
-}
-
-static void denied(const char *host, struct service_reply *r)
-{
-	convergedcomputing_org_grpc_v1_Response resp = convergedcomputing_org_grpc_v1_Response_init_zero;
-	char m[400];
-	snprintf(m, sizeof m, "registry %s is not allowed (compat serve --allow-registry)", host);
-	char *out = error_payload(m);
-	resp.status = convergedcomputing_org_grpc_v1_Response_ResultType_DENIED;
-	send_response(&resp, out, r);
-	free(out);
+	if (w->stage == SERVICE_FETCH) {
+		if (w->rc < 0) {
+			answer_error(s, w->rc == COMPAT_EPERM && w->err.msg[0] ? COMPAT_EPERM : COMPAT_EINVAL,
+				     w->err.msg, r);
+			service_work_free(w);
+			return;
+		}
+		return prepare(s, w, r);
+	}
+	if (w->rc < 0) {
+		answer_error(s, w->rc, w->err.msg, r);
+		service_work_free(w);
+		return;
+	}
+	const struct host_index *lists[2] = { w->lists[0].idx, w->lists[1].idx };
+	judge(s, w, w->extra_idx, lists, r);
+	/* Keep the indexes for the next request naming the same directories. */
+	int64_t now = now_ms();
+	if (s->dirs && w->extra_idx)
+		dircache_put(s->dirs, (const char *const *)w->dirs.v, w->dirs.n, w->extra_idx, now);
+	else
+		index_free(w->extra_idx);
+	w->extra_idx = NULL;
+	for (int l = 0; l < 2; l++) {
+		if (s->dirs && w->lists[l].idx)
+			dircache_put(s->dirs, (const char *const *)w->lists[l].dirs.v, w->lists[l].dirs.n, w->lists[l].idx, now);
+		else
+			index_free(w->lists[l].idx);
+		w->lists[l].idx = NULL;
+	}
+	service_work_free(w);
 }
 
 static void check(struct service *s, const uint8_t *msg, size_t len, struct service_reply *r)
 {
-	convergedcomputing_org_grpc_v1_CompatRequest reqs = convergedcomputing_org_grpc_v1_CompatRequest_init_zero,
-						     *req = &reqs;
-	struct pbstr payload = { 0 };
-	struct pbstr_list dirs = { 0 };
-	req->payload.funcs.decode = pbstr_read;
-	req->payload.arg = &payload;
-	req->library_path.funcs.decode = pbstr_list_read;
-	req->library_path.arg = &dirs;
+	convergedcomputing_org_grpc_v1_CompatRequest req = convergedcomputing_org_grpc_v1_CompatRequest_init_zero;
+	struct service_work *w = calloc(1, sizeof *w);
+	if (!w)
+		return fail(r, GRPC_RESOURCE_EXHAUSTED, "out of memory");
+	artifact_init(&w->a);
+	req.payload.funcs.decode = pbstr_read;
+	req.payload.arg = &w->payload;
+	req.library_path.funcs.decode = pbstr_list_read;
+	req.library_path.arg = &w->dirs;
 	pb_istream_t is = pb_istream_from_buffer(msg, len);
-	if (!pb_decode(&is, convergedcomputing_org_grpc_v1_CompatRequest_fields, req)) {
+	if (!pb_decode(&is, convergedcomputing_org_grpc_v1_CompatRequest_fields, &req)) {
 		char m[200];
 		snprintf(m, sizeof m, "malformed CompatRequest: %s", PB_GET_ERROR(&is));
 		fail(r, GRPC_INVALID_ARGUMENT, m);
-		goto out;
+		service_work_free(w);
+		return;
 	}
-	if (!req->uri[0]) {
-		answer(s, &dirs, &payload, NULL, r);
-		goto out;
-	}
+	if (!req.uri[0])
+		return prepare(s, w, r);
 	/* [http://|https://]REGISTRY/REPO[:TAG|@DIGEST] */
-	const char *ref = req->uri;
+	const char *ref = req.uri;
 	int plain = strncmp(ref, "http://", 7) == 0;
 	if (plain)
 		ref += 7;
 	else if (strncmp(ref, "https://", 8) == 0)
 		ref += 8;
 	char host[256];
-	int allowed = 0;
 	snprintf(host, sizeof host, "%.*s", (int)strcspn(ref, "/"), ref);
-	for (size_t i = 0; i < s->nallow; i++)
-		allowed |= strcmp(s->allow[i], host) == 0;
-	if (!allowed) {
-		denied(host, r);
-		goto out;
+	if (!oci_host_allowed(host, s->allow, s->nallow)) {
+		char m[400];
+		snprintf(m, sizeof m, "registry %s is not allowed (compat serve --allow-registry)", host);
+		refuse(s, RESULT_DENIED, m, r);
+		service_work_free(w);
+		return;
 	}
 	/* The fetch blocks: hand it to the caller, who runs it off the loop. */
-	struct service_fetch *f = calloc(1, sizeof *f);
-	if (!f) {
+	w->stage = SERVICE_FETCH;
+	w->plain_http = plain;
+	if (!(w->ref = strdup(ref))) {
 		fail(r, GRPC_RESOURCE_EXHAUSTED, "out of memory");
-		goto out;
+		service_work_free(w);
+		return;
 	}
-	f->plain_http = plain;
-	snprintf(f->ref, sizeof f->ref, "%s", ref);
-	f->dirs = dirs;
-	dirs.n = 0;
-	r->fetch = f;
-out:
-	free(payload.p);
-	pbstr_list_free(&dirs);
+	if (copy_list(s->allow, s->nallow, &w->allow_copy) < 0) {
+		fail(r, GRPC_RESOURCE_EXHAUSTED, "out of memory");
+		service_work_free(w);
+		return;
+	}
+	w->oo = (struct oci_opts){ .timeout_ms = s->fetch_timeout_ms ? s->fetch_timeout_ms : 10000,
+				   .plain_http = plain, .allow = w->allow_copy, .nallow = s->nallow };
+	r->work = w;
+	r->stage = SERVICE_FETCH;
 }
 
 /* ---- LocateLibraries ---- */
@@ -272,8 +515,7 @@ static void locate(struct service *s, const uint8_t *msg, size_t len, struct ser
 		copy_trunc(loc->soname, sizeof loc->soname, req->soname[i]);
 		copy_trunc(loc->path, sizeof loc->path, l ? l->path : "");
 	}
-	if (encode(convergedcomputing_org_grpc_v1_LocateResponse_fields, resp, r) < 0)
-		fail(r, GRPC_INTERNAL, "cannot encode the response");
+	encode(s, convergedcomputing_org_grpc_v1_LocateResponse_fields, resp, r);
 out:
 	free(req);
 	free(resp);
@@ -286,18 +528,13 @@ static void health(struct service *s, const uint8_t *msg, size_t len, struct ser
 	grpc_health_v1_HealthCheckRequest req = grpc_health_v1_HealthCheckRequest_init_zero;
 	grpc_health_v1_HealthCheckResponse resp = grpc_health_v1_HealthCheckResponse_init_zero;
 	pb_istream_t is = pb_istream_from_buffer(msg, len);
-	if (!pb_decode(&is, grpc_health_v1_HealthCheckRequest_fields, &req)) {
-		fail(r, GRPC_INVALID_ARGUMENT, "malformed HealthCheckRequest");
-		return;
-	}
-	if (req.service[0] && strcmp(req.service, SERVICE_NAME) != 0) {
-		fail(r, GRPC_NOT_FOUND, "unknown service");
-		return;
-	}
+	if (!pb_decode(&is, grpc_health_v1_HealthCheckRequest_fields, &req))
+		return fail(r, GRPC_INVALID_ARGUMENT, "malformed HealthCheckRequest");
+	if (req.service[0] && strcmp(req.service, SERVICE_NAME) != 0)
+		return fail(r, GRPC_NOT_FOUND, "unknown service");
 	resp.status = s->serving ? grpc_health_v1_HealthCheckResponse_ServingStatus_SERVING
 				 : grpc_health_v1_HealthCheckResponse_ServingStatus_NOT_SERVING;
-	if (encode(grpc_health_v1_HealthCheckResponse_fields, &resp, r) < 0)
-		fail(r, GRPC_INTERNAL, "cannot encode the response");
+	encode(s, grpc_health_v1_HealthCheckResponse_fields, &resp, r);
 }
 
 void service_call(struct service *s, const char *path, const uint8_t *msg, size_t len,

@@ -1,51 +1,71 @@
-/* The gRPC methods compat serves, on decoded bytes (no I/O): given a
+/* The gRPC methods compat serves, on decoded bytes (no sockets): given a
  * method path and one request message, produce a status and one response
- * message. The h2 module frames them; the loop moves the bytes. */
+ * message. The h2 module frames them; the server module moves the bytes.
+ *
+ * What a request makes the server do is bounded here: needs and symbols
+ * judged, reply size, directories named. Work that would block or read
+ * files a request names (a registry fetch, reading library_path and
+ * search-path directories) is not done in service_call: it comes back as
+ * a struct service_work for the caller to run off its loop
+ * (service_work_run), after which service_work_finish answers (or asks for
+ * the next step). */
 #ifndef COMPAT_SERVICE_H
 #define COMPAT_SERVICE_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dirscan.h"
 #include "hostindex.h"
 
 #define SERVICE_NAME "convergedcomputing.org.grpc.v1.CompatibilityService"
 
 struct service {
 	struct host_index *idx;		/* owned by the caller; may be replaced on reload */
-	const char *const *allow;	/* registry hosts allowed in uri requests */
+	const char *const *allow;	/* registry hosts allowed in uri requests (and their redirects) */
 	size_t nallow;
+	struct dirscan_limits scan;	/* request-named directories, --allow-path */
+	struct dircache *dirs;		/* indexes of request-named directories; NULL: not kept */
+	size_t max_needs;		/* host needs per artifact (RESOURCE_EXHAUSTED beyond); 0: any */
+	size_t max_symbols;		/* symbols per artifact; 0: any */
+	size_t max_reply;		/* encoded Response bytes; 0: any */
+	int fetch_timeout_ms;		/* per registry request; 0: 10 s */
 	int serving;			/* health: 1 SERVING, 0 NOT_SERVING (draining) */
 };
 
-struct service_fetch;	/* a registry fetch, run off the event loop */
+/* Where a piece of work runs: registry fetches and directory reads have
+ * their own workers, so that a slow registry does not hold up the rest. */
+enum service_stage { SERVICE_FETCH = 1, SERVICE_SCAN = 2 };
+
+struct service_work;
 
 struct service_reply {
 	int status;		/* grpc_status */
 	char message[256];	/* for grpc-message when status != 0 */
 	uint8_t *body;		/* encoded response message (malloc'd; NULL with an error status) */
 	size_t len;
-	struct service_fetch *fetch;	/* non-NULL: no answer yet; run the fetch, then finish */
+	struct service_work *work;	/* non-NULL: no answer yet; run it (stage), then finish */
+	int stage;			/* enum service_stage of work */
 };
 
-/* The blocking part of a uri request: fetch the artifact (through the
- * cache). Runs on a worker thread; touches nothing of the service. */
-void service_fetch_run(struct service_fetch *f);
-
-/* Back on the loop: judge what was fetched and fill *r (as service_call
- * would). Frees f. */
-void service_fetch_finish(struct service *s, struct service_fetch *f, struct service_reply *r);
-
-/* Drop a fetch whose stream is gone. */
-void service_fetch_free(struct service_fetch *f);
-
-/* Run the method at path ("/package.Service/Method") on msg. Always fills
- * *r (caller frees r->body); unknown methods give GRPC_UNIMPLEMENTED,
- * undecodable messages GRPC_INVALID_ARGUMENT. A request naming an allowed
- * registry uri comes back with r->fetch set: the caller runs it off the
- * loop (service_fetch_run) and then calls service_fetch_finish. */
+/* Run the method at path ("/package.Service/Method") on msg (read during
+ * the call only). Always fills *r (caller frees r->body): an answer, or
+ * r->work to run. Unknown methods give GRPC_UNIMPLEMENTED, undecodable
+ * messages GRPC_INVALID_ARGUMENT, requests over a bound
+ * GRPC_RESOURCE_EXHAUSTED. */
 void service_call(struct service *s, const char *path, const uint8_t *msg, size_t len,
 		  struct service_reply *r);
+
+/* The blocking part, on a worker thread: touches nothing of the service.
+ * cancelled (see fetcher.h) may end it early. */
+void service_work_run(struct service_work *w, const int *cancelled);
+
+/* Back on the loop: answer from what the work found, or set r->work
+ * again for a next step. Takes w. */
+void service_work_finish(struct service *s, struct service_work *w, struct service_reply *r);
+
+/* Drop work whose client went away. */
+void service_work_free(struct service_work *w);
 
 /* 1 when path names a method this service has. */
 int service_has_method(const char *path);

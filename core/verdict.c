@@ -313,7 +313,8 @@ struct judge {
 	struct verdict *v;
 	int elf_class, machine;
 	/* where needs are searched */
-	struct host_index *req, *rpath, *runpath;
+	const struct host_index *req, *rpath, *runpath;	/* LD_LIBRARY_PATH, RPATH, RUNPATH */
+	struct host_index *own_req, *own_rpath, *own_runpath;	/* those built here */
 	struct ldso_step steps[5];
 	size_t nsteps;
 	/* the needs, then needs of the closure that were not found */
@@ -403,14 +404,32 @@ static int setup_search(struct judge *j, struct cerr *err)
 	int rc;
 	if (!rpath && !runpath)
 		runpath = attr(j->a, "search-path");	/* written by earlier versions of gen */
-	if ((rpath && *rpath && (rc = list_index(j, rpath, &j->rpath, err)) < 0) ||
-	    (runpath && *runpath && (rc = list_index(j, runpath, &j->runpath, err)) < 0))
-		return rc;
-	if (j->o && j->o->nextra) {
-		struct index_opts io = { .root = index_root(j->idx), .extra_dirs = j->o->extra_dirs,
-					 .nextra = j->o->nextra, .no_system = 1 };
-		if ((rc = index_build(&io, &j->req, err)) < 0)
+	/* The server hands in what it read off its loop (verdict_opts). */
+	const struct verdict_opts *o = j->o;
+	if (rpath && *rpath) {
+		if (o && o->rpath_index)
+			j->rpath = o->rpath_index;
+		else if ((rc = list_index(j, rpath, &j->own_rpath, err)) < 0)
 			return rc;
+		else
+			j->rpath = j->own_rpath;
+	}
+	if (runpath && *runpath) {
+		if (o && o->runpath_index)
+			j->runpath = o->runpath_index;
+		else if ((rc = list_index(j, runpath, &j->own_runpath, err)) < 0)
+			return rc;
+		else
+			j->runpath = j->own_runpath;
+	}
+	if (o && o->extra_index) {
+		j->req = o->extra_index;
+	} else if (o && o->nextra) {
+		struct index_opts io = { .root = index_root(j->idx), .extra_dirs = o->extra_dirs,
+					 .nextra = o->nextra, .no_system = 1 };
+		if ((rc = index_build(&io, &j->own_req, err)) < 0)
+			return rc;
+		j->req = j->own_req;
 	}
 	size_t nidx_extra;
 	const char *const *idx_extra = index_extra_dirs(j->idx, &nidx_extra);
@@ -1001,9 +1020,9 @@ static void judge_free(struct judge *j)
 	strmap_free(&j->loaded_names);
 	strvec_free(&j->unbound_missing);
 	strvec_free(&j->plugin_missing);
-	index_free(j->req);
-	index_free(j->rpath);
-	index_free(j->runpath);
+	index_free(j->own_req);
+	index_free(j->own_rpath);
+	index_free(j->own_runpath);
 }
 
 static int add_resolved(struct verdict *v, const char *soname, const char *path)

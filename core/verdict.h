@@ -77,6 +77,12 @@ struct verdict_opts {
 	size_t nextra;
 	size_t max_needs;		/* 0: VERDICT_DEFAULT_MAX_NEEDS */
 	size_t max_symbols;		/* 0: VERDICT_DEFAULT_MAX_SYMBOLS */
+	/* Hook for the server, which reads request-named directories off its
+	 * event loop (dirscan.h): when set, these stand for extra_dirs and for
+	 * the artifact's rpath and runpath lists, and nothing is scanned here
+	 * for them. Each must list the directories of its list, in order
+	 * (index_extra_dirs). Borrowed. */
+	const struct host_index *extra_index, *rpath_index, *runpath_index;
 };
 
 /* Judge a. *v is owned by the caller (verdict_free). Returns 0;

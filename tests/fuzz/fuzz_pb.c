@@ -29,5 +29,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct service_reply r;
 	service_call(&svc, paths[data[0] % 3], data + 1, size - 1, &r);
 	free(r.body);
+	service_work_free(r.work);	/* work for a worker (a registry, directories): not run here */
 	return 0;
 }

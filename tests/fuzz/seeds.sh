@@ -65,5 +65,43 @@ tar)
 	head -c 1536 "$dir/posix.tar" > "$dir/truncated.tar"
 	rm -rf "$src"
 	;;
+h2)
+	# h2 alone: calls whose first message byte picks the handler's answer
+	# (0 later, 1 now, 2 an error), an incomplete request, a reset, a
+	# grpc-timeout, a shutdown.
+	/usr/bin/python3 - "$dir" <<'PY'
+import sys
+out = sys.argv[1]
+def lit(name, value):
+    return b"\x00" + bytes([len(name)]) + name + bytes([len(value)]) + value
+def hdrs(extra=b""):
+    return (b"\x83\x86" + lit(b":path", b"/t.S/M") + lit(b":authority", b"x") +
+            lit(b"content-type", b"application/grpc") + lit(b"te", b"trailers") + extra)
+def frame(typ, flags, sid, payload):
+    return len(payload).to_bytes(3, "big") + bytes([typ, flags]) + sid.to_bytes(4, "big") + payload
+def msg(first):
+    m = bytes([first]) + b"payload"
+    return b"\x00" + len(m).to_bytes(4, "big") + m
+pre = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + frame(4, 0, 0, b"")
+calls = b"".join(frame(1, 4, 2 * i + 1, hdrs()) + frame(0, 1, 2 * i + 1, msg(i)) for i in range(3))
+open(out + "/three-calls", "wb").write(pre + calls)
+open(out + "/incomplete", "wb").write(pre + frame(1, 4, 1, hdrs()) + frame(0, 0, 1, msg(0)[:4]))
+open(out + "/reset", "wb").write(pre + frame(1, 4, 1, hdrs()) + frame(0, 1, 1, msg(0)) +
+                                 frame(3, 0, 1, b"\x00\x00\x00\x08"))
+open(out + "/timeout", "wb").write(pre + frame(1, 4, 1, hdrs(lit(b"grpc-timeout", b"1m"))) + frame(0, 1, 1, msg(0)))
+open(out + "/too-long", "wb").write(pre + frame(1, 4, 1, hdrs()) + frame(0, 0, 1, b"\x00\x00\x01\x00\x00"))
+PY
+	;;
+regauth)
+	# A WWW-Authenticate value, a newline, a URL.
+	printf '%s\n%s' 'Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/ubuntu:pull"' \
+		'https://production.cloudflare.docker.com/registry-v2/docker/registry/v2/blobs/sha256/aa/data?verify=1' > "$dir/dockerhub"
+	printf '%s\n%s' 'Bearer realm="https://ghcr.io/token",service="ghcr.io",scope="repository:user/image:pull"' \
+		'/v2/user/image/blobs/sha256:0000' > "$dir/ghcr"
+	printf '%s\n%s' 'bearer Realm="http://a/t?x=1,service=evil", error="insufficient_scope", scope="a:b:pull,push"' \
+		'HTTP://User:pw@host:5000/x#frag' > "$dir/quoted"
+	printf '%s\n%s' 'Basic realm="Registry Realm"' '//evil.example/x' > "$dir/basic"
+	printf '%s\n%s' 'Bearer realm="a\"b",service=s' '/a b' > "$dir/escaped"
+	;;
 esac
 exit 0

@@ -177,6 +177,11 @@ fake bearer; rm -rf "$COMPAT_CACHE"
 "$COMPAT" pull --plain-http "$FREG/apps/x:v1" > "$TMP/out" 2> "$TMP/err"; rc=$?
 t "bearer token flow: challenge, token endpoint, retry" bash -c '[ "$1" = 0 ] && cmp -s "$2" "$3"' _ "$rc" "$TMP/out" "$TMP/xz.json"
 kill $FPID
+fake badtoken; rm -rf "$COMPAT_CACHE"
+"$COMPAT" pull --plain-http "$FREG/apps/x:v1" > "$TMP/out" 2> "$TMP/err"; rc=$?
+t "a token with CR LF in it is refused, not sent as a header (exit $rc)" \
+	bash -c '[ "$1" = 2 ] && grep -q "no usable token" "$2"' _ "$rc" "$TMP/err"
+kill $FPID
 
 # A slow registry does not stall the server: its fetch runs off the loop.
 if /usr/bin/python3 -c 'import grpc' 2> /dev/null; then
@@ -210,6 +215,23 @@ PY
 	t "a slow registry fetch does not stall other requests (answered in ${dt}s)" \
 		bash -c '[ "$1" = True ] && awk "BEGIN{exit !($2 < 1.5)}" && [ "$3" = SUCCESS ]' _ "$ok_fast" "$dt" "$slow_status"
 	kill -TERM $SPID; wait $SPID; kill $FPID 2> /dev/null
+fi
+# Credentials stay with their origin: a TLS registry whose blob redirects to
+# plain http on the same host and port must not get them sent in clear.
+if [ -f "$TMP/regtls/srv.pem" ]; then
+	fake "tlsredirect:$TMP/regtls:$TMP/tlsredirect.log"
+	LPORT=${FREG##*:}
+	mkdir -p "$HOME/.docker"
+	printf '{"auths":{"localhost:%s":{"auth":"%s"}}}' "$LPORT" "$(printf alice:s3cret | base64)" > "$HOME/.docker/config.json"
+	rm -rf "$COMPAT_CACHE"
+	"$COMPAT" pull --ca-file "$TMP/regtls/ca.pem" "localhost:$LPORT/apps/x:v1" > "$TMP/out" 2> "$TMP/err"; rc=$?
+	t "https -> http redirect on the same host: the blob is pulled (exit $rc)" test "$rc" = 0
+	t "... and the plain-http request carried no Authorization" \
+		bash -c 'grep -q "^plain .*/blobs/.* authorization=None" "$1" && ! grep -q "authorization=Basic" "$1"' _ "$TMP/tlsredirect.log"
+	rm -f "$HOME/.docker/config.json"
+	kill $FPID 2> /dev/null
+else
+	skip "credentials across schemes: no TLS certificates (openssl missing)"
 fi
 for m in status500 truncated hugeheaders endlesschunks; do
 	fake $m; rm -rf "$COMPAT_CACHE"

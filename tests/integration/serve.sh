@@ -13,7 +13,10 @@ start() { # listen-address; sets PID and ADDR
 	"$BIN/compat-server" --listen "$1" "${@:2}" > "$TMP/srv.out" 2> "$TMP/srv.err" &
 	PID=$!
 	cleanup_hooks+=("kill -9 $PID 2>/dev/null")
-	for i in $(seq 100); do grep -q 'server listening:' "$TMP/srv.out" && break; sleep 0.05; done
+	if ! wait_for_line "$TMP/srv.out" 'server listening:' 30; then
+		nok "the server with ${*:2} did not start within 30 s"
+		sed 's/^/#   /' "$TMP/srv.err" | head -5
+	fi
 	ADDR=$(sed -n 's/^server listening: //p' "$TMP/srv.out")
 }
 

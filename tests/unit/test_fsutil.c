@@ -55,6 +55,23 @@ static void test_atomic_write_at(void)
 	close(dfd);
 }
 
+/* New files get 0666 less the umask, as open(2) would make them. */
+static void test_umask_respected(void)
+{
+	static const struct { mode_t mask, want; } cases[] = { { 077, 0600 }, { 022, 0644 }, { 002, 0664 } };
+	char path[600];
+	struct stat st;
+	mode_t old = umask(022);
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		snprintf(path, sizeof path, "%s/umask%zu", fx_tmpdir(), i);
+		umask(cases[i].mask);
+		CHECK_INT(fs_write_atomic(path, "x", 1, NULL), 0);
+		CHECK(stat(path, &st) == 0);
+		CHECK_INT(st.st_mode & 0777, cases[i].want);
+	}
+	umask(old);
+}
+
 static void test_strmap(void)
 {
 	struct strmap m = { 0 };
@@ -76,6 +93,7 @@ int main(void)
 {
 	RUN(test_atomic_write_and_read);
 	RUN(test_atomic_write_at);
+	RUN(test_umask_respected);
 	RUN(test_strmap);
 	fx_cleanup();
 	return check_summary();

@@ -1,4 +1,7 @@
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "core/ocicache.h"
@@ -41,10 +44,60 @@ static void test_blobs_tags_and_corruption(void)
 	CHECK_INT(ocicache_get_blob(dir, "sha256:../../etc/passwd", 100, &data, &len, NULL), COMPAT_EINVAL);
 }
 
+/* Blobs and the layout's directories follow the umask too. */
+static void test_umask(void)
+{
+	char dir[600], d[72], p[800];
+	struct stat st;
+	snprintf(dir, sizeof dir, "%s/umask-cache", fx_tmpdir());
+	mode_t old = umask(027);
+	oci_digest("abc", 3, d);
+	CHECK_INT(ocicache_put_blob(dir, d, "abc", 3, NULL), 0);
+	snprintf(p, sizeof p, "%s/blobs/sha256/%s", dir, d + 7);
+	CHECK(stat(p, &st) == 0);
+	CHECK_INT(st.st_mode & 0777, 0640);
+	snprintf(p, sizeof p, "%s/blobs", dir);
+	CHECK(stat(p, &st) == 0);
+	CHECK_INT(st.st_mode & 0777, 0750);
+	umask(old);
+}
+
+/* Writers that tag at once lose no entry of index.json: 8 processes,
+ * 25 references each. */
+static void test_concurrent_tags(void)
+{
+	char dir[600], d[72], p[800];
+	snprintf(dir, sizeof dir, "%s/busy-cache", fx_tmpdir());
+	oci_digest("m", 1, d);
+	CHECK_INT(ocicache_put_blob(dir, d, "m", 1, NULL), 0);
+	pid_t kids[8];
+	for (int k = 0; k < 8; k++) {
+		if ((kids[k] = fork()) == 0) {
+			int bad = 0;
+			for (int i = 0; i < 25; i++) {
+				char ref[100];
+				snprintf(ref, sizeof ref, "reg.example/app:k%d-%d", k, i);
+				bad |= ocicache_tag(dir, ref, NULL, d, 1, NULL) != 0;
+			}
+			_exit(bad);
+		}
+	}
+	for (int k = 0; k < 8; k++) {
+		int st;
+		CHECK(waitpid(kids[k], &st, 0) == kids[k] && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	}
+	snprintf(p, sizeof p, "%s/index.json", dir);
+	CHECK_INT(fx_sh("test $(grep -c llnl.compatlib.ref %s) = 200", p), 0);
+	char got[72];
+	CHECK_INT(ocicache_lookup(dir, "reg.example/app:k7-24", got, NULL), 0);
+}
+
 int main(void)
 {
 	RUN(test_digest);
 	RUN(test_blobs_tags_and_corruption);
+	RUN(test_umask);
+	RUN(test_concurrent_tags);
 	fx_cleanup();
 	return check_summary();
 }

@@ -1,0 +1,61 @@
+/* The gRPC server on an event loop (ev.h): accepting, connections (each an
+ * h2_conn, over TLS when configured), and the work requests hand off the
+ * loop (fetcher.h). It owns every socket; h2 and the service see bytes.
+ *
+ * Bounds it keeps (each configurable, see compat serve --help and
+ * docs/serve.md): connections (clamped to the descriptor limit; when full,
+ * the oldest connection with no request in progress is evicted), buffered
+ * request and reply bytes per connection and in total (h2.h), a deadline
+ * for requests that never complete, idle and handshake timeouts, off-loop
+ * jobs per connection, queued jobs, and how long a job may take. accept()
+ * backs off when descriptors run out, with a reserve descriptor to turn the
+ * waiting client away. SIGTERM/SIGINT drain gracefully within drain_ms.
+ *
+ * Everything lives in the server_run call (no globals): one loop per
+ * thread is a matter of calling it from several threads on SO_REUSEPORT
+ * sockets, each with its own struct service (sharing the host index). */
+#ifndef COMPAT_SERVER_H
+#define COMPAT_SERVER_H
+
+#include <stddef.h>
+
+#include "err.h"
+#include "h2.h"
+#include "service.h"
+#include "tls.h"
+
+struct server_opts {
+	struct tls_config *tls;		/* NULL: plaintext h2c */
+	size_t max_conns;		/* connections at once (see server_clamp_conns) */
+	int idle_ms;			/* a connection with no stream open is closed after this */
+	int handshake_ms;		/* a connection silent (or in its TLS handshake) this long is closed */
+	int drain_ms;			/* SIGTERM: how long in-flight requests may take */
+	int job_ms;			/* off-loop work of one request: DEADLINE_EXCEEDED after this */
+	struct h2_limits lim;		/* per connection (lim.budget is set by the server) */
+	size_t max_buffer;		/* buffered bytes of all connections, beyond their reserves */
+	unsigned fetch_workers;		/* threads for registry fetches */
+	unsigned scan_workers;		/* threads for request-named directories */
+	size_t max_queue;		/* jobs waiting for a worker, per kind */
+	size_t max_jobs_per_conn;	/* off-loop jobs in progress per connection */
+	int (*reload)(void *ctx);	/* SIGHUP, or stale() said so: rebuild the index */
+	int (*stale)(void *ctx);	/* polled about once a second */
+	void *ctx;
+};
+
+/* Bind and listen on "HOST:PORT" ("[::]:50051", "127.0.0.1:0"); [::] takes
+ * IPv4 too. The address actually bound goes to bound ("[::]:50051").
+ * Returns 0, COMPAT_EINVAL (bad address), COMPAT_EIO. */
+int server_listen(const char *addr, int *fd, char *bound, size_t cap, struct cerr *err);
+
+/* Raise the soft descriptor limit as far as want connections need (and
+ * the hard limit allows); returns how many connections the limit leaves
+ * room for (want, or fewer), and the limit in *fd_limit. */
+size_t server_clamp_conns(size_t want, size_t *fd_limit);
+
+/* Serve on listen_fd (taken: closed when draining starts) until
+ * SIGTERM/SIGINT (read through a signalfd), then drain: stop accepting,
+ * GOAWAY, finish in-flight requests within o->drain_ms, close. Workers
+ * still busy then are not waited for. Returns 0, COMPAT_ENOMEM, COMPAT_EIO. */
+int server_run(int listen_fd, struct service *svc, const struct server_opts *o, struct cerr *err);
+
+#endif

@@ -1,0 +1,523 @@
+/* h2 alone: a real HTTP/2 client (an nghttp2 client session in this
+ * process) against h2_conn with a handler of the test's own, no service
+ * and no socket. Bytes are pumped between the two in memory. */
+#include <nghttp2/nghttp2.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "check.h"
+#include "core/err.h"
+#include "core/grpc.h"
+#include "core/h2.h"
+
+#define MAXS 8
+
+struct cstream {
+	int32_t id;
+	int grpc_status;		/* -1: none yet */
+	char grpc_message[256];
+	size_t data_len;
+	int closed, rst;
+	uint32_t close_code, rst_code;
+	/* the request body, and how much of it may go (the rest is held) */
+	const uint8_t *body;
+	size_t body_len, sent, allowed;
+	int end;			/* send END_STREAM after the body */
+};
+
+struct client {
+	nghttp2_session *s;
+	struct h2_conn *srv;
+	struct cstream st[MAXS];
+	int nst;
+	int goaway;
+	uint32_t goaway_code;
+};
+
+/* What the server's handler saw. */
+struct seen {
+	int requests, cancels;
+	int32_t last_id, cancelled_id;
+	char path[160];
+	uint8_t msg[64];
+	size_t len;
+};
+
+static void on_request(void *ctx, struct h2_conn *c, int32_t id, const char *path, const uint8_t *msg, size_t len)
+{
+	struct seen *s = ctx;
+	s->requests++;
+	s->last_id = id;
+	snprintf(s->path, sizeof s->path, "%s", path);
+	s->len = len;
+	memcpy(s->msg, msg, len < sizeof s->msg ? len : sizeof s->msg);
+}
+
+static void on_cancel(void *ctx, struct h2_conn *c, int32_t id)
+{
+	struct seen *s = ctx;
+	s->cancels++;
+	s->cancelled_id = id;
+}
+
+static struct cstream *cs(struct client *cl, int32_t id)
+{
+	for (int i = 0; i < cl->nst; i++)
+		if (cl->st[i].id == id)
+			return &cl->st[i];
+	return NULL;
+}
+
+static int c_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *name, size_t nl, const uint8_t *value,
+		    size_t vl, uint8_t flags, void *user)
+{
+	struct cstream *x = cs(user, f->hd.stream_id);
+	if (!x)
+		return 0;
+	if (nl == 11 && memcmp(name, "grpc-status", 11) == 0)
+		x->grpc_status = atoi((const char *)value);
+	if (nl == 12 && memcmp(name, "grpc-message", 12) == 0)
+		snprintf(x->grpc_message, sizeof x->grpc_message, "%.*s", (int)vl, (const char *)value);
+	return 0;
+}
+
+static int c_data(nghttp2_session *s, uint8_t flags, int32_t id, const uint8_t *d, size_t len, void *user)
+{
+	struct cstream *x = cs(user, id);
+	if (x)
+		x->data_len += len;
+	return 0;
+}
+
+static int c_frame(nghttp2_session *s, const nghttp2_frame *f, void *user)
+{
+	struct client *cl = user;
+	if (f->hd.type == NGHTTP2_GOAWAY) {
+		cl->goaway = 1;
+		cl->goaway_code = f->goaway.error_code;
+	} else if (f->hd.type == NGHTTP2_RST_STREAM) {
+		struct cstream *x = cs(cl, f->hd.stream_id);
+		if (x) {
+			x->rst = 1;
+			x->rst_code = f->rst_stream.error_code;
+		}
+	}
+	return 0;
+}
+
+static int c_close(nghttp2_session *s, int32_t id, uint32_t code, void *user)
+{
+	struct cstream *x = cs(user, id);
+	if (x) {
+		x->closed = 1;
+		x->close_code = code;
+	}
+	return 0;
+}
+
+static ssize_t c_read(nghttp2_session *s, int32_t id, uint8_t *buf, size_t length, uint32_t *flags,
+		      nghttp2_data_source *src, void *user)
+{
+	struct cstream *x = src->ptr;
+	size_t limit = x->allowed < x->body_len ? x->allowed : x->body_len;
+	if (x->sent >= limit && limit < x->body_len)
+		return NGHTTP2_ERR_DEFERRED;
+	size_t n = limit - x->sent;
+	if (n > length)
+		n = length;
+	memcpy(buf, x->body + x->sent, n);
+	x->sent += n;
+	if (x->sent == x->body_len) {
+		if (x->end)
+			*flags |= NGHTTP2_DATA_FLAG_EOF;
+		else if (!n)
+			return NGHTTP2_ERR_DEFERRED;
+	}
+	return (ssize_t)n;
+}
+
+static void client_new_window(struct client *cl, struct h2_conn *srv, uint32_t window);
+
+static void client_new(struct client *cl, struct h2_conn *srv)
+{
+	client_new_window(cl, srv, 1 << 20);
+}
+
+static void client_new_window(struct client *cl, struct h2_conn *srv, uint32_t window)
+{
+	nghttp2_session_callbacks *cb;
+	memset(cl, 0, sizeof *cl);
+	cl->srv = srv;
+	nghttp2_session_callbacks_new(&cb);
+	nghttp2_session_callbacks_set_on_header_callback(cb, c_header);
+	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, c_data);
+	nghttp2_session_callbacks_set_on_frame_recv_callback(cb, c_frame);
+	nghttp2_session_callbacks_set_on_stream_close_callback(cb, c_close);
+	nghttp2_session_client_new(&cl->s, cb, cl);
+	nghttp2_session_callbacks_del(cb);
+	nghttp2_settings_entry iv[] = { { NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, window } };
+	nghttp2_submit_settings(cl->s, NGHTTP2_FLAG_NONE, iv, 1);
+}
+
+/* Move bytes both ways until neither side has more. */
+static void pump(struct client *cl)
+{
+	for (int round = 0; round < 1000; round++) {
+		int moved = 0;
+		const uint8_t *d;
+		ssize_t n;
+		while ((n = nghttp2_session_mem_send(cl->s, &d)) > 0) {
+			h2_conn_feed(cl->srv, d, (size_t)n);
+			moved = 1;
+		}
+		size_t len;
+		const uint8_t *out;
+		while ((out = h2_conn_output(cl->srv, &len)) && len) {
+			nghttp2_session_mem_recv(cl->s, out, len);
+			h2_conn_consumed(cl->srv, len);
+			moved = 1;
+		}
+		if (!moved)
+			return;
+	}
+}
+
+#define NV(n, v) { (uint8_t *)(n), (uint8_t *)(v), sizeof(n) - 1, sizeof(v) - 1, NGHTTP2_NV_FLAG_NONE }
+
+/* Open a stream with a gRPC body (prefix + body, of which allowed bytes go
+ * now; end: END_STREAM after it). timeout: grpc-timeout or NULL. */
+static struct cstream *request(struct client *cl, const uint8_t *body, size_t len, size_t allowed, int end,
+			       const char *timeout)
+{
+	struct cstream *x = &cl->st[cl->nst++];
+	nghttp2_nv nva[7] = { NV(":method", "POST"), NV(":scheme", "http"), NV(":path", "/test.S/M"),
+			      NV(":authority", "x"), NV("content-type", "application/grpc"), NV("te", "trailers") };
+	size_t nn = 6;
+	if (timeout)
+		nva[nn++] = (nghttp2_nv){ (uint8_t *)"grpc-timeout", (uint8_t *)timeout, 12, strlen(timeout),
+					   NGHTTP2_NV_FLAG_NONE };
+	x->grpc_status = -1;
+	x->body = body;
+	x->body_len = len;
+	x->allowed = allowed;
+	x->end = end;
+	nghttp2_data_provider prd = { .source.ptr = x, .read_callback = c_read };
+	x->id = nghttp2_submit_request(cl->s, NULL, nva, nn, &prd, NULL);
+	return x;
+}
+
+static uint8_t *grpc_msg(const char *text, size_t *len)
+{
+	size_t n = strlen(text);
+	uint8_t *b = malloc(n + GRPC_PREFIX);
+	grpc_prefix_encode(b, (uint32_t)n);
+	memcpy(b + GRPC_PREFIX, text, n);
+	*len = n + GRPC_PREFIX;
+	return b;
+}
+
+static uint8_t *big(size_t n)
+{
+	uint8_t *b = calloc(1, n);
+	grpc_prefix_encode(b, (uint32_t)(n - GRPC_PREFIX));
+	return b;
+}
+
+static struct h2_limits limits(void)
+{
+	return (struct h2_limits){ .max_message = 1 << 20, .max_streams = 16, .max_header_list = 8192,
+				   .max_output = 1 << 20, .max_conn_buffer = 4 << 20 };
+}
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static void test_request_answered_later(void)
+{
+	struct seen seen = { 0 };
+	struct h2_limits lim = limits();
+	struct h2_handler hd = { .request = on_request, .cancel = on_cancel, .ctx = &seen };
+	struct h2_conn *srv;
+	struct client cl;
+	size_t len;
+	uint8_t *body = grpc_msg("hello", &len);
+	CHECK_INT(h2_conn_new(&srv, &lim, &hd), 0);
+	client_new(&cl, srv);
+	struct cstream *x = request(&cl, body, len, len, 1, NULL);
+	pump(&cl);
+	CHECK_INT(seen.requests, 1);
+	CHECK_STR(seen.path, "/test.S/M");
+	CHECK_INT(seen.len, 5);
+	CHECK(memcmp(seen.msg, "hello", 5) == 0);
+	CHECK_INT(h2_conn_pending(srv), 1);
+	CHECK_INT(x->grpc_status, -1);	/* nothing yet: the handler answers later */
+	uint8_t *answer = malloc(5);
+	memcpy(answer, "world", 5);
+	CHECK_INT(h2_conn_reply(srv, x->id, 0, NULL, answer, 5), 0);
+	CHECK_INT(h2_conn_reply(srv, x->id, 0, NULL, NULL, 0), COMPAT_ENOTFOUND);	/* once */
+	pump(&cl);
+	CHECK_INT(x->grpc_status, 0);
+	CHECK_INT(x->data_len, 10);
+	CHECK(x->closed && x->close_code == 0);
+	CHECK_INT(h2_conn_pending(srv), 0);
+	CHECK_INT(h2_conn_streams(srv), 0);
+	CHECK(h2_conn_idle_since(srv) > 0);
+	CHECK_INT(seen.cancels, 0);
+	nghttp2_session_del(cl.s);
+	h2_conn_free(srv);
+	free(body);
+}
+
+static void test_reset_cancels(void)
+{
+	struct seen seen = { 0 };
+	struct h2_limits lim = limits();
+	struct h2_handler hd = { .request = on_request, .cancel = on_cancel, .ctx = &seen };
+	struct h2_conn *srv;
+	struct client cl;
+	size_t len;
+	uint8_t *body = grpc_msg("x", &len);
+	CHECK_INT(h2_conn_new(&srv, &lim, &hd), 0);
+	client_new(&cl, srv);
+	struct cstream *x = request(&cl, body, len, len, 1, NULL);
+	pump(&cl);
+	CHECK_INT(seen.requests, 1);
+	nghttp2_submit_rst_stream(cl.s, NGHTTP2_FLAG_NONE, x->id, NGHTTP2_CANCEL);
+	pump(&cl);
+	CHECK_INT(seen.cancels, 1);
+	CHECK_INT(seen.cancelled_id, x->id);
+	CHECK_INT(h2_conn_pending(srv), 0);
+	CHECK_INT(h2_conn_reply(srv, x->id, 0, NULL, malloc(1), 1), COMPAT_ENOTFOUND);
+	nghttp2_session_del(cl.s);
+	h2_conn_free(srv);
+	free(body);
+}
+
+/* One connection may buffer max_conn_buffer bytes: a second stream over
+ * it is answered RESOURCE_EXHAUSTED (then reset, NO_ERROR) while the first
+ * goes on. */
+static void test_connection_budget(void)
+{
+	struct seen seen = { 0 };
+	struct h2_limits lim = limits();
+	lim.max_conn_buffer = 100 << 10;
+	struct h2_handler hd = { .request = on_request, .cancel = on_cancel, .ctx = &seen };
+	struct h2_conn *srv;
+	struct client cl;
+	uint8_t *b1 = big(80 << 10), *b2 = big(40 << 10);
+	CHECK_INT(h2_conn_new(&srv, &lim, &hd), 0);
+	client_new(&cl, srv);
+	struct cstream *x1 = request(&cl, b1, 80 << 10, 80 << 10, 0, NULL);
+	pump(&cl);
+	struct cstream *x2 = request(&cl, b2, 40 << 10, 40 << 10, 0, NULL);	/* still sending */
+	pump(&cl);
+	CHECK_INT(x2->grpc_status, GRPC_RESOURCE_EXHAUSTED);
+	CHECK(strstr(x2->grpc_message, "this connection may buffer at most 102400 bytes") != NULL);
+	CHECK(x2->rst && x2->rst_code == NGHTTP2_NO_ERROR);
+	CHECK_INT(x1->grpc_status, -1);	/* still sending, untouched */
+	CHECK_INT(seen.requests, 0);
+	nghttp2_session_del(cl.s);
+	h2_conn_free(srv);
+	free(b1);
+	free(b2);
+}
+
+/* The shared budget: bytes beyond each connection's reserve count
+ * against it; a small request still gets through on its reserve. */
+static void test_total_budget(void)
+{
+	struct seen seen = { 0 };
+	struct h2_budget budget = { .max = 50 << 10 };
+	struct h2_limits lim = limits();
+	lim.budget = &budget;
+	struct h2_handler hd = { .request = on_request, .cancel = on_cancel, .ctx = &seen };
+	struct h2_conn *a, *b, *c;
+	struct client ca, cb, cc;
+	size_t n = 100 << 10, slen;
+	uint8_t *ba = big(n), *bb = big(n), *small = grpc_msg("small", &slen);
+	CHECK_INT(h2_conn_new(&a, &lim, &hd), 0);
+	CHECK_INT(h2_conn_new(&b, &lim, &hd), 0);
+	CHECK_INT(h2_conn_new(&c, &lim, &hd), 0);
+	client_new(&ca, a);
+	client_new(&cb, b);
+	client_new(&cc, c);
+	struct cstream *xa = request(&ca, ba, n, n, 0, NULL);
+	pump(&ca);
+	CHECK_INT(xa->grpc_status, -1);
+	CHECK_INT(budget.used, n - H2_CONN_RESERVE);
+	struct cstream *xb = request(&cb, bb, n, n, 0, NULL);
+	pump(&cb);
+	CHECK_INT(xb->grpc_status, GRPC_RESOURCE_EXHAUSTED);
+	CHECK(strstr(xb->grpc_message, "the server is buffering too much") != NULL);
+	struct cstream *xc = request(&cc, small, slen, slen, 1, NULL);
+	pump(&cc);
+	CHECK_INT(seen.requests, 1);	/* within its reserve */
+	CHECK_INT(h2_conn_reply(c, xc->id, 0, NULL, NULL, 0), 0);
+	h2_conn_free(a);	/* gives its share back */
+	h2_conn_free(b);
+	h2_conn_free(c);
+	CHECK_INT(budget.used, 0);
+	nghttp2_session_del(ca.s);
+	nghttp2_session_del(cb.s);
+	nghttp2_session_del(cc.s);
+	free(ba);
+	free(bb);
+	free(small);
+}
+
+/* The prefix says more than max_message: refused before the bytes come. */
+static void test_declared_length_over_limit(void)
+{
+	struct seen seen = { 0 };
+	struct h2_limits lim = limits();
+	lim.max_message = 1000;
+	struct h2_handler hd = { .request = on_request, .cancel = on_cancel, .ctx = &seen };
+	struct h2_conn *srv;
+	struct client cl;
+	uint8_t head[10] = { 0 };
+	grpc_prefix_encode(head, 5000);
+	CHECK_INT(h2_conn_new(&srv, &lim, &hd), 0);
+	client_new(&cl, srv);
+	struct cstream *x = request(&cl, head, 10, 10, 0, NULL);
+	pump(&cl);
+	CHECK_INT(x->grpc_status, GRPC_RESOURCE_EXHAUSTED);
+	CHECK(strstr(x->grpc_message, "larger than 1000 bytes") != NULL);
+	CHECK(x->closed);
+	nghttp2_session_del(cl.s);
+	h2_conn_free(srv);
+}
+
+/* A request that never completes meets request_ms; a complete one whose
+ * grpc-timeout passes is reset (CANCEL) and cancelled in the handler. */
+static void test_deadlines(void)
+{
+	struct seen seen = { 0 };
+	struct h2_limits lim = limits();
+	lim.request_ms = 100;
+	struct h2_handler hd = { .request = on_request, .cancel = on_cancel, .ctx = &seen };
+	struct h2_conn *srv;
+	struct client cl;
+	size_t len;
+	uint8_t *body = grpc_msg("abc", &len);
+	CHECK_INT(h2_conn_new(&srv, &lim, &hd), 0);
+	client_new(&cl, srv);
+	struct cstream *half = request(&cl, body, len, 2, 0, NULL);
+	struct cstream *timed = request(&cl, body, len, len, 1, "50m");
+	pump(&cl);
+	CHECK_INT(seen.requests, 1);
+	CHECK_INT(h2_conn_streams(srv), 2);
+	CHECK(h2_conn_idle_since(srv) == 0);
+	h2_conn_tick(srv, now_ns() + 10 * 1000000LL);	/* neither due yet */
+	pump(&cl);
+	CHECK_INT(half->grpc_status, -1);
+	CHECK(!timed->rst);
+	h2_conn_tick(srv, now_ns() + 500 * 1000000LL);
+	pump(&cl);
+	CHECK_INT(half->grpc_status, GRPC_DEADLINE_EXCEEDED);
+	CHECK(strstr(half->grpc_message, "not complete within 100 ms") != NULL);
+	CHECK(half->rst && half->rst_code == NGHTTP2_NO_ERROR);
+	CHECK(timed->rst && timed->rst_code == NGHTTP2_CANCEL);
+	CHECK_INT(seen.cancels, 1);
+	CHECK_INT(seen.cancelled_id, timed->id);
+	CHECK_INT(h2_conn_streams(srv), 0);
+	CHECK(h2_conn_idle_since(srv) > 0);	/* half-open streams do not hold idleness off */
+	nghttp2_session_del(cl.s);
+	h2_conn_free(srv);
+	free(body);
+}
+
+/* Graceful: after the notice and the GOAWAY, a request in progress is
+ * still answered; a stream opened after it is refused. terminate cancels. */
+static void test_shutdown_and_terminate(void)
+{
+	struct seen seen = { 0 };
+	struct h2_limits lim = limits();
+	struct h2_handler hd = { .request = on_request, .cancel = on_cancel, .ctx = &seen };
+	struct h2_conn *srv;
+	struct client cl;
+	size_t len;
+	uint8_t *body = grpc_msg("abc", &len);
+	CHECK_INT(h2_conn_new(&srv, &lim, &hd), 0);
+	client_new(&cl, srv);
+	struct cstream *x = request(&cl, body, len, len, 1, NULL);
+	pump(&cl);
+	h2_conn_shutdown_notice(srv);
+	pump(&cl);
+	CHECK(cl.goaway && cl.goaway_code == NGHTTP2_NO_ERROR);
+	h2_conn_shutdown(srv);
+	pump(&cl);
+	CHECK_INT(h2_conn_reply(srv, x->id, 0, NULL, NULL, 0), 0);
+	pump(&cl);
+	CHECK_INT(x->grpc_status, 0);
+	CHECK(h2_conn_done(srv));
+	nghttp2_session_del(cl.s);
+	h2_conn_free(srv);
+
+	memset(&seen, 0, sizeof seen);
+	CHECK_INT(h2_conn_new(&srv, &lim, &hd), 0);
+	client_new(&cl, srv);
+	x = request(&cl, body, len, len, 1, NULL);
+	pump(&cl);
+	h2_conn_terminate(srv, NGHTTP2_ENHANCE_YOUR_CALM);
+	CHECK_INT(seen.cancels, 1);
+	pump(&cl);
+	CHECK(cl.goaway && cl.goaway_code == NGHTTP2_ENHANCE_YOUR_CALM);
+	CHECK(h2_conn_done(srv));
+	nghttp2_session_del(cl.s);
+	h2_conn_free(srv);
+	free(body);
+}
+
+/* A client that opens no window for its answer: the answer is dropped
+ * (RST_STREAM CANCEL) after request_ms, and its bytes given back. */
+static void test_zero_window_stall(void)
+{
+	struct seen seen = { 0 };
+	struct h2_budget budget = { .max = 1 << 20 };
+	struct h2_limits lim = limits();
+	lim.request_ms = 100;
+	lim.budget = &budget;
+	struct h2_handler hd = { .request = on_request, .cancel = on_cancel, .ctx = &seen };
+	struct h2_conn *srv;
+	struct client cl;
+	size_t len;
+	uint8_t *body = grpc_msg("abc", &len);
+	CHECK_INT(h2_conn_new(&srv, &lim, &hd), 0);
+	client_new_window(&cl, srv, 0);
+	struct cstream *x = request(&cl, body, len, len, 1, NULL);
+	pump(&cl);
+	size_t n = 200 << 10;
+	CHECK_INT(h2_conn_reply(srv, x->id, 0, NULL, calloc(1, n), n), 0);
+	pump(&cl);
+	CHECK_INT(x->data_len, 0);	/* no window: nothing could be sent */
+	CHECK(budget.used > 0);
+	h2_conn_tick(srv, now_ns() + 50 * 1000000LL);
+	pump(&cl);
+	CHECK(!x->rst);
+	h2_conn_tick(srv, now_ns() + 500 * 1000000LL);
+	pump(&cl);
+	CHECK(x->rst && x->rst_code == NGHTTP2_CANCEL);
+	CHECK_INT(h2_conn_streams(srv), 0);
+	CHECK_INT(budget.used, 0);
+	nghttp2_session_del(cl.s);
+	h2_conn_free(srv);
+	free(body);
+}
+
+int main(void)
+{
+	RUN(test_request_answered_later);
+	RUN(test_reset_cancels);
+	RUN(test_connection_budget);
+	RUN(test_total_budget);
+	RUN(test_declared_length_over_limit);
+	RUN(test_deadlines);
+	RUN(test_shutdown_and_terminate);
+	RUN(test_zero_window_stall);
+	return check_summary();
+}
