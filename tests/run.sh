@@ -5,6 +5,9 @@
 # This script counts them and ends with "N passed, N failed, N skipped".
 # An integration script belongs to the host suite when one of its first lines
 # is "# suite: host" (sweeps over every program of the machine, Debian trees).
+# Tests run JOBS at a time (default: the online CPUs); a script whose first
+# lines say "# serial" (it measures time: latency bounds, deadlines) runs
+# afterwards, alone. Results are reported in the order the tests were named.
 # Env: BUILD (object dir of the unit binaries), SUITE (check, host, fuzz),
 #      FUZZ_SECONDS (per target, SUITE=fuzz),
 #      TESTS (a regex: run only the unit/integration files whose name matches).
@@ -29,28 +32,51 @@ tally() { # name, file with output
 	done < "$out"
 }
 
-run_one() { # name, command...
+JOBS=${JOBS:-$(nproc 2> /dev/null || echo 2)}
+names=()
+
+# start_one NAME COMMAND...: run it in the background, its output, exit
+# status and time in $log/NAME.{out,rc,time}; at most JOBS at once.
+start_one() {
 	local name=$1; shift
-	local out=$log/$(echo "$name" | tr '/' '_').out
-	local t0=${EPOCHREALTIME/./}
-	"$@" > "$out" 2>&1
-	local rc=$? ds=$(((${EPOCHREALTIME/./} - t0) / 100000))
+	local f=$log/$(echo "$name" | tr '/' '_')
+	names+=("$name")
+	while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n; done
+	(
+		t0=${EPOCHREALTIME/./}
+		"$@" > "$f.out" 2>&1
+		echo $? > "$f.rc"
+		echo $(((${EPOCHREALTIME/./} - t0) / 100000)) > "$f.time"
+	) &
+}
+
+# report NAME: print and count what the test said.
+report() {
+	local name=$1 f=$log/$(echo "$1" | tr '/' '_')
+	local rc ds
+	rc=$(cat "$f.rc" 2> /dev/null || echo 99) ds=$(cat "$f.time" 2> /dev/null || echo 0)
 	echo "== $name ($((ds / 10)).$((ds % 10)) s)"
-	grep -E '^(ok|not ok|skip|#) ' "$out" | sed 's/^/   /' | grep -vE '^   ok - ' || true
-	tally "$name" "$out"
-	if [ $rc -ne 0 ] && ! grep -q '^not ok - ' "$out"; then
+	grep -E '^(ok|not ok|skip|#) ' "$f.out" | sed 's/^/   /' | grep -vE '^   ok - ' || true
+	tally "$name" "$f.out"
+	if [ "$rc" -ne 0 ] && ! grep -q '^not ok - ' "$f.out"; then
 		failed=$((failed + 1)); failures+=("$name: exited $rc without a failing test")
-		tail -20 "$out" | sed 's/^/   | /'
+		tail -20 "$f.out" | sed 's/^/   | /'
 	fi
+}
+
+run_one() { # name, command...: alone, now
+	start_one "$@"
+	wait
 }
 
 sel=${TESTS:-.}
 suite_of() { head -5 "$1" | grep -q '^# suite: host' && echo host || echo check; }
+serial=()
 if [ "$SUITE" = check ]; then
 	for t in "$BUILD"/tests/test_*; do
 		[ -x "$t" ] || continue
 		echo "$t" | grep -qE "$sel" || continue
-		run_one "unit/$(basename "$t")" "$t"
+		start_one "unit/$(basename "$t")" "$t"
 	done
 fi
 for t in tests/integration/*.sh; do
@@ -58,12 +84,20 @@ for t in tests/integration/*.sh; do
 	head -c2 "$t" | grep -q '^#!' || continue
 	[ "$(suite_of "$t")" = "$SUITE" ] || continue
 	echo "$t" | grep -qE "$sel" || continue
+	if head -5 "$t" | grep -q '^# serial'; then serial+=("$t"); continue; fi
+	start_one "integration/$(basename "$t" .sh)" bash "$t"
+done
+wait
+for t in "${serial[@]+"${serial[@]}"}"; do
 	run_one "integration/$(basename "$t" .sh)" bash "$t"
 done
+for n in "${names[@]+"${names[@]}"}"; do report "$n"; done
+names=()
 if [ "$SUITE" = fuzz ] && ls tests/fuzz/fuzz_*.c > /dev/null 2>&1; then
 	if command -v clang > /dev/null; then
 		if make -s fuzz-build > "$log/fuzz-build.out" 2>&1; then
 			run_one fuzz env FUZZ_SECONDS="$FUZZ_SECONDS" bash tests/fuzz/run.sh build/fuzz/fuzz_*
+			report fuzz
 		else
 			failed=$((failed + 1)); failures+=("fuzz: build failed (see $log/fuzz-build.out)")
 			tail -20 "$log/fuzz-build.out"

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# serial: it measures latency and deadlines
 # The fleet question: "which of these nodes can run it?" One check, several
 # servers asked at once (--host repeated, --hosts FILE), one row each, and
 # hints where a user mixes up TLS and plain text. The nodes are real compat

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# serial: it measures latency and deadlines
 # compat serve against hostile clients (issue 11): one case per attack, each
 # driven by tests/integration/hostile.py (python3-grpcio and raw HTTP/2
 # frames over sockets, loopback only, bounded in time). Every case also
@@ -99,15 +100,15 @@ serve dirs --allow-path "$TMP/allowed" &&
 serve memory --request-timeout 20000 && hostile memory && stop memory
 
 # 5. Preface-only connections and half-open streams.
-serve halfopen --max-connections 200 --request-timeout 1500 --idle-timeout 2500 &&
+serve halfopen --max-connections 200 --request-timeout 1000 --idle-timeout 1800 &&
 	hostile halfopen maxconn=200 && stop halfopen
 
 # 7. SIGTERM with requests in flight: a slow fetch finishes, a hung one is
 #    told within --drain-timeout, and the exit does not wait for it.
 fake delay:2; SLOW=$FREG; P1=$FPID
 fake delay:60; HUNG=$FREG; P2=$FPID
-serve drain --allow-registry "$SLOW" --allow-registry "$HUNG" --drain-timeout 4000 &&
-	hostile drain slow="$SLOW" hung="$HUNG" drain=4 && stop drain
+serve drain --allow-registry "$SLOW" --allow-registry "$HUNG" --drain-timeout 3000 &&
+	hostile drain slow="$SLOW" hung="$HUNG" drain=3 && stop drain
 kill $P1 $P2 2> /dev/null
 
 # 8. Slow registry requests from clients that hang up.
