@@ -336,7 +336,7 @@ static int run_image(const char *ref, const char *out, const char *push, const c
 			subject = pinned;
 		}
 		po.subject = subject;
-		char digest[72];
+		char digest[OCI_DIGEST_SIZE];
 		rc = oci_push_artifact(push, json, len, &po, digest, &err);
 		if (rc == 0)
 			fprintf(stderr, "compat gen: pushed %s@%s\n", push, digest);
@@ -414,7 +414,7 @@ int gen_main(int argc, char **argv)
 		cli_die("gen", "out of memory");
 	rc = cli_write_file(out, json, len, &err);
 	if (rc == 0 && push) {
-		char digest[72];
+		char digest[OCI_DIGEST_SIZE];
 		rc = oci_push_artifact(push, json, len, &oo, digest, &err);
 		if (rc == 0)
 			fprintf(stderr, "compat gen: pushed %s@%s\n", push, digest);

@@ -82,7 +82,7 @@ int push_main(int argc, char **argv)
 		return cli_error("push", &err);
 	}
 	artifact_free(&a);
-	char digest[72];
+	char digest[OCI_DIGEST_SIZE];
 	int rc = oci_push_artifact(dest, data, len, &o, digest, &err);
 	free(data);
 	if (rc < 0)

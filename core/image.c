@@ -59,11 +59,6 @@ struct source {
 	char name[600];			/* for messages */
 };
 
-static int valid_digest(const char *d)
-{
-	return d && strlen(d) == 71 && strncmp(d, "sha256:", 7) == 0 && strspn(d + 7, "0123456789abcdef") == 64;
-}
-
 /* A whole small file of the layout, bounded. */
 static int layout_read(int dirfd, const char *rel, const char *what, size_t max, char **data, size_t *len,
 		       struct cerr *err)
@@ -104,7 +99,7 @@ static int layout_read(int dirfd, const char *rel, const char *what, size_t max,
 
 static int blob_rel(const char *digest, char *out, size_t cap, struct cerr *err)
 {
-	if (!valid_digest(digest))
+	if (!oci_digest_valid(digest))
 		return cerr_set(err, COMPAT_EINVAL, "%.80s: not a sha256 digest", digest);
 	snprintf(out, cap, "blobs/sha256/%s", digest + 7);
 	return 0;
@@ -116,10 +111,10 @@ static int source_blob(struct source *s, const char *digest, int manifest, char 
 {
 	if (s->client) {
 		if (manifest)
-			return oci_client_manifest(s->client, digest, data, len, (char[72]){ 0 }, media_type, err);
+			return oci_client_manifest(s->client, digest, data, len, (char[OCI_DIGEST_SIZE]){ 0 }, media_type, err);
 		return oci_client_blob(s->client, digest, OCI_MAX_MANIFEST, data, len, err);
 	}
-	char rel[128], got[72];
+	char rel[128], got[OCI_DIGEST_SIZE];
 	int rc = blob_rel(digest, rel, sizeof rel, err);
 	if (rc == 0)
 		rc = layout_read(s->layout_fd, rel, s->name, OCI_MAX_MANIFEST, data, len, err);
@@ -141,7 +136,7 @@ static int source_blob(struct source *s, const char *digest, int manifest, char 
 }
 
 /* oci:DIR[:TAG]: the descriptor index.json names for TAG (or its only one). */
-static int layout_open(struct source *s, const char *spec, char digest[72], struct cerr *err)
+static int layout_open(struct source *s, const char *spec, char digest[OCI_DIGEST_SIZE], struct cerr *err)
 {
 	char dir[4096], tag[256] = "";
 	snprintf(dir, sizeof dir, "%s", spec + 4);
@@ -176,10 +171,10 @@ static int layout_open(struct source *s, const char *spec, char digest[72], stru
 		rc = cerr_set(err, COMPAT_ENOTFOUND, "%s: no image tagged %s", spec, tag);
 	else if (n > 1)
 		rc = cerr_set(err, COMPAT_EINVAL, "%s: the layout holds %zu images: name one (oci:DIR:TAG)", spec, n);
-	else if (!valid_digest(d))
+	else if (!oci_digest_valid(d))
 		rc = cerr_set(err, COMPAT_EINVAL, "%s: index.json entry without a sha256 digest", spec);
 	else
-		memcpy(digest, d, 72);
+		memcpy(digest, d, OCI_DIGEST_SIZE);
 	json_decref(idx);
 	free(text);
 	return rc;
@@ -315,7 +310,7 @@ static int apply_layer(struct source *s, struct unpack *u, size_t index, json_t 
 	struct layer l;
 	memset(&l, 0, sizeof l);
 	snprintf(l.name, sizeof l.name, "layer %zu (%.19s)", index + 1, digest ? digest : "?");
-	if (!valid_digest(digest) || !json_is_integer(js) || json_integer_value(js) < 0)
+	if (!oci_digest_valid(digest) || !json_is_integer(js) || json_integer_value(js) < 0)
 		return cerr_set(err, COMPAT_EINVAL, "%s: a layer descriptor without a sha256 digest or size", l.name);
 	if (!mt || !strstr(mt, "tar"))
 		return cerr_set(err, COMPAT_EINVAL, "%s: media type %s is not a tar layer", l.name, mt ? mt : "(none)");
@@ -340,7 +335,7 @@ static int apply_layer(struct source *s, struct unpack *u, size_t index, json_t 
 		/* A layer that does not match its digest is reported as that,
 		 * whatever its bytes made the reader say. */
 		unsigned char h[32];
-		char got[72] = "sha256:";
+		char got[OCI_DIGEST_SIZE] = "sha256:";
 		mbedtls_sha256_finish_ret(&l.sha, h);
 		for (int i = 0; i < 32; i++)
 			sprintf(got + 7 + 2 * i, "%02x", h[i]);
@@ -379,7 +374,7 @@ static int platform_matches(json_t *p, const char *want)
 	return want[bl] == '/' && variant && strcmp(want + bl + 1, variant) == 0;
 }
 
-static int pick_platform(const char *name, const char *index, size_t len, const char *want, char digest[72],
+static int pick_platform(const char *name, const char *index, size_t len, const char *want, char digest[OCI_DIGEST_SIZE],
 			 struct cerr *err)
 {
 	json_t *m = json_loadb(index, len, 0, NULL), *ms = json_object_get(m, "manifests"), *d;
@@ -389,8 +384,8 @@ static int pick_platform(const char *name, const char *index, size_t len, const 
 	json_array_foreach(ms, i, d) {
 		json_t *p = json_object_get(d, "platform");
 		const char *dg = json_string_value(json_object_get(d, "digest"));
-		if (rc < 0 && platform_matches(p, want) && valid_digest(dg)) {
-			memcpy(digest, dg, 72);
+		if (rc < 0 && platform_matches(p, want) && oci_digest_valid(dg)) {
+			memcpy(digest, dg, OCI_DIGEST_SIZE);
 			rc = 0;
 		} else if (rc < 0 && err && used + 40 < sizeof err->msg) {
 			const char *os = json_string_value(json_object_get(p, "os"));
@@ -594,7 +589,7 @@ int image_describe(const char *ref, const struct image_opts *o, struct artifact 
 		rc = source_blob(&s, info->digest, 1, &man, &mlen, mtype, err);
 	if (rc < 0)
 		goto out;
-	memcpy(info->manifest, info->digest, 72);
+	memcpy(info->manifest, info->digest, OCI_DIGEST_SIZE);
 	char what[128] = "";
 	int kind = oci_manifest_kind(man, mlen, mtype, what, sizeof what);
 	if (kind == OCI_KIND_INDEX) {
@@ -615,7 +610,7 @@ int image_describe(const char *ref, const struct image_opts *o, struct artifact 
 	mj = json_loadb(man, mlen, 0, NULL);
 	json_t *layers = json_object_get(mj, "layers");
 	const char *cdigest = json_string_value(json_object_get(json_object_get(mj, "config"), "digest"));
-	if (!json_is_array(layers) || json_array_size(layers) > MAX_LAYERS || !valid_digest(cdigest)) {
+	if (!json_is_array(layers) || json_array_size(layers) > MAX_LAYERS || !oci_digest_valid(cdigest)) {
 		rc = cerr_set(err, COMPAT_EINVAL, "%s: a manifest without a config or with more than %d layers", ref,
 			      MAX_LAYERS);
 		goto out;

@@ -50,8 +50,8 @@ struct image_opts {
 };
 
 struct image_info {
-	char digest[72];	/* what the reference named (index or manifest) */
-	char manifest[72];	/* the platform's manifest */
+	char digest[OCI_DIGEST_SIZE];	/* what the reference named (index or manifest) */
+	char manifest[OCI_DIGEST_SIZE];	/* the platform's manifest */
 	char platform[64];	/* os/arch[/variant] from the image config */
 	size_t layers;
 	uint64_t bytes, files;	/* unpacked */

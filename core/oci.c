@@ -26,10 +26,9 @@ int oci_ref_parse(const char *s, struct oci_ref *r, struct cerr *err)
 	size_t rl;
 	if (at) {
 		rl = (size_t)(at - rest);
-		if (strlen(at + 1) != 71 || strncmp(at + 1, "sha256:", 7) != 0 ||
-		    strspn(at + 8, "0123456789abcdef") != 64)
+		if (!oci_digest_valid(at + 1))
 			return cerr_set(err, COMPAT_EINVAL, "%.200s: bad digest (expected sha256:<64 hex>)", s);
-		memcpy(r->digest, at + 1, 72);
+		memcpy(r->digest, at + 1, OCI_DIGEST_SIZE);
 	} else {
 		const char *colon = strrchr(rest, ':');
 		rl = colon ? (size_t)(colon - rest) : strlen(rest);
@@ -463,7 +462,7 @@ static int push_blob(struct reg *g, const char *digest, const void *data, size_t
 
 struct descriptor {
 	char media_type[128];
-	char digest[72];
+	char digest[OCI_DIGEST_SIZE];
 	size_t size;
 };
 
@@ -581,11 +580,11 @@ static char *make_manifest(const char *layer_digest, size_t layer_size, const st
 }
 
 int oci_push_artifact(const char *refs, const char *json, size_t len, const struct oci_opts *o,
-		      char digest[72], struct cerr *err)
+		      char digest[OCI_DIGEST_SIZE], struct cerr *err)
 {
 	struct oci_ref ref;
 	struct reg g;
-	char layer[72], cache[4096], url[1024];
+	char layer[OCI_DIGEST_SIZE], cache[4096], url[1024];
 	int rc = oci_ref_parse(refs, &ref, err);
 	if (rc < 0)
 		return rc;
@@ -647,7 +646,7 @@ int oci_push_artifact(const char *refs, const char *json, size_t len, const stru
 
 /* ---- pull ---- */
 
-int oci_manifest_layer(const char *manifest, size_t len, char digest[72], size_t *size, struct cerr *err)
+int oci_manifest_layer(const char *manifest, size_t len, char digest[OCI_DIGEST_SIZE], size_t *size, struct cerr *err)
 {
 	json_error_t je;
 	json_t *m = json_loadb(manifest, len, JSON_REJECT_DUPLICATES, &je);
@@ -667,7 +666,7 @@ int oci_manifest_layer(const char *manifest, size_t len, char digest[72], size_t
 	json_t *sz = json_object_get(pick, "size");
 	const char *title = json_string_value(json_object_get(json_object_get(pick, "annotations"),
 							     "org.opencontainers.image.title"));
-	if (!d || strlen(d) != 71 || strncmp(d, "sha256:", 7) != 0 || strspn(d + 7, "0123456789abcdef") != 64) {
+	if (!oci_digest_valid(d)) {
 		rc = cerr_set(err, COMPAT_EINVAL, "manifest layer without a sha256 digest");
 		goto out;
 	}
@@ -679,7 +678,7 @@ int oci_manifest_layer(const char *manifest, size_t len, char digest[72], size_t
 		rc = cerr_set(err, COMPAT_EINVAL, "manifest layer title \"%.100s\" is not a plain file name", title);
 		goto out;
 	}
-	memcpy(digest, d, 72);
+	memcpy(digest, d, OCI_DIGEST_SIZE);
 	*size = (size_t)json_integer_value(sz);
 out:
 	json_decref(m);
@@ -689,7 +688,7 @@ out:
 /* GET a manifest (any kind named in accept) by tag or digest, and verify
  * its digest against the reference and the registry's own header. */
 static int get_manifest(struct reg *g, const char *refs, const char *reference, const char *accept, char **man,
-			size_t *mlen, char digest[72], char media_type[128], struct cerr *err)
+			size_t *mlen, char digest[OCI_DIGEST_SIZE], char media_type[128], struct cerr *err)
 {
 	char url[1024], hdr[600];
 	const char *hdrs[2] = { hdr, NULL };
@@ -750,7 +749,7 @@ int oci_manifest_kind(const char *manifest, size_t len, const char *reply_type, 
 
 /* The descriptors of a referrers list (API answer or fallback index):
  * the newest compat artifact, by created annotation, later on a tie. */
-static int pick_newest(const char *body, size_t len, char out[72])
+static int pick_newest(const char *body, size_t len, char out[OCI_DIGEST_SIZE])
 {
 	json_t *idx = json_loadb(body, len, 0, NULL), *ms = json_object_get(idx, "manifests"), *m;
 	const char *best = NULL, *best_created = "";
@@ -761,7 +760,7 @@ static int pick_newest(const char *body, size_t len, char out[72])
 		const char *cr = json_string_value(json_object_get(json_object_get(m, "annotations"),
 								  OCI_CREATED_ANNOTATION));
 		/* (the digest's form is checked when it is pulled) */
-		if (!at || strcmp(at, OCI_ARTIFACT_TYPE) != 0 || !d || strlen(d) != 71)
+		if (!at || strcmp(at, OCI_ARTIFACT_TYPE) != 0 || !oci_digest_valid(d))
 			continue;
 		if (!cr)
 			cr = "";
@@ -772,12 +771,12 @@ static int pick_newest(const char *body, size_t len, char out[72])
 	}
 	int found = best != NULL;
 	if (found)
-		memcpy(out, best, 72);
+		memcpy(out, best, OCI_DIGEST_SIZE);
 	json_decref(idx);
 	return found;
 }
 
-static int find_referrer(struct reg *g, const char *subject, char out[72], struct cerr *err)
+static int find_referrer(struct reg *g, const char *subject, char out[OCI_DIGEST_SIZE], struct cerr *err)
 {
 	char url[1024];
 	static const char *const hdrs[] = { "Accept: " OCI_INDEX_TYPE, NULL };
@@ -821,7 +820,7 @@ static int pull_artifact(const char *refs, const struct oci_opts *o, int follow,
 {
 	struct oci_ref ref;
 	struct reg g;
-	char cache[4096], mdigest[72], ldigest[72], got[72], url[1024], mtype[128] = "";
+	char cache[4096], mdigest[OCI_DIGEST_SIZE], ldigest[OCI_DIGEST_SIZE], got[OCI_DIGEST_SIZE], url[1024], mtype[128] = "";
 	char *man = NULL, *blob = NULL;
 	size_t mlen = 0, lsize = 0, blen = 0;
 	int rc = oci_ref_parse(refs, &ref, err), from_cache = 0;
@@ -833,7 +832,7 @@ static int pull_artifact(const char *refs, const struct oci_opts *o, int follow,
 	/* By digest, a verified cached manifest is as good as the registry's. */
 	if (ref.digest[0] && ocicache_get_blob(cache, ref.digest, OCI_MAX_MANIFEST, &man, &mlen, NULL) == 0) {
 		from_cache = 1;
-		memcpy(mdigest, ref.digest, 72);
+		memcpy(mdigest, ref.digest, OCI_DIGEST_SIZE);
 	} else if ((rc = get_manifest(&g, refs, ref.digest[0] ? ref.digest : ref.tag, ACCEPT_ALL, &man, &mlen,
 				      mdigest, mtype, err)) < 0) {
 		return rc;
@@ -842,7 +841,7 @@ static int pull_artifact(const char *refs, const struct oci_opts *o, int follow,
 	int kind = oci_manifest_kind(man, mlen, mtype, what, sizeof what);
 	if (kind == OCI_KIND_IMAGE || kind == OCI_KIND_INDEX) {
 		/* An image: the compat artifact attached to it, if any. */
-		char adigest[72], aref[600];
+		char adigest[OCI_DIGEST_SIZE], aref[600];
 		free(man);
 		if (!follow)
 			return cerr_set(err, COMPAT_EINVAL, "%s: an image, not a compat artifact", refs);
@@ -936,7 +935,7 @@ void oci_client_free(struct oci_client *c)
 }
 
 int oci_client_manifest(struct oci_client *c, const char *reference, char **body, size_t *len,
-			char digest[72], char media_type[128], struct cerr *err)
+			char digest[OCI_DIGEST_SIZE], char media_type[128], struct cerr *err)
 {
 	char refs[800], reply[128] = "";
 	snprintf(refs, sizeof refs, "%s%s%s", c->name, strncmp(reference, "sha256:", 7) == 0 ? "@" : ":", reference);
@@ -954,7 +953,7 @@ static int get_blob(struct oci_client *c, const char *digest, size_t max, struct
 		    struct cerr *err)
 {
 	char url[1024];
-	if (strlen(digest) != 71 || strncmp(digest, "sha256:", 7) != 0 || strspn(digest + 7, "0123456789abcdef") != 64)
+	if (!oci_digest_valid(digest))
 		return cerr_set(err, COMPAT_EINVAL, "%.80s: not a sha256 digest", digest);
 	snprintf(url, sizeof url, "/v2/%s/blobs/%s", c->g.repo, digest);
 	int rc = reg_request(&c->g, "GET", url, NULL, NULL, 0, max, r, err);
@@ -972,7 +971,7 @@ int oci_client_blob(struct oci_client *c, const char *digest, size_t max, char *
 		    struct cerr *err)
 {
 	struct http_response r;
-	char got[72];
+	char got[OCI_DIGEST_SIZE];
 	int rc = get_blob(c, digest, max, &r, err);
 	if (rc < 0)
 		return rc;
@@ -1008,7 +1007,7 @@ int oci_client_blob_stream(struct oci_client *c, const char *digest, uint64_t si
 	return rc;
 }
 
-int oci_client_referrer(struct oci_client *c, const char *subject_digest, char out[72], struct cerr *err)
+int oci_client_referrer(struct oci_client *c, const char *subject_digest, char out[OCI_DIGEST_SIZE], struct cerr *err)
 {
 	return find_referrer(&c->g, subject_digest, out, err);
 }

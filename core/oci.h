@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "err.h"
+#include "ocicache.h"
 
 #define OCI_ARTIFACT_TYPE "application/vnd.llnl.compatlib.v1"
 #define OCI_LAYER_TYPE "application/vnd.llnl.compatlib.artifact.v1+json"
@@ -27,7 +28,7 @@ struct oci_ref {
 	char registry[256];	/* host[:port] */
 	char repo[256];
 	char tag[129];		/* "" when by digest */
-	char digest[72];	/* "" when by tag */
+	char digest[OCI_DIGEST_SIZE];	/* "" when by tag */
 	int tag_given;		/* the tag was written, not the "latest" default */
 };
 
@@ -92,7 +93,7 @@ int oci_is_reference(const char *s);
  * Returns 0; COMPAT_EUNREACH; COMPAT_EPERM (auth refused); COMPAT_EPROTO
  * (unexpected reply); COMPAT_EINVAL (bad ref). */
 int oci_push_artifact(const char *ref, const char *json, size_t len, const struct oci_opts *o,
-		      char digest[72], struct cerr *err);
+		      char digest[OCI_DIGEST_SIZE], struct cerr *err);
 
 /* Pull the artifact JSON of ref (caller frees *json), through the cache.
  * When ref names an image (a manifest or an index) rather than a compat
@@ -108,7 +109,7 @@ int oci_pull_artifact(const char *ref, const struct oci_opts *o, char **json, si
 /* The artifact layer of a manifest (its digest and size), with the
  * checks of the title annotation. Exposed for the fuzz target. Returns 0,
  * COMPAT_EINVAL. */
-int oci_manifest_layer(const char *manifest, size_t len, char digest[72], size_t *size, struct cerr *err);
+int oci_manifest_layer(const char *manifest, size_t len, char digest[OCI_DIGEST_SIZE], size_t *size, struct cerr *err);
 
 /* ---- reading images: a client that keeps its session (auth token) ---- */
 
@@ -127,7 +128,7 @@ void oci_client_free(struct oci_client *c);
  * Returns 0; COMPAT_ENOTFOUND; COMPAT_EDIGEST; COMPAT_EUNREACH; COMPAT_EPERM;
  * COMPAT_EPROTO; COMPAT_ELIMIT (over OCI_MAX_MANIFEST). */
 int oci_client_manifest(struct oci_client *c, const char *reference, char **body, size_t *len,
-			char digest[72], char media_type[128], struct cerr *err);
+			char digest[OCI_DIGEST_SIZE], char media_type[128], struct cerr *err);
 
 /* A small blob (config), verified against digest. Same returns. */
 int oci_client_blob(struct oci_client *c, const char *digest, size_t max, char **data, size_t *len,
@@ -142,7 +143,7 @@ int oci_client_blob_stream(struct oci_client *c, const char *digest, uint64_t si
  * the referrers API (GET /v2/R/referrers/D?artifactType=...), else the
  * sha256-<hex> fallback index; newest by the created annotation, the
  * later entry on a tie. Its digest into out. COMPAT_ENOTFOUND when none. */
-int oci_client_referrer(struct oci_client *c, const char *subject_digest, char out[72], struct cerr *err);
+int oci_client_referrer(struct oci_client *c, const char *subject_digest, char out[OCI_DIGEST_SIZE], struct cerr *err);
 
 /* What a manifest is, for messages and decisions: OCI_KIND_ARTIFACT (a
  * compat artifact), OCI_KIND_IMAGE, OCI_KIND_INDEX, OCI_KIND_OTHER (its

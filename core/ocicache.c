@@ -14,7 +14,7 @@
 
 #define MANIFEST_TYPE "application/vnd.oci.image.manifest.v1+json"
 
-void oci_digest(const void *data, size_t len, char digest[72])
+void oci_digest(const void *data, size_t len, char digest[OCI_DIGEST_SIZE])
 {
 	unsigned char h[32];
 	mbedtls_sha256_ret(data, len, h, 0);
@@ -73,10 +73,15 @@ static int ensure_layout(const char *dir, struct cerr *err)
 	return 0;
 }
 
+int oci_digest_valid(const char *d)
+{
+	return d && strlen(d) == OCI_DIGEST_LEN && strncmp(d, "sha256:", 7) == 0 &&
+	       strspn(d + 7, "0123456789abcdef") == 64;
+}
+
 static int blob_path(const char *dir, const char *digest, char *out, size_t cap, struct cerr *err)
 {
-	if (strncmp(digest, "sha256:", 7) != 0 || strlen(digest) != 71 ||
-	    strspn(digest + 7, "0123456789abcdef") != 64)
+	if (!oci_digest_valid(digest))
 		return cerr_set(err, COMPAT_EINVAL, "%.80s: not a sha256 digest", digest);
 	snprintf(out, cap, "%s/blobs/sha256/%s", dir, digest + 7);
 	return 0;
@@ -94,7 +99,7 @@ int ocicache_put_blob(const char *dir, const char *digest, const void *data, siz
 int ocicache_get_blob(const char *dir, const char *digest, size_t max, char **data, size_t *len,
 		      struct cerr *err)
 {
-	char p[4200], got[72];
+	char p[4200], got[OCI_DIGEST_SIZE];
 	int rc = blob_path(dir, digest, p, sizeof p, err);
 	if (rc < 0)
 		return rc;
@@ -194,7 +199,7 @@ int ocicache_tag(const char *dir, const char *ref, const char *tag, const char *
 	return rc;
 }
 
-int ocicache_lookup(const char *dir, const char *ref, char digest[72], struct cerr *err)
+int ocicache_lookup(const char *dir, const char *ref, char digest[OCI_DIGEST_SIZE], struct cerr *err)
 {
 	json_t *idx = load_index(dir), *ms = json_object_get(idx, "manifests"), *m;
 	size_t i;
@@ -203,8 +208,8 @@ int ocicache_lookup(const char *dir, const char *ref, char digest[72], struct ce
 		const char *r = json_string_value(json_object_get(json_object_get(m, "annotations"),
 								 "llnl.compatlib.ref"));
 		const char *d = json_string_value(json_object_get(m, "digest"));
-		if (r && d && strcmp(r, ref) == 0 && strlen(d) == 71) {
-			memcpy(digest, d, 72);
+		if (r && strcmp(r, ref) == 0 && oci_digest_valid(d)) {
+			memcpy(digest, d, OCI_DIGEST_SIZE);
 			rc = 0;
 		}
 	}

@@ -12,8 +12,17 @@
 /* The cache directory for dir (NULL: from the environment) into out. */
 int ocicache_dir(const char *dir, char *out, size_t cap, struct cerr *err);
 
-/* "sha256:" + hex of data into digest (72 bytes). */
-void oci_digest(const void *data, size_t len, char digest[72]);
+/* A digest as text: "sha256:" and 64 lower-case hex digits, 71 bytes, so
+ * OCI_DIGEST_SIZE with its NUL. */
+#define OCI_DIGEST_LEN 71
+#define OCI_DIGEST_SIZE (OCI_DIGEST_LEN + 1)
+
+/* "sha256:" + hex of data into digest. */
+void oci_digest(const void *data, size_t len, char digest[OCI_DIGEST_SIZE]);
+
+/* 1 when d (may be NULL) is such a digest, else 0: the one check of a
+ * digest's form, for references, manifests, indexes and cache paths. */
+int oci_digest_valid(const char *d);
 
 /* Store a blob whose digest is already known to be right. 0 or COMPAT_EIO. */
 int ocicache_put_blob(const char *dir, const char *digest, const void *data, size_t len, struct cerr *err);
@@ -29,6 +38,6 @@ int ocicache_tag(const char *dir, const char *ref, const char *tag, const char *
 		 size_t manifest_size, struct cerr *err);
 
 /* The manifest digest recorded for ref, into digest; COMPAT_ENOTFOUND. */
-int ocicache_lookup(const char *dir, const char *ref, char digest[72], struct cerr *err);
+int ocicache_lookup(const char *dir, const char *ref, char digest[OCI_DIGEST_SIZE], struct cerr *err);
 
 #endif

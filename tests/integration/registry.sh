@@ -69,6 +69,10 @@ expect_status 2 "a bad reference is refused" "$COMPAT" pull --plain-http "$REG/a
 # --subject: attach an artifact to an image (here the manifest pushed as v1);
 # docker-registry 2.8 has no referrers API, so the sha256-<hex> tag lists it.
 "$COMPAT" gen --no-symbols -o "$TMP/true.json" /bin/true
+# An attached manifest carries its creation time (the newest attached one
+# wins); SOURCE_DATE_EPOCH pins it, so that the same attach twice is the
+# same manifest.
+export SOURCE_DATE_EPOCH=1764460800
 sub=$("$COMPAT" push --plain-http --subject "$REG/apps/xz:v1" "$TMP/true.json" "$REG/apps/xz:true-sig"); rc=$?
 t "push --subject: pushed (exit $rc)" test "$rc" = 0
 m2=$(curl -s -H 'Accept: application/vnd.oci.image.manifest.v1+json' "http://$REG/v2/apps/xz/manifests/true-sig")
@@ -82,9 +86,10 @@ ix = json.loads(sys.argv[1])
 assert any(m["digest"] == sys.argv[2] and m["artifactType"] == "application/vnd.llnl.compatlib.v1" for m in ix["manifests"])' "$fb" "$sub"
 "$COMPAT" push --plain-http --subject "$REG/apps/xz:v1" "$TMP/true.json" "$REG/apps/xz:true-sig" > /dev/null
 fb2=$(curl -s -H 'Accept: application/vnd.oci.image.index.v1+json' "http://$REG/v2/apps/xz/manifests/sha256-${DIGEST#sha256:}")
-t "push --subject twice: listed once" /usr/bin/python3 -c '
+t "push --subject twice (same SOURCE_DATE_EPOCH): listed once" /usr/bin/python3 -c '
 import json, sys
 assert len(json.loads(sys.argv[1])["manifests"]) == 1' "$fb2"
+unset SOURCE_DATE_EPOCH
 expect_status 2 "push --subject in another repository is refused" "$COMPAT" push --plain-http --subject "$REG/other/img:1" "$TMP/true.json" "$REG/apps/xz:x"
 
 # The server fetches a request's uri from an allow-listed registry only.
