@@ -7,14 +7,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "dirscan.h"
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int under(const char *path, const char *prefix)
 {
@@ -80,7 +74,7 @@ static int stopped(const int *cancelled, int64_t deadline, const struct dirscan_
 {
 	if (cancelled && __atomic_load_n(cancelled, __ATOMIC_RELAXED))
 		return cerr_set(err, COMPAT_ELIMIT, "cancelled");
-	if (now_ms() > deadline)
+	if (clock_now_ms() > deadline)
 		return cerr_set(err, COMPAT_ELIMIT, "library directories not read within %d ms", lim->timeout_ms);
 	return 0;
 }
@@ -133,7 +127,7 @@ static int read_dir(const char *dir, const struct dirscan_limits *lim, const int
 int dirscan_build(const char *const *dirs, size_t n, const struct dirscan_limits *lim, const int *cancelled,
 		  struct host_index **out, struct cerr *err)
 {
-	int64_t deadline = now_ms() + lim->timeout_ms;
+	int64_t deadline = clock_now_ms() + lim->timeout_ms;
 	struct names ns = { 0 };
 	char **real = NULL;
 	size_t nreal = 0;

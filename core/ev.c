@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "ev.h"
 
 struct ev_file {
@@ -18,7 +19,7 @@ struct ev_file {
 
 struct ev_timer {
 	int64_t id;		/* 0: deleted, swept after the timers ran */
-	int64_t when;		/* ev_now_ms() */
+	int64_t when;		/* clock_now_ms() */
 	ev_timer_fn *fn;
 	void *data;
 };
@@ -43,13 +44,6 @@ struct ev_loop {
 };
 
 #define MAX_FIRED 128
-
-int64_t ev_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 int ev_create(struct ev_loop **out, int setsize, struct cerr *err)
 {
@@ -154,7 +148,7 @@ int64_t ev_timer_add(struct ev_loop *l, int64_t ms, ev_timer_fn *fn, void *data)
 	}
 	struct ev_timer *t = &l->timers[l->ntimers++];
 	t->id = l->next_timer_id++;
-	t->when = ev_now_ms() + (ms > 0 ? ms : 0);
+	t->when = clock_now_ms() + (ms > 0 ? ms : 0);
 	t->fn = fn;
 	t->data = data;
 	return t->id;
@@ -210,7 +204,7 @@ static void read_signals(struct ev_loop *l)
 /* Milliseconds until the next timer (-1: none). */
 static int wait_ms(const struct ev_loop *l)
 {
-	int64_t now = ev_now_ms(), best = -1;
+	int64_t now = clock_now_ms(), best = -1;
 	for (size_t i = 0; i < l->ntimers; i++) {
 		if (!l->timers[i].id)
 			continue;
@@ -225,7 +219,7 @@ static int wait_ms(const struct ev_loop *l)
 
 static void run_timers(struct ev_loop *l)
 {
-	int64_t now = ev_now_ms();
+	int64_t now = clock_now_ms();
 	/* Timers added by a callback wait for the next round (n is fixed). */
 	size_t n = l->ntimers;
 	for (size_t i = 0; i < n; i++) {
@@ -242,7 +236,7 @@ static void run_timers(struct ev_loop *l)
 		if (again == EV_NOMORE)
 			t->id = 0;
 		else
-			t->when = ev_now_ms() + (again > 0 ? again : 0);
+			t->when = clock_now_ms() + (again > 0 ? again : 0);
 	}
 	size_t k = 0;
 	for (size_t i = 0; i < l->ntimers; i++)

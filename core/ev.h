@@ -67,7 +67,4 @@ int ev_run(struct ev_loop *l, struct cerr *err);
 /* Make ev_run return after the current batch. */
 void ev_stop(struct ev_loop *l);
 
-/* CLOCK_MONOTONIC in milliseconds. */
-int64_t ev_now_ms(void);
-
 #endif

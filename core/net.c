@@ -7,14 +7,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "net.h"
-
-int64_t net_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 int net_split_host(const char *addr, const char *default_port, char *host, size_t hcap, char *port,
 		   size_t pcap, struct cerr *err)
@@ -48,7 +42,7 @@ int net_split_host(const char *addr, const char *default_port, char *host, size_
 static int wait_fd(int fd, short events, int64_t deadline, const int *cancelled)
 {
 	for (;;) {
-		int left = (int)(deadline - net_now_ms());
+		int left = (int)(deadline - clock_now_ms());
 		if (left <= 0 || (cancelled && __atomic_load_n(cancelled, __ATOMIC_RELAXED)))
 			return COMPAT_ELIMIT;
 		struct pollfd p = { .fd = fd, .events = events };
@@ -67,7 +61,7 @@ int net_connect(struct net_conn *c, const char *addr, const char *default_port, 
 	char host[256], port[16];
 	memset(c, 0, sizeof *c);
 	c->fd = -1;
-	c->deadline = net_now_ms() + timeout_ms;
+	c->deadline = clock_now_ms() + timeout_ms;
 	int rc = net_split_host(addr, default_port, host, sizeof host, port, sizeof port, err);
 	if (rc < 0)
 		return rc;

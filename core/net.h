@@ -19,8 +19,6 @@ struct net_conn {
 	const int *cancelled;	/* set after net_connect: non-zero ends a wait early (read atomically) */
 };
 
-int64_t net_now_ms(void);
-
 /* Split "host:port" or "[v6]:port" (default_port when there is none). */
 int net_split_host(const char *addr, const char *default_port, char *host, size_t hcap, char *port,
 		   size_t pcap, struct cerr *err);

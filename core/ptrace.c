@@ -37,6 +37,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "parse.h"
 #include "ptrace.h"
 
@@ -116,7 +117,7 @@ struct tracer {
 	const struct ptrace_opts *o;
 	struct task *tasks;
 	size_t ntasks, cap, last;
-	struct timespec t0;
+	int64_t t0_ns;			/* clock_now_ns() at the start */
 	uint64_t start_unix_ns;
 	pid_t main_pid;
 	int main_status, main_done;
@@ -257,10 +258,7 @@ static void child_run(const struct ptrace_opts *o, struct sock_fprog *prog, int 
 
 static uint64_t now_ns(const struct tracer *t)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)(ts.tv_sec - t->t0.tv_sec) * 1000000000ull + (uint64_t)ts.tv_nsec -
-	       (uint64_t)t->t0.tv_nsec;
+	return (uint64_t)(clock_now_ns() - t->t0_ns);
 }
 
 static struct task *task_find(struct tracer *t, pid_t tid)
@@ -860,7 +858,7 @@ int ptrace_run(const struct ptrace_opts *o, struct ptrace_result *res, struct ce
 		return cerr_set(err, COMPAT_EINVAL, "no program to run");
 	if (pipe2(pipefd, O_CLOEXEC) < 0)
 		return cerr_sys(err, COMPAT_EIO, "pipe");
-	clock_gettime(CLOCK_MONOTONIC, &t.t0);
+	t.t0_ns = clock_now_ns();
 	clock_gettime(CLOCK_REALTIME, &rt);
 	res->start_unix_ns = (uint64_t)rt.tv_sec * 1000000000ull + (uint64_t)rt.tv_nsec;
 	t.start_unix_ns = res->start_unix_ns;

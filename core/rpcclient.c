@@ -15,6 +15,7 @@
 
 #include "compat.pb.h"
 #include "grpc.h"
+#include "clock.h"
 #include "rpcclient.h"
 #include "buf.h"
 #include "net.h"
@@ -453,7 +454,7 @@ int rpc_check_many(const char *const *addrs, size_t n, const struct rpc_opts *o,
 			goto out;
 	}
 
-	int64_t start = net_now_ms();
+	int64_t start = clock_now_ms();
 	for (size_t i = 0; i < n; i++) {
 		struct call *c = &calls[i];
 		memset(&res[i], 0, sizeof res[i]);
@@ -468,7 +469,7 @@ int rpc_check_many(const char *const *addrs, size_t n, const struct rpc_opts *o,
 	}
 	for (;;) {
 		size_t live = 0;
-		int64_t now = net_now_ms(), wait = -1;
+		int64_t now = clock_now_ms(), wait = -1;
 		for (size_t i = 0; i < n; i++) {
 			struct call *c = &calls[i];
 			pfd[i].fd = -1;

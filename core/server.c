@@ -26,6 +26,7 @@
 #include "ev.h"
 #include "fetcher.h"
 #include "grpc.h"
+#include "clock.h"
 #include "server.h"
 
 /* Descriptors kept free for everything but client connections: the
@@ -377,7 +378,7 @@ static void start_work(struct conn *c, int32_t id, struct service_work *w, int s
 		p->stream_id = id;
 		p->w = w;
 		p->pool = stage == SERVICE_FETCH ? s->fetch : s->scan;
-		p->started_ms = ev_now_ms();
+		p->started_ms = clock_now_ms();
 		if ((rc = fetcher_submit(p->pool, run_work, work_done, p, &p->job)) == COMPAT_ELIMIT)
 			snprintf(m, sizeof m, "the server's queue of %s is full; try again later",
 				 stage == SERVICE_FETCH ? "registry fetches" : "directory reads");
@@ -505,7 +506,7 @@ static void conn_new(struct server *s, int fd)
 		goto fail;
 	c->srv = s;
 	c->fd = fd;
-	c->born_ms = ev_now_ms();
+	c->born_ms = clock_now_ms();
 	if (s->o.tls) {
 		if (tls_conn_new(&c->tls, s->o.tls, fd, NULL, NULL) < 0)
 			goto fail;
@@ -564,7 +565,7 @@ static void start_drain(struct server *s);
 static int64_t on_tick(struct ev_loop *ev, int64_t id, void *data)
 {
 	struct server *s = data;
-	int64_t now = ev_now_ms();
+	int64_t now = clock_now_ms();
 	for (struct conn *c = s->conns, *n; c; c = n) {
 		n = c->next;
 		if ((c->handshaking || !c->got_bytes) && now - c->born_ms > s->o.handshake_ms) {
@@ -609,7 +610,7 @@ static int64_t on_tick(struct ev_loop *ev, int64_t id, void *data)
 static int64_t on_drain_tick(struct ev_loop *ev, int64_t id, void *data)
 {
 	struct server *s = data;
-	int64_t now = ev_now_ms();
+	int64_t now = clock_now_ms();
 	if (!s->goaway_sent && now >= s->goaway_at) {
 		s->goaway_sent = 1;
 		for (struct conn *c = s->conns, *n; c; c = n) {
@@ -649,7 +650,7 @@ static void start_drain(struct server *s)
 		return;
 	s->draining = 1;
 	s->svc->serving = 0;
-	int64_t now = ev_now_ms();
+	int64_t now = clock_now_ms();
 	s->drain_deadline = now + s->o.drain_ms;
 	s->goaway_at = now + GOAWAY_DELAY_MS;
 	if (s->lfd >= 0) {
@@ -736,7 +737,7 @@ out:
 	while (s.conns)
 		conn_close(s.conns);
 	/* Workers still busy are not waited for past the drain deadline. */
-	int64_t left = s.draining ? s.drain_deadline - ev_now_ms() : 0;
+	int64_t left = s.draining ? s.drain_deadline - clock_now_ms() : 0;
 	fetcher_destroy(s.fetch, left > 100 ? left : 100);
 	fetcher_destroy(s.scan, left > 100 ? left : 100);
 	if (s.ev)
