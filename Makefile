@@ -1,4 +1,4 @@
-# compat: one multicall binary (see README.md and ../shared/DESIGN.md).
+# compat: one multicall binary (see README.md).
 #
 # Sources are found by wildcard: a new core module is a new core/NAME.c, a new
 # unit test a new tests/unit/test_NAME.c, a new fuzz target tests/fuzz/fuzz_NAME.c,
