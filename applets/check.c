@@ -171,7 +171,9 @@ static int judge_local(const struct check_args *ca, const struct artifact *a, st
 {
 	struct pathlist extra;
 	split_dirs(ca->libpath, &extra);
-	struct index_opts io = { .root = ca->root, .extra_dirs = (const char *const *)extra.v, .nextra = extra.n };
+	/* One process judges one artifact: look up only what it needs. */
+	struct index_opts io = { .root = ca->root, .extra_dirs = (const char *const *)extra.v, .nextra = extra.n,
+				 .lazy = 1 };
 	struct host_index *idx = NULL;
 	int rc = index_build(&io, &idx, err);
 	if (rc == 0)
