@@ -20,7 +20,7 @@
 #include "core/verdict.h"
 
 static const char usage_text[] =
-	"usage: compat check [--json] [-v] [--library-path DIRS] [--root DIR] ARTIFACT|REF|IMAGE_REF|-\n"
+	"usage: compat check [--json] [-v] [--library-path DIRS] [--root DIR] ARTIFACT|REF|IMAGE_REF|-...\n"
 	"       compat check --host ADDR [--host ADDR]... [--hosts FILE] [--tls-ca FILE [--tls-name NAME]]\n"
 	"                    [--json] ARTIFACT|-\n"
 	"       compat check --exec [--cache DIR] [ARTIFACT] -- CMD [ARGS...]\n"
@@ -31,6 +31,9 @@ static const char usage_text[] =
 	"causes first, and a last line with the minimum library versions needed.\n"
 	"An IMAGE_REF (a container image in a registry) is judged by the compat\n"
 	"artifact attached to it (referrers API, else the sha256-<hex> tag; the newest).\n"
+	"Several artifacts: a report each, in order (with --json, a line each:\n"
+	"{\"artifact\": NAME, \"report\": REPORT} or {\"artifact\": NAME, \"error\": MESSAGE});\n"
+	"the exit status is the worst of them.\n"
 	"Exit: 0 compatible, 1 not compatible, 2 bad input, 3 server unreachable.\n"
 	"\n"
 	"      --json               machine-readable report on stdout\n"
@@ -166,20 +169,28 @@ static void split_dirs(const char *s, struct pathlist *l)
 		cli_die("check", "out of memory");
 }
 
-static int judge_local(const struct check_args *ca, const struct artifact *a, struct verdict *v,
-		       struct cerr *err)
+/* The index a local check judges against: lazy, for one process judges a
+ * few artifacts and looks up only what they need (not every library of
+ * the host, as the server's index holds). */
+static int local_index(const struct check_args *ca, struct host_index **idx, struct cerr *err)
 {
 	struct pathlist extra;
 	split_dirs(ca->libpath, &extra);
-	/* One process judges one artifact: look up only what it needs. */
 	struct index_opts io = { .root = ca->root, .extra_dirs = (const char *const *)extra.v, .nextra = extra.n,
 				 .lazy = 1 };
+	int rc = index_build(&io, idx, err);
+	pathlist_free(&extra);
+	return rc;
+}
+
+static int judge_local(const struct check_args *ca, const struct artifact *a, struct verdict *v,
+		       struct cerr *err)
+{
 	struct host_index *idx = NULL;
-	int rc = index_build(&io, &idx, err);
+	int rc = local_index(ca, &idx, err);
 	if (rc == 0)
 		rc = verdict_check(idx, a, NULL, v, err);
 	index_free(idx);
-	pathlist_free(&extra);
 	return rc;
 }
 
@@ -209,6 +220,83 @@ static int read_source(const struct check_args *ca, const char *src, char **data
 		return oci_pull_artifact(src, &o, data, len, err);
 	}
 	return fs_read_file(src, ARTIFACT_MAX_BYTES, data, len, err);
+}
+
+/* One line of check --json ARTIFACT ARTIFACT...: {"artifact": src,
+ * "report": {...}} or {"artifact": src, "error": message}. */
+static void json_line(const char *src, const struct verdict *v, const struct cerr *err)
+{
+	json_t *row = json_pack("{s:s}", "artifact", src);
+	if (!row)
+		cli_die("check", "out of memory");
+	if (v) {
+		size_t len;
+		char *j = verdict_to_json(v, &len);
+		json_object_set_new(row, "report", j ? json_loads(j, 0, NULL) : NULL);
+		free(j);
+	} else {
+		json_object_set_new(row, "error", json_string(err->msg));
+	}
+	char *s = json_dumps(row, JSON_COMPACT);
+	if (!s)
+		cli_die("check", "out of memory");
+	printf("%s\n", s);
+	free(s);
+	json_decref(row);
+}
+
+/* Judge one artifact here. Returns the exit status for it; a report goes
+ * to stdout, an error to stderr (and, with several artifacts and --json,
+ * to stdout as a JSON line too). */
+static int check_one(const struct check_args *ca, const struct host_index *idx, const char *src, int several)
+{
+	struct artifact a;
+	struct verdict v;
+	struct cerr err;
+	char *data;
+	size_t len;
+	int rc = read_source(ca, src, &data, &len, &err);
+	if (rc == 0) {
+		rc = artifact_parse(data, len, strcmp(src, "-") == 0 ? "<stdin>" : src, &a, &err);
+		free(data);
+	}
+	if (rc == 0 && (rc = verdict_check(idx, &a, NULL, &v, &err)) < 0)
+		artifact_free(&a);
+	if (rc < 0) {
+		if (several && ca->json)
+			json_line(src, NULL, &err);
+		return cli_error("check", &err);
+	}
+	const char *name = artifact_get(&a, ARTIFACT_NS "executable-name");
+	if (several && ca->json) {
+		json_line(src, &v, NULL);
+		rc = v.compatible ? 0 : 1;
+	} else {
+		rc = report(ca, &v, name ? name : src);
+	}
+	verdict_free(&v);
+	artifact_free(&a);
+	return rc;
+}
+
+/* ARTIFACT...: each judged against one lazy index of this host, its report
+ * printed in the order given. Exit status: the worst of them (3 a registry
+ * could not be reached > 2 bad input > 1 not compatible). */
+static int check_local(const struct check_args *ca, char *const *srcs, int n)
+{
+	struct host_index *idx = NULL;
+	struct cerr err;
+	if (local_index(ca, &idx, &err) < 0)
+		return cli_error("check", &err);
+	int worst = 0;
+	for (int i = 0; i < n; i++) {
+		int st = check_one(ca, idx, srcs[i], n > 1);
+		if (st > worst)
+			worst = st;
+	}
+	fflush(stdout);
+	index_free(idx);
+	return worst;
 }
 
 /* A host's one-line status in the fleet table, and its exit status:
@@ -440,36 +528,16 @@ int check_main(int argc, char **argv)
 			cli_die("check", "--exec needs a command after --");
 		return run_exec(&ca, artifact, argv + optind);
 	}
-	if (optind + 1 != argc) {
+	if (optind >= argc || (optind + 1 != argc && ca.nhosts)) {
 		fputs(usage_text, stderr);
 		return 2;
 	}
 	const char *src = argv[optind];
-	struct artifact a;
-	struct cerr err;
-	struct verdict v;
 	if (ca.nhosts) {
 		int rc = judge_remote(&ca, src);
 		free(ca.hosts);
 		free(ca.hosts_text);
 		return rc;
 	}
-	char *data;
-	size_t len;
-	if (read_source(&ca, src, &data, &len, &err) < 0)
-		return cli_error("check", &err);
-	int prc = artifact_parse(data, len, strcmp(src, "-") == 0 ? "<stdin>" : src, &a, &err);
-	free(data);
-	if (prc < 0)
-		return cli_error("check", &err);
-	const char *name = artifact_get(&a, ARTIFACT_NS "executable-name");
-	int rc = judge_local(&ca, &a, &v, &err);
-	if (rc < 0) {
-		artifact_free(&a);
-		return cli_error("check", &err);
-	}
-	rc = report(&ca, &v, name ? name : src);
-	verdict_free(&v);
-	artifact_free(&a);
-	return rc;
+	return check_local(&ca, argv + optind, argc - optind);
 }
