@@ -361,6 +361,8 @@ static int add_cache(struct host_index *idx)
 	if (ldso_cache_load(&idx->root, &idx->cache, &idx->cache_st, NULL) < 0)
 		return 0;	/* no cache, or not one: ld.so goes on without it */
 	idx->have_cache = 1;
+	if (!idx->lazy && ldcache_entries(&idx->cache) < 0)
+		return COMPAT_ENOMEM;
 	for (size_t i = 0; i < idx->cache.n && !idx->lazy; i++) {
 		const char *path = idx->cache.entries[i].value;
 		if (strmap_get(&idx->cached, path))
@@ -502,9 +504,10 @@ static const struct host_lib *lookup_dirs(const struct host_index *cidx, struct 
 static const struct host_lib *lookup_cache(const struct host_index *idx, const struct ldso_abi *abi,
 					   const char *soname, int elf_class, int machine, const char **bad)
 {
-	const struct ldcache_entry *e = idx->have_cache ? ldso_cache_lookup(&idx->cache, abi, soname) : NULL;
-	struct cand *c = e ? strmap_get(&idx->cached, e->value) : NULL;
-	if (!c && e && idx->lazy && !(c = cached_add((struct host_index *)idx, FROM_CACHE, e->value)))
+	struct ldcache_entry e;
+	int in_cache = idx->have_cache && ldso_cache_lookup(&idx->cache, abi, soname, &e);
+	struct cand *c = in_cache ? strmap_get(&idx->cached, e.value) : NULL;
+	if (!c && in_cache && idx->lazy && !(c = cached_add((struct host_index *)idx, FROM_CACHE, e.value)))
 		((struct host_index *)idx)->failed = COMPAT_ENOMEM;
 	if (!c)
 		return NULL;
@@ -578,12 +581,14 @@ const struct host_lib *index_lookup_soname(const struct host_index *idx, const c
  * reads up front)? FROM_CACHE, FROM_LOADER, or -1. */
 static int known_path(const struct host_index *idx, const char *path)
 {
-	for (size_t i = 0; idx->have_cache && i < idx->cache.n; i++)
-		if (strcmp(idx->cache.entries[i].value, path) == 0)
-			return FROM_CACHE;
 	for (size_t i = 0; i < idx->nabis; i++)
 		if (idx->abis[i] && idx->abis[i]->interp && strcmp(idx->abis[i]->interp, path) == 0)
 			return FROM_LOADER;
+	if (idx->have_cache && ldcache_entries((struct ldcache *)&idx->cache) < 0)
+		((struct host_index *)idx)->failed = COMPAT_ENOMEM;
+	for (size_t i = 0; idx->have_cache && i < idx->cache.n; i++)
+		if (strcmp(idx->cache.entries[i].value, path) == 0)
+			return FROM_CACHE;
 	return -1;
 }
 

@@ -357,12 +357,13 @@ static int search_cache(struct run *st, struct rs_obj *o, const char *name, cons
 		return 0;	/* a loader we do not know reads no cache */
 	if (add_searched(o, "/etc/ld.so.cache", RS_LDCACHE) < 0)
 		return COMPAT_ENOMEM;
-	const struct ldcache_entry *e = ldso_cache_lookup(cache_get(st->rv), st->abi, name);
-	if (!e || (step->nodeflib && ldso_in_default_dir(st->abi, e->value)))
+	struct ldcache_entry e;
+	if (!ldso_cache_lookup(cache_get(st->rv), st->abi, name, &e) ||
+	    (step->nodeflib && ldso_in_default_dir(st->abi, e.value)))
 		return 0;
-	if (try_candidate(st, e->value, elf_class, machine, &h->fd) != TRY_FOUND)
+	if (try_candidate(st, e.value, elf_class, machine, &h->fd) != TRY_FOUND)
 		return 0;
-	if (!(h->path = strdup(e->value))) {
+	if (!(h->path = strdup(e.value))) {
 		close(h->fd);
 		return COMPAT_ENOMEM;
 	}
