@@ -131,7 +131,7 @@ static void print_tree_node(const struct resolution *r, int idx, char *prefix, s
 static int run_resolve(const char *const *paths, int n, const char *root, const char *libpath,
 		       int tree)
 {
-	struct rs_opts ro = { .root = root, .library_path = libpath };
+	struct rs_opts ro = { .root = root, .library_path = libpath, .no_symtabs = 1 };
 	struct resolver *rv;
 	struct cerr err;
 	int status = 0, colour = cli_colour(stdout);

@@ -169,7 +169,9 @@ static int handle_sections(struct elf_handle *h, const char *name, struct cerr *
 	return 0;
 }
 
-static int handle_open_fd(struct elf_handle *h, int fd, const char *name, struct cerr *err)
+/* The checks every open file passes first: a regular file, of a size
+ * libelf and we handle. Sets h's fd, size and identity. */
+static int handle_stat(struct elf_handle *h, int fd, const char *name, struct cerr *err)
 {
 	struct stat st;
 	memset(h, 0, sizeof *h);
@@ -182,22 +184,41 @@ static int handle_open_fd(struct elf_handle *h, int fd, const char *name, struct
 		return cerr_set(err, COMPAT_EINVAL, "%s: larger than 4 GiB", name);
 	if (st.st_size < EI_NIDENT)
 		return cerr_set(err, COMPAT_EINVAL, "%s: not an ELF file (too short)", name);
-	libelf_init();
 	h->size = (uint64_t)st.st_size;
 	h->dev = st.st_dev;
 	h->ino = st.st_ino;
-	/* Our own mapping, handed to libelf: one mmap and no further system
-	 * calls per file (elf_begin would fstat and fcntl again). Private:
-	 * should libelf convert anything in place, the file never changes. */
-	h->map = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+	return 0;
+}
+
+/* Our own mapping of the file: one mmap and no further system calls
+ * (elf_begin would fstat and fcntl again). Private: should libelf convert
+ * anything in place, the file never changes. Pages are read when touched. */
+static int handle_map(struct elf_handle *h, int fd, const char *name, struct cerr *err)
+{
+	h->map = mmap(NULL, (size_t)h->size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
 	if (h->map == MAP_FAILED) {
 		h->map = NULL;
 		return cerr_sys(err, COMPAT_EIO, "%s", name);
 	}
-	h->e = elf_memory(h->map, (size_t)st.st_size);
+	return 0;
+}
+
+/* libelf over the mapping, and the program headers. */
+static int handle_attach(struct elf_handle *h, const char *name, struct cerr *err)
+{
+	libelf_init();
+	h->e = elf_memory(h->map, (size_t)h->size);
 	if (!h->e)
 		return cerr_set(err, COMPAT_EINVAL, "%s: %s", name, elf_errmsg(-1));
 	return handle_scan(h, name, err);
+}
+
+static int handle_open_fd(struct elf_handle *h, int fd, const char *name, struct cerr *err)
+{
+	int rc = handle_stat(h, fd, name, err);
+	if (rc == 0)
+		rc = handle_map(h, fd, name, err);
+	return rc < 0 ? rc : handle_attach(h, name, err);
 }
 
 static int handle_open_mem(struct elf_handle *h, void *buf, size_t len, const char *name,
@@ -226,9 +247,18 @@ static void handle_close(struct elf_handle *h)
 	h->fd = -1;
 }
 
+/* arr (holding n elements of size sz) with room for one more: it doubles
+ * when n is 0 or a power of two, so that reading a table of n entries
+ * costs log n reallocations, not n. NULL when out of memory (arr is then
+ * unchanged). */
+static void *grow(void *arr, size_t n, size_t sz)
+{
+	return n & (n - 1) ? arr : realloc(arr, (n ? n * 2 : 1) * sz);
+}
+
 static int push_str(char ***arr, size_t *n, const char *s)
 {
-	char **na = realloc(*arr, (*n + 1) * sizeof *na);
+	char **na = grow(*arr, *n, sizeof **arr);
 	if (!na)
 		return COMPAT_ENOMEM;
 	*arr = na;
@@ -238,13 +268,13 @@ static int push_str(char ***arr, size_t *n, const char *s)
 	return 0;
 }
 
-/* Parse GNU property notes for the x86 ISA level a program needs. */
-static uint32_t read_isa_needed(const struct elf_handle *h, int elf_class)
+/* Parse GNU property notes (len bytes at p) for the x86 ISA level a
+ * program needs. */
+static uint32_t read_isa_needed(const unsigned char *p, size_t len, int elf_class)
 {
-	const Elf_Data *d = h->property;
-	if (!d || !d->d_buf)
+	if (!p)
 		return 0;
-	const unsigned char *p = d->d_buf, *end = p + d->d_size;
+	const unsigned char *end = p + len;
 	size_t align = elf_class == ELFCLASS64 ? 8 : 4;
 	uint32_t bits = 0;
 	while (end - p >= 12) {
@@ -381,7 +411,7 @@ static int read_verneed(struct elf_handle *h, struct elf_info *info, const char 
 		const char *file = elf_strptr(h->e, link, vn.vn_file);
 		if (!file)
 			return cerr_set(err, COMPAT_EINVAL, "%s: bad version need file name", name);
-		struct elf_vneed *nv = realloc(info->vneeds, (info->nvneeds + 1) * sizeof *nv);
+		struct elf_vneed *nv = grow(info->vneeds, info->nvneeds, sizeof *nv);
 		if (!nv)
 			return cerr_set(err, COMPAT_ENOMEM, "%s: out of memory", name);
 		info->vneeds = nv;
@@ -397,14 +427,14 @@ static int read_verneed(struct elf_handle *h, struct elf_info *info, const char 
 			const char *vname = elf_strptr(h->e, link, va.vna_name);
 			if (!vname)
 				return cerr_set(err, COMPAT_EINVAL, "%s: bad version name", name);
-			uint8_t *nw = realloc(v->weak, v->nversions + 1);
+			uint8_t *nw = grow(v->weak, v->nversions, 1);
 			if (!nw)
 				return cerr_set(err, COMPAT_ENOMEM, "%s: out of memory", name);
 			v->weak = nw;
 			nw[v->nversions] = (va.vna_flags & VER_FLG_WEAK) != 0;
 			if (push_str(&v->versions, &v->nversions, vname) < 0)
 				return cerr_set(err, COMPAT_ENOMEM, "%s: out of memory", name);
-			struct vneed_index *nx = realloc(*vix, (*nvix + 1) * sizeof *nx);
+			struct vneed_index *nx = grow(*vix, *nvix, sizeof *nx);
 			if (!nx)
 				return cerr_set(err, COMPAT_ENOMEM, "%s: out of memory", name);
 			*vix = nx;
@@ -494,7 +524,7 @@ static int read_undefs(struct elf_handle *h, struct elf_info *info, const struct
 					break;
 				}
 		}
-		struct elf_undef *nu = realloc(info->undefs, (info->nundefs + 1) * sizeof *nu);
+		struct elf_undef *nu = grow(info->undefs, info->nundefs, sizeof *nu);
 		if (!nu)
 			return cerr_set(err, COMPAT_ENOMEM, "%s: out of memory", name);
 		info->undefs = nu;
@@ -542,7 +572,8 @@ static int info_fill(struct elf_handle *h, unsigned flags, struct elf_info *info
 	if ((flags & (ELF_READ_UNDEFS | ELF_READ_VERSIONS)) && (rc = handle_sections(h, name, err)) < 0)
 		goto out;
 	if (info->machine == EM_X86_64 || info->machine == EM_386)
-		info->isa_needed = read_isa_needed(h, info->elf_class);
+		info->isa_needed = h->property ? read_isa_needed(h->property->d_buf, h->property->d_size, info->elf_class)
+					       : 0;
 	if ((flags & (ELF_READ_UNDEFS | ELF_READ_VERSIONS)) && h->verneed &&
 	    (rc = read_verneed(h, info, name, &vix, &nvix, err)) < 0)
 		goto out;
@@ -558,11 +589,376 @@ out:
 	return rc;
 }
 
+/* ---- the dynamic information as ld.so reads it, without libelf ----
+ *
+ * What a caller that needs no section wants (gen --list, a library's
+ * DT_NEEDED, SONAME, RPATH, RUNPATH, PT_INTERP, the ISA property) is what
+ * ld.so reads: the ELF header and program headers, PT_INTERP, PT_DYNAMIC
+ * and the strings it names, PT_GNU_PROPERTY. They are read here with pread
+ * into small buffers (or from memory): no mapping, no page of the file
+ * touched beyond them, no libelf descriptor and its per-section tables.
+ * The checks and answers are those of the libelf path (handle_scan,
+ * read_dynamic, info_fill); test_elf compares both on the machine's files. */
+
+#define DYN_CHUNK 256	/* dynamic entries read at a time */
+#define HEAD_BYTES 1024	/* read first: the headers, and PT_INTERP and the
+			 * property note of most files (ld.so reads 832) */
+#define STR_WINDOW 512	/* dynamic strings read at a time */
+
+struct src {
+	int fd;				/* pread from it, or (fd < 0) */
+	const unsigned char *mem;	/* copy from here */
+	uint64_t size;
+	int big, is64;			/* the file's byte order and class */
+	unsigned char head[HEAD_BYTES];	/* the file's first bytes, */
+	size_t nhead;			/* this many */
+	unsigned char win[STR_WINDOW];	/* the strings read last: nwin bytes at win_off */
+	uint64_t win_off;
+	size_t nwin;
+};
+
+/* len bytes at off: 0; COMPAT_EINVAL past the end; COMPAT_EIO. */
+static int src_read(const struct src *s, uint64_t off, void *buf, size_t len)
+{
+	if (off > s->size || len > s->size - off)
+		return COMPAT_EINVAL;
+	if (s->fd < 0 || (off < s->nhead && len <= s->nhead - off)) {
+		memcpy(buf, s->fd < 0 ? s->mem + off : s->head + off, len);
+		return 0;
+	}
+	for (size_t done = 0; done < len;) {
+		ssize_t n = pread(s->fd, (char *)buf + done, len - done, (off_t)(off + done));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return COMPAT_EIO;	/* or the file shrank meanwhile */
+		done += (size_t)n;
+	}
+	return 0;
+}
+
+static uint16_t get16(const struct src *s, const unsigned char *p)
+{
+	return s->big ? (uint16_t)(p[0] << 8 | p[1]) : (uint16_t)(p[1] << 8 | p[0]);
+}
+
+static uint32_t get32(const struct src *s, const unsigned char *p)
+{
+	return s->big ? (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]
+		      : (uint32_t)p[3] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[1] << 8 | p[0];
+}
+
+static uint64_t get64(const struct src *s, const unsigned char *p)
+{
+	return s->big ? (uint64_t)get32(s, p) << 32 | get32(s, p + 4) : (uint64_t)get32(s, p + 4) << 32 | get32(s, p);
+}
+
+/* An address-sized field (Elf32_Addr/Off/Word or their 64-bit forms). */
+static uint64_t get_word(const struct src *s, const unsigned char *p)
+{
+	return s->is64 ? get64(s, p) : get32(s, p);
+}
+
+/* The NUL-terminated string at offset so of a string table of strsz bytes
+ * at file offset base, malloc'd into *out. COMPAT_EINVAL when it does not
+ * end inside the table, COMPAT_EIO, COMPAT_ENOMEM. */
+static int src_string(struct src *s, uint64_t base, uint64_t strsz, uint64_t so, char **out)
+{
+	char buf[256], *big = NULL;
+	size_t have = 0, cap = sizeof buf;
+	char *p = buf;
+	int rc = 0;
+	*out = NULL;
+	if (so >= strsz)
+		return COMPAT_EINVAL;
+	/* The strings of DT_NEEDED and DT_SONAME lie near each other: one
+	 * read of STR_WINDOW bytes usually serves them all. */
+	uint64_t at = base + so, avail = strsz - so;
+	if (s->fd >= 0 && !(at >= s->win_off && at - s->win_off < s->nwin)) {
+		size_t n = avail < sizeof s->win ? (size_t)avail : sizeof s->win;
+		s->nwin = 0;
+		if (src_read(s, at, s->win, n) == 0) {
+			s->win_off = at;
+			s->nwin = n;
+		}
+	}
+	if (s->fd >= 0 && at >= s->win_off && at - s->win_off < s->nwin) {
+		const char *w = (const char *)s->win + (at - s->win_off);
+		size_t left = s->nwin - (size_t)(at - s->win_off);
+		if (left > avail)
+			left = (size_t)avail;
+		if (memchr(w, '\0', left))
+			return (*out = strdup(w)) ? 0 : COMPAT_ENOMEM;
+	}
+	for (;;) {
+		size_t want = cap - have;
+		if (want > strsz - so - have)
+			want = (size_t)(strsz - so - have);
+		if ((rc = src_read(s, base + so + have, p + have, want)) < 0)
+			break;
+		char *nul = memchr(p + have, '\0', want);
+		have += want;
+		if (nul) {
+			rc = (*out = strdup(p)) ? 0 : COMPAT_ENOMEM;
+			break;
+		}
+		if (have == strsz - so) {
+			rc = COMPAT_EINVAL;	/* runs off the end of the table */
+			break;
+		}
+		char *nb = realloc(big, cap * 2);
+		if (!nb) {
+			rc = COMPAT_ENOMEM;
+			break;
+		}
+		if (!big)
+			memcpy(nb, buf, have);
+		big = p = nb;
+		cap *= 2;
+	}
+	free(big);
+	return rc;
+}
+
+struct dyn_phdr {
+	uint32_t type;
+	uint64_t offset, vaddr, filesz;
+};
+
+static void phdr_at(const struct src *s, const unsigned char *p, struct dyn_phdr *ph)
+{
+	ph->type = get32(s, p);
+	ph->offset = get_word(s, p + (s->is64 ? 8 : 4));
+	ph->vaddr = get_word(s, p + (s->is64 ? 16 : 8));
+	ph->filesz = get_word(s, p + (s->is64 ? 32 : 16));
+}
+
+/* The dynamic entries of PT_DYNAMIC, DYN_CHUNK at a time: calls fn for
+ * each until DT_NULL or fn returns non-zero (returned). */
+static int dyn_each(const struct src *s, const struct dyn_phdr *dyn, unsigned char *buf, int *buffered,
+		    int (*fn)(void *ctx, size_t i, int64_t tag, uint64_t val), void *ctx)
+{
+	size_t esz = s->is64 ? 16 : 8, n = (size_t)(dyn->filesz / esz);
+	for (size_t i = 0; i < n; i += DYN_CHUNK) {
+		size_t k = n - i < DYN_CHUNK ? n - i : DYN_CHUNK;
+		/* a section of one chunk (every real one) is read once for both passes */
+		int rc = *buffered && n <= DYN_CHUNK ? 0 : src_read(s, dyn->offset + i * esz, buf, k * esz);
+		if (rc < 0)
+			return rc;
+		*buffered = n <= DYN_CHUNK;
+		for (size_t j = 0; j < k; j++) {
+			const unsigned char *e = buf + j * esz;
+			int64_t tag = s->is64 ? (int64_t)get64(s, e) : (int32_t)get32(s, e);
+			if (tag == DT_NULL)
+				return 1;
+			if ((rc = fn(ctx, i + j, tag, get_word(s, e + esz / 2))) != 0)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+struct dyn_scan {
+	struct src *s;
+	struct elf_info *info;
+	uint64_t straddr, strsz, stroff;
+	int have_str;
+	const char *name;
+	struct cerr *err;
+};
+
+static int dyn_first_pass(void *ctx, size_t i, int64_t tag, uint64_t val)
+{
+	struct dyn_scan *d = ctx;
+	(void)i;
+	if (tag == DT_STRTAB) {
+		d->straddr = val;
+		d->have_str = 1;
+	} else if (tag == DT_STRSZ) {
+		d->strsz = val;
+	} else if (tag == DT_FLAGS_1) {
+		d->info->flags_1 = val;
+	}
+	return 0;
+}
+
+static int dyn_strings_pass(void *ctx, size_t i, int64_t tag, uint64_t val)
+{
+	struct dyn_scan *d = ctx;
+	struct elf_info *info = d->info;
+	if (tag != DT_NEEDED && tag != DT_SONAME && tag != DT_RPATH && tag != DT_RUNPATH)
+		return 0;
+	char *str = NULL;
+	int rc = d->strsz ? src_string(d->s, d->stroff, d->strsz, val, &str) : COMPAT_EINVAL;
+	if (rc == COMPAT_EINVAL)
+		return cerr_set(d->err, rc, "%s: dynamic entry %zu: string offset out of range", d->name, i);
+	if (rc < 0)
+		return rc == COMPAT_EIO ? cerr_sys(d->err, rc, "%s", d->name) : cerr_set(d->err, rc, "%s: out of memory", d->name);
+	char **slot = tag == DT_SONAME ? &info->soname : tag == DT_RPATH ? &info->rpath
+		    : tag == DT_RUNPATH ? &info->runpath : NULL;
+	if (slot) {
+		if (!*slot)
+			*slot = str;
+		else
+			free(str);
+		return 0;
+	}
+	char **nv = grow(info->needed, info->nneeded, sizeof *nv);
+	if (!nv) {
+		free(str);
+		return cerr_set(d->err, COMPAT_ENOMEM, "%s: out of memory", d->name);
+	}
+	info->needed = nv;
+	nv[info->nneeded++] = str;
+	return 0;
+}
+
+/* info_fill without sections, from s. */
+static int dyn_read(struct src *s, const char *name, struct elf_info *info, struct cerr *err)
+{
+	unsigned char eh[64], pbuf[4096], *ph = pbuf, dbuf[DYN_CHUNK * 16];
+	int dyn_buffered = 0;
+	struct dyn_phdr interp = { 0 }, dyn = { 0 }, prop = { 0 }, loads[16];
+	int has_interp = 0, has_dynamic = 0, has_prop = 0, rc;
+	size_t nloads = 0;
+
+	size_t ehsize = s->size < sizeof eh ? (size_t)s->size : sizeof eh;
+	if (s->fd >= 0) {
+		/* the headers and the first strings and notes, in one read */
+		size_t n = s->size < sizeof s->head ? (size_t)s->size : sizeof s->head;
+		if ((rc = src_read(s, 0, s->head, n)) == 0)
+			s->nhead = n;
+	}
+	if ((rc = src_read(s, 0, eh, ehsize)) < 0)
+		return rc == COMPAT_EIO ? cerr_sys(err, rc, "%s", name) : cerr_set(err, rc, "%s: not an ELF file", name);
+	if (memcmp(eh, ELFMAG, SELFMAG) != 0 || (eh[EI_CLASS] != ELFCLASS32 && eh[EI_CLASS] != ELFCLASS64) ||
+	    (eh[EI_DATA] != ELFDATA2LSB && eh[EI_DATA] != ELFDATA2MSB) || eh[EI_VERSION] != EV_CURRENT)
+		return cerr_set(err, COMPAT_EINVAL, "%s: not an ELF file", name);
+	s->is64 = eh[EI_CLASS] == ELFCLASS64;
+	s->big = eh[EI_DATA] == ELFDATA2MSB;
+	size_t need = s->is64 ? sizeof(Elf64_Ehdr) : sizeof(Elf32_Ehdr);
+	if (ehsize < need)
+		return cerr_set(err, COMPAT_EINVAL, "%s: bad ELF header: truncated", name);
+	uint64_t phoff = get_word(s, eh + (s->is64 ? 32 : 28)), shoff = get_word(s, eh + (s->is64 ? 40 : 32));
+	size_t phentsize = get16(s, eh + (s->is64 ? 54 : 42)), phnum = get16(s, eh + (s->is64 ? 56 : 44));
+	size_t stdsz = s->is64 ? sizeof(Elf64_Phdr) : sizeof(Elf32_Phdr);
+	if (phnum == PN_XNUM && shoff) {
+		/* the real count is section 0's sh_info */
+		unsigned char sh0[4];
+		if (src_read(s, shoff + (s->is64 ? 44 : 28), sh0, 4) < 0)
+			return cerr_set(err, COMPAT_EINVAL, "%s: bad program headers", name);
+		phnum = get32(s, sh0);
+	}
+	/* as libelf counts them (elf_getphdrnum): none fits, an error; some
+	 * do, those */
+	if (phnum && (phoff >= s->size || s->size - phoff < stdsz))
+		return cerr_set(err, COMPAT_EINVAL, "%s: bad program headers: truncated", name);
+	if (phnum > (s->size - phoff) / stdsz)
+		phnum = (size_t)((s->size - phoff) / stdsz);
+	if (phoff > s->size || (uint64_t)phnum * phentsize > s->size - phoff)
+		return cerr_set(err, COMPAT_EINVAL, "%s: truncated (program headers past the end of the file)", name);
+	info->elf_class = eh[EI_CLASS];
+	info->osabi = eh[EI_OSABI];
+	info->type = get16(s, eh + 16);
+	info->machine = get16(s, eh + 18);
+	if (phnum * stdsz > sizeof pbuf && !(ph = malloc(phnum * stdsz)))
+		return cerr_set(err, COMPAT_ENOMEM, "%s: out of memory", name);
+	if (phnum && (rc = src_read(s, phoff, ph, phnum * stdsz)) < 0) {
+		rc = rc == COMPAT_EIO ? cerr_sys(err, rc, "%s", name) : cerr_set(err, rc, "%s: bad program headers", name);
+		goto out;
+	}
+	for (size_t i = 0; i < phnum; i++) {
+		struct dyn_phdr p;
+		phdr_at(s, ph + i * stdsz, &p);
+		if (p.type != PT_NULL && p.filesz && (p.offset > s->size || p.filesz > s->size - p.offset)) {
+			rc = cerr_set(err, COMPAT_EINVAL, "%s: truncated (segment %zu past the end of the file)", name, i);
+			goto out;
+		}
+		if (p.type == PT_INTERP && !has_interp) {
+			interp = p;
+			has_interp = 1;
+		} else if (p.type == PT_DYNAMIC && p.filesz > 0 && !has_dynamic) {
+			dyn = p;
+			has_dynamic = 1;
+		} else if (p.type == PT_LOAD && nloads < sizeof loads / sizeof loads[0]) {
+			loads[nloads++] = p;
+		} else if (p.type == PT_GNU_PROPERTY && !has_prop && p.filesz < (1u << 16)) {
+			prop = p;
+			has_prop = 1;
+		}
+	}
+	info->dynamic = has_dynamic;
+	if (has_interp) {
+		char ib[4096];
+		if (interp.filesz >= sizeof ib || !interp.filesz || src_read(s, interp.offset, ib, (size_t)interp.filesz) < 0 ||
+		    !memchr(ib, '\0', (size_t)interp.filesz)) {
+			rc = cerr_set(err, COMPAT_EINVAL, "%s: bad PT_INTERP", name);
+			goto out;
+		}
+		if (!(info->interp = strdup(ib))) {
+			rc = cerr_set(err, COMPAT_ENOMEM, "%s: out of memory", name);
+			goto out;
+		}
+	}
+	if (has_dynamic) {
+		struct dyn_scan d = { .s = s, .info = info, .name = name, .err = err };
+		if ((rc = dyn_each(s, &dyn, dbuf, &dyn_buffered, dyn_first_pass, &d)) < 0) {
+			rc = cerr_set(err, COMPAT_EINVAL, "%s: unreadable PT_DYNAMIC", name);
+			goto out;
+		}
+		d.strsz = d.have_str ? d.strsz : 0;
+		int located = 0;
+		for (size_t i = 0; d.have_str && i < nloads && !located; i++)
+			if (d.straddr >= loads[i].vaddr && d.straddr - loads[i].vaddr < loads[i].filesz) {
+				d.stroff = loads[i].offset + (d.straddr - loads[i].vaddr);
+				if (d.strsz > loads[i].filesz - (d.straddr - loads[i].vaddr))
+					d.strsz = loads[i].filesz - (d.straddr - loads[i].vaddr);
+				located = 1;
+			}
+		if (!located)
+			d.strsz = 0;
+		if ((rc = dyn_each(s, &dyn, dbuf, &dyn_buffered, dyn_strings_pass, &d)) < 0)
+			goto out;
+	}
+	if (has_prop && (info->machine == EM_X86_64 || info->machine == EM_386)) {
+		unsigned char pb[512], *pp = prop.filesz <= sizeof pb ? pb : malloc((size_t)prop.filesz);
+		if (pp && src_read(s, prop.offset, pp, (size_t)prop.filesz) == 0)
+			info->isa_needed = read_isa_needed(pp, (size_t)prop.filesz, info->elf_class);
+		if (pp != pb)
+			free(pp);
+	}
+	rc = 0;
+out:
+	if (ph != pbuf)
+		free(ph);
+	if (rc < 0)
+		elf_info_free(info);
+	return rc;
+}
+
+/* Without versions or symbols, no section is needed: read what ld.so reads. */
+static int needs_sections(unsigned flags)
+{
+	return (flags & (ELF_READ_UNDEFS | ELF_READ_VERSIONS)) != 0;
+}
+
+static int dyn_read_fd(int fd, const struct elf_handle *h, const char *name, struct elf_info *info,
+		       struct cerr *err)
+{
+	struct src s = { .fd = fd, .size = h->size };
+	return dyn_read(&s, name, info, err);
+}
+
 int elf_read_fd(int fd, const char *name, unsigned flags, struct elf_info *info, struct cerr *err)
 {
 	struct elf_handle h;
 	memset(info, 0, sizeof *info);
-	int rc = handle_open_fd(&h, fd, name, err);
+	int rc;
+	if (!needs_sections(flags)) {
+		rc = handle_stat(&h, fd, name, err);
+		return rc < 0 ? rc : dyn_read_fd(fd, &h, name, info, err);
+	}
+	rc = handle_open_fd(&h, fd, name, err);
 	if (rc == 0)
 		rc = info_fill(&h, flags, info, name, err);
 	h.fd = -1;	/* the caller's */
@@ -580,9 +976,21 @@ int elf_read_fd_symtab(int fd, const char *name, unsigned flags, struct elf_info
 	struct elf_symtab *t = calloc(1, sizeof *t);
 	if (!t)
 		return cerr_set(err, COMPAT_ENOMEM, "%s: out of memory", name);
-	int rc = handle_open_fd(&t->h, fd, name, err);
-	if (rc == 0)
-		rc = info_fill(&t->h, flags, info, name, err);
+	int rc;
+	if (!needs_sections(flags)) {
+		/* What ld.so reads, read as it reads it; the mapping is made now
+		 * (the descriptor is not kept) and looked into, through libelf,
+		 * only by the first symbol lookup. */
+		rc = handle_stat(&t->h, fd, name, err);
+		if (rc == 0)
+			rc = dyn_read_fd(fd, &t->h, name, info, err);
+		if (rc == 0)
+			rc = handle_map(&t->h, fd, name, err);
+	} else {
+		rc = handle_open_fd(&t->h, fd, name, err);
+		if (rc == 0)
+			rc = info_fill(&t->h, flags, info, name, err);
+	}
 	/* Many libraries are never looked into (gen --list): set the symbol
 	 * tables up on the first lookup. */
 	t->pending = 1;
@@ -692,6 +1100,12 @@ int elf_read_mem(const void *buf, size_t len, const char *name, unsigned flags,
 {
 	struct elf_handle h;
 	memset(info, 0, sizeof *info);
+	if (!needs_sections(flags)) {
+		struct src s = { .fd = -1, .mem = buf, .size = len };
+		if (len < EI_NIDENT)
+			return cerr_set(err, COMPAT_EINVAL, "%s: not an ELF file (too short)", name);
+		return dyn_read(&s, name, info, err);
+	}
 	/* libelf may convert in place: give it a private copy. */
 	void *copy = malloc(len ? len : 1);
 	if (!copy)
@@ -767,7 +1181,9 @@ int elf_peek_fd(int fd, const char *path, uint8_t *elf_class, uint16_t *machine,
 static int symtab_setup(struct elf_symtab *t, const char *name, struct cerr *err)
 {
 	struct elf_handle *h = &t->h;
-	int rc = handle_sections(h, name, err);
+	int rc = h->e ? 0 : handle_attach(h, name, err);
+	if (rc == 0)
+		rc = handle_sections(h, name, err);
 	if (rc < 0)
 		return rc;
 	if (!h->dynsym)

@@ -30,6 +30,7 @@ struct resolver {
 	char *root_given;	/* the root as given, made absolute (NULL for "/") */
 	char *library_path;
 	unsigned elf_flags;
+	int no_symtabs;
 	struct ldcache cache;
 	int cache_state;	/* 0 not loaded, 1 loaded, -1 unreadable */
 	struct strmap objects;	/* loader-visible path -> struct cached_obj */
@@ -101,6 +102,7 @@ int resolver_new(const struct rs_opts *o, struct resolver **out, struct cerr *er
 	if (!rv)
 		return cerr_set(err, COMPAT_ENOMEM, "out of memory");
 	rv->elf_flags = o->elf_flags;
+	rv->no_symtabs = o->no_symtabs;
 	if ((rc = ldso_root_open(o->root, &rv->root, err)) < 0) {
 		free(rv);
 		return rc;
@@ -167,7 +169,15 @@ static int object_get(struct resolver *rv, const char *path, int fd, unsigned fl
 	}
 	if (!(c = calloc(1, sizeof *c)))
 		return cerr_set(err, COMPAT_ENOMEM, "out of memory");
-	int rc = elf_read_fd_symtab(fd, path, flags, &c->info, &c->symtab, err);
+	int rc;
+	if (rv->no_symtabs) {
+		struct stat st;
+		rc = fstat(fd, &st) < 0 ? cerr_sys(err, COMPAT_EIO, "%s", path) : elf_read_fd(fd, path, flags, &c->info, err);
+		c->info.dev = (uint64_t)st.st_dev;
+		c->info.ino = (uint64_t)st.st_ino;
+	} else {
+		rc = elf_read_fd_symtab(fd, path, flags, &c->info, &c->symtab, err);
+	}
 	c->dev = (dev_t)c->info.dev;
 	c->ino = (ino_t)c->info.ino;
 	if (rc < 0 || strmap_put(&rv->objects, path, c) < 0) {
