@@ -84,15 +84,21 @@ static int src_read(const struct src *s, uint64_t off, void *buf, size_t len)
 	return 0;
 }
 
-static uint16_t get16(const struct src *s, const unsigned char *p)
+/* Fields in the file's byte order: one load, swapped when it is not ours. */
+#define HOST_BIG (__BYTE_ORDER__ == __ORDER_BIG_ENDIAN__)
+
+static inline uint16_t get16(const struct src *s, const unsigned char *p)
 {
-	return s->big ? (uint16_t)(p[0] << 8 | p[1]) : (uint16_t)(p[1] << 8 | p[0]);
+	uint16_t v;
+	memcpy(&v, p, sizeof v);
+	return s->big != HOST_BIG ? __builtin_bswap16(v) : v;
 }
 
-static uint32_t get32(const struct src *s, const unsigned char *p)
+static inline uint32_t get32(const struct src *s, const unsigned char *p)
 {
-	return s->big ? (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]
-		      : (uint32_t)p[3] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[1] << 8 | p[0];
+	uint32_t v;
+	memcpy(&v, p, sizeof v);
+	return s->big != HOST_BIG ? __builtin_bswap32(v) : v;
 }
 
 /* len bytes at off of a source in memory, in place; NULL when they are
@@ -103,13 +109,15 @@ static const unsigned char *src_at(const struct src *s, uint64_t off, uint64_t l
 	return s->fd < 0 && off <= s->size && len <= s->size - off ? s->mem + off : NULL;
 }
 
-static uint64_t get64(const struct src *s, const unsigned char *p)
+static inline uint64_t get64(const struct src *s, const unsigned char *p)
 {
-	return s->big ? (uint64_t)get32(s, p) << 32 | get32(s, p + 4) : (uint64_t)get32(s, p + 4) << 32 | get32(s, p);
+	uint64_t v;
+	memcpy(&v, p, sizeof v);
+	return s->big != HOST_BIG ? __builtin_bswap64(v) : v;
 }
 
 /* An address-sized field (Elf32_Addr/Off/Word or their 64-bit forms). */
-static uint64_t get_word(const struct src *s, const unsigned char *p)
+static inline uint64_t get_word(const struct src *s, const unsigned char *p)
 {
 	return s->is64 ? get64(s, p) : get32(s, p);
 }
@@ -390,20 +398,26 @@ struct dyn_addrs {
 
 static int dyn_collect(void *ctx, size_t i, int64_t tag, uint64_t val)
 {
-	static const int64_t tags[7] = { DT_STRTAB, DT_SYMTAB, DT_GNU_HASH, DT_HASH, DT_VERSYM, DT_VERDEF, DT_VERNEED };
 	struct dyn_addrs *d = ctx;
+	int k = -1;
 	(void)i;
-	for (int k = 0; k < 7; k++)
-		if (tag == tags[k] && !d->have[k]) {
-			d->addr[k] = val;
-			d->have[k] = 1;
-		}
 	switch (tag) {
+	case DT_STRTAB: k = 0; break;
+	case DT_SYMTAB: k = 1; break;
+	case DT_GNU_HASH: k = 2; break;
+	case DT_HASH: k = 3; break;
+	case DT_VERSYM: k = 4; break;
+	case DT_VERDEF: k = 5; break;
+	case DT_VERNEED: k = 6; break;
 	case DT_STRSZ: d->tab->strsz = val; break;
 	case DT_SYMENT: d->tab->syment = val; break;
 	case DT_VERDEFNUM: d->tab->verdefnum = val; break;
 	case DT_VERNEEDNUM: d->tab->verneednum = val; break;
 	case DT_FLAGS_1: d->tab->flags_1 = val; break;
+	}
+	if (k >= 0 && !d->have[k]) {
+		d->addr[k] = val;
+		d->have[k] = 1;
 	}
 	return 0;
 }
@@ -806,7 +820,8 @@ static uint32_t read_isa(const struct src *s, const struct headers *hd)
  * section's names, the ISA property; with ELF_READ_VERSIONS the version
  * needs and definitions; with ELF_READ_UNDEFS the version needs and the
  * undefined symbols (these two need s in memory). */
-static int read_info(struct src *s, unsigned flags, const char *name, struct elf_info *info, struct cerr *err)
+static int read_info(struct src *s, unsigned flags, const char *name, struct elf_info *info,
+		     struct dyn_tables *located, struct cerr *err)
 {
 	struct headers hd;
 	struct dyn_tables tab;
@@ -856,6 +871,8 @@ static int read_info(struct src *s, unsigned flags, const char *name, struct elf
 		goto out;
 	if ((flags & ELF_READ_UNDEFS) && (rc = read_undefs(s, &tab, info, vix, nvix, name, err)) < 0)
 		goto out;
+	if (located)
+		*located = tab;
 	rc = 0;
 out:
 	free(vix);
@@ -907,13 +924,13 @@ int elf_read_fd(int fd, const char *name, unsigned flags, struct elf_info *info,
 		struct src_cache cache;
 		struct src s = { .fd = fd, .size = (uint64_t)st.st_size, .cache = &cache };
 		cache.nhead = cache.nwin = 0;
-		rc = read_info(&s, flags, name, info, err);
+		rc = read_info(&s, flags, name, info, NULL, err);
 	} else {
 		void *map;
 		if ((rc = file_map(fd, name, (size_t)st.st_size, &map, err)) < 0)
 			return rc;
 		struct src s = { .fd = -1, .mem = map, .size = (uint64_t)st.st_size };
-		rc = read_info(&s, flags, name, info, err);
+		rc = read_info(&s, flags, name, info, NULL, err);
 		munmap(map, (size_t)st.st_size);
 	}
 	info->dev = (uint64_t)st.st_dev;
@@ -940,8 +957,9 @@ struct elf_symtab {
 	void *map;		/* the file, mapped (or a copy, for _mem) */
 	size_t size;
 	int owned_copy;		/* map is malloc'd (elf_symtab_open_mem) */
-	int pending;		/* tables not located yet (on the first lookup) */
-	int usable;		/* located: there is a symbol table */
+	int pending;		/* not set up yet (on the first lookup) */
+	int located;		/* tab already located (by elf_read_fd_symtab) */
+	int usable;		/* set up: there is a symbol table */
 	struct src s;
 	struct dyn_tables tab;
 	struct verdef_map vd;
@@ -972,7 +990,8 @@ static void symtab_setup(struct elf_symtab *t)
 	unsigned char dbuf[DYN_CHUNK * 16];
 	int buffered = 0;
 	t->pending = 0;
-	if (read_headers(&t->s, "symtab", &hd, NULL) < 0 || read_tables(&t->s, &hd, dbuf, &buffered, &t->tab) < 0)
+	if (!t->located &&
+	    (read_headers(&t->s, "symtab", &hd, NULL) < 0 || read_tables(&t->s, &hd, dbuf, &buffered, &t->tab) < 0))
 		return;
 	const struct dyn_tables *tab = &t->tab;
 	const struct src *s = &t->s;
@@ -1028,16 +1047,30 @@ int elf_read_fd_symtab(int fd, const char *name, unsigned flags, struct elf_info
 		return rc;
 	/* The whole file is mapped: the descriptor is the caller's again.
 	 * Many libraries are never looked into (check's closure, gen's
-	 * loader): the tables are located on the first lookup. */
+	 * loader): the hash tables and versions are read on the first lookup. */
 	struct elf_symtab *t = symtab_new(map, (size_t)st.st_size, 0);
 	if (!t) {
 		munmap(map, (size_t)st.st_size);
 		return cerr_set(err, COMPAT_ENOMEM, "%s: out of memory", name);
 	}
-	if ((rc = read_info(&t->s, flags, name, info, err)) < 0) {
+	if (needs_tables(flags)) {
+		rc = read_info(&t->s, flags, name, info, &t->tab, err);
+	} else {
+		/* What ld.so reads first, by pread: no page of the mapping is
+		 * touched until a lookup needs it (and the tables it will need
+		 * are located already). */
+		struct src_cache cache;
+		struct src ps = { .fd = fd, .size = (uint64_t)st.st_size, .cache = &cache };
+		cache.nhead = cache.nwin = 0;
+		rc = read_info(&ps, flags, name, info, &t->tab, err);
+		t->s.big = ps.big;
+		t->s.is64 = ps.is64;
+	}
+	if (rc < 0) {
 		elf_symtab_close(t);
 		return rc;
 	}
+	t->located = 1;
 	info->dev = (uint64_t)st.st_dev;
 	info->ino = (uint64_t)st.st_ino;
 	*symtab = t;
@@ -1069,7 +1102,7 @@ int elf_read_mem(const void *buf, size_t len, const char *name, unsigned flags,
 		 struct elf_info *info, struct cerr *err)
 {
 	struct src s = { .fd = -1, .mem = buf, .size = len };
-	return read_info(&s, flags, name, info, err);
+	return read_info(&s, flags, name, info, NULL, err);
 }
 
 void elf_info_free(struct elf_info *info)

@@ -487,11 +487,15 @@ static int obj_append(struct resolution *r, struct rs_obj *o)
 {
 	if (r->n >= MAX_OBJECTS)
 		return COMPAT_ELIMIT;
-	struct rs_obj *n = realloc(r->objs, (r->n + 1) * sizeof *n);
-	if (!n)
-		return COMPAT_ENOMEM;
-	r->objs = n;
-	n[r->n++] = *o;
+	/* doubling when n is 0 or a power of two: a closure of n objects is
+	 * log n reallocations, not n copies of the array */
+	if (!(r->n & (r->n - 1))) {
+		struct rs_obj *n = realloc(r->objs, (r->n ? r->n * 2 : 1) * sizeof *n);
+		if (!n)
+			return COMPAT_ENOMEM;
+		r->objs = n;
+	}
+	r->objs[r->n++] = *o;
 	return 0;
 }
 
