@@ -6,7 +6,7 @@
  * stripped of them (sstrip) is read like any other.
  *
  * Two ways to the bytes: pread into small buffers (struct src with an fd:
- * the headers in one read of the first KB, PT_DYNAMIC in one read, the
+ * the headers in one read of the first page, PT_DYNAMIC in one read, the
  * strings in windows), for a caller that needs only the dynamic section
  * (gen --list, a library's DT_NEEDED), so that no page of the file is
  * mapped or touched beyond those bytes; or a read-only view of a mapping
@@ -35,8 +35,9 @@
 #define MAX_NOTES 8			/* PT_NOTE segments looked into for the ISA note */
 #define MAX_NOTE_BYTES (1u << 16)
 #define DYN_CHUNK 256			/* dynamic entries read at a time */
-#define HEAD_BYTES 1024			/* read first: the headers, PT_INTERP and the property
-					 * note of most files (ld.so reads 832 bytes) */
+#define HEAD_BYTES 4096			/* read first: the headers, PT_INTERP, the property note
+					 * and, for a small program, its dynamic strings (ld.so
+					 * reads 832 bytes; a page costs no more to copy) */
 #define STR_WINDOW 512			/* dynamic strings read at a time */
 
 /* ---- bytes ---- */
