@@ -530,6 +530,8 @@ int check_main(int argc, char **argv)
 	}
 	if (optind >= argc || (optind + 1 != argc && ca.nhosts)) {
 		fputs(usage_text, stderr);
+		free(ca.hosts);
+		free(ca.hosts_text);
 		return 2;
 	}
 	const char *src = argv[optind];

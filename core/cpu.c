@@ -11,16 +11,26 @@
  * needs); a lookup of glibc's copy costs nanoseconds. "Active" is glibc's
  * "usable": the CPU has it and the kernel saves its registers (AVX needs
  * XCR0's YMM bits, AVX-512 its ZMM ones), as get-isa-level.h requires. */
+/* CPU_FEATURE_ACTIVE without its (1 << 31) in int, which UBSan rightly
+ * refuses for AVX512VL and the other bit-31 features: the same look-up,
+ * through the same glibc function, with an unsigned shift. */
+static int active(unsigned index)
+{
+	const struct cpuid_feature *f = __x86_get_cpuid_feature_leaf(index / (8 * sizeof(unsigned) * 4));
+	unsigned reg = index & (8 * sizeof(unsigned) * 4 - 1), bit = reg & (8 * sizeof(unsigned) - 1);
+	return (f->active_array[reg / (8 * sizeof(unsigned))] & (1u << bit)) != 0;
+}
+
 static int level_compute(void)
 {
-	int v2 = CPU_FEATURE_ACTIVE(CMPXCHG16B) && CPU_FEATURE_ACTIVE(LAHF64_SAHF64) && CPU_FEATURE_ACTIVE(POPCNT) &&
-		 CPU_FEATURE_ACTIVE(SSE3) && CPU_FEATURE_ACTIVE(SSE4_1) && CPU_FEATURE_ACTIVE(SSE4_2) &&
-		 CPU_FEATURE_ACTIVE(SSSE3);
-	int v3 = CPU_FEATURE_ACTIVE(AVX) && CPU_FEATURE_ACTIVE(AVX2) && CPU_FEATURE_ACTIVE(BMI1) &&
-		 CPU_FEATURE_ACTIVE(BMI2) && CPU_FEATURE_ACTIVE(F16C) && CPU_FEATURE_ACTIVE(FMA) &&
-		 CPU_FEATURE_ACTIVE(LZCNT) && CPU_FEATURE_ACTIVE(MOVBE) && CPU_FEATURE_ACTIVE(OSXSAVE);
-	int v4 = CPU_FEATURE_ACTIVE(AVX512F) && CPU_FEATURE_ACTIVE(AVX512BW) && CPU_FEATURE_ACTIVE(AVX512CD) &&
-		 CPU_FEATURE_ACTIVE(AVX512DQ) && CPU_FEATURE_ACTIVE(AVX512VL);
+	int v2 = active(x86_cpu_CMPXCHG16B) && active(x86_cpu_LAHF64_SAHF64) && active(x86_cpu_POPCNT) &&
+		 active(x86_cpu_SSE3) && active(x86_cpu_SSE4_1) && active(x86_cpu_SSE4_2) &&
+		 active(x86_cpu_SSSE3);
+	int v3 = active(x86_cpu_AVX) && active(x86_cpu_AVX2) && active(x86_cpu_BMI1) &&
+		 active(x86_cpu_BMI2) && active(x86_cpu_F16C) && active(x86_cpu_FMA) &&
+		 active(x86_cpu_LZCNT) && active(x86_cpu_MOVBE) && active(x86_cpu_OSXSAVE);
+	int v4 = active(x86_cpu_AVX512F) && active(x86_cpu_AVX512BW) && active(x86_cpu_AVX512CD) &&
+		 active(x86_cpu_AVX512DQ) && active(x86_cpu_AVX512VL);
 	return !v2 ? 1 : !v3 ? 2 : !v4 ? 3 : 4;
 }
 

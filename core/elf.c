@@ -150,7 +150,7 @@ static int src_string(const struct src *s, uint64_t base, uint64_t strsz, uint64
 	/* The names of DT_NEEDED and DT_SONAME lie near each other: one
 	 * read of STR_WINDOW bytes usually serves them all. */
 	struct src_cache *c = s->cache;
-	if (c && !(at >= c->win_off && at - c->win_off < c->nwin)) {
+	if (c && !(c->nwin && at >= c->win_off && at - c->win_off < c->nwin)) {
 		size_t n = avail < sizeof c->win ? (size_t)avail : sizeof c->win;
 		c->nwin = 0;
 		if (src_read(s, at, c->win, n) == 0) {
@@ -158,7 +158,7 @@ static int src_string(const struct src *s, uint64_t base, uint64_t strsz, uint64
 			c->nwin = n;
 		}
 	}
-	if (c && at >= c->win_off && at - c->win_off < c->nwin) {
+	if (c && c->nwin && at >= c->win_off && at - c->win_off < c->nwin) {
 		const char *w = (const char *)c->win + (at - c->win_off);
 		size_t left = c->nwin - (size_t)(at - c->win_off);
 		if (left > avail)
@@ -925,6 +925,7 @@ int elf_read_fd(int fd, const char *name, unsigned flags, struct elf_info *info,
 		struct src_cache cache;
 		struct src s = { .fd = fd, .size = (uint64_t)st.st_size, .cache = &cache };
 		cache.nhead = cache.nwin = 0;
+		cache.win_off = 0;
 		rc = read_info(&s, flags, name, info, NULL, err);
 	} else {
 		void *map;
@@ -1063,6 +1064,7 @@ int elf_read_fd_symtab(int fd, const char *name, unsigned flags, struct elf_info
 		struct src_cache cache;
 		struct src ps = { .fd = fd, .size = (uint64_t)st.st_size, .cache = &cache };
 		cache.nhead = cache.nwin = 0;
+		cache.win_off = 0;
 		rc = read_info(&ps, flags, name, info, &t->tab, err);
 		t->s.big = ps.big;
 		t->s.is64 = ps.is64;
