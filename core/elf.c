@@ -602,7 +602,9 @@ static int read_verneed(const struct src *s, const struct dyn_tables *tab, struc
 }
 
 struct verdef_map {
-	char **names;	/* indexed by vd_ndx; NULL where unused; owned */
+	const char **names;	/* indexed by vd_ndx; NULL where unused; the
+				 * strings are the mapping's (the map is only
+				 * filled from memory) */
 	size_t n;
 };
 
@@ -623,37 +625,35 @@ static int read_verdef(const struct src *s, const struct dyn_tables *tab, struct
 		if (aoff < off || aoff > end || end - aoff < sizeof va || src_read(s, aoff, va, sizeof va) < 0)
 			return cerr_set(err, COMPAT_EINVAL, "%s: bad version definition at %llu", name,
 					(unsigned long long)(off - tab->verdef.off));
-		char *vname;
-		int rc = src_string(s, tab->str.off, tab->strsz, get32(s, va), &vname);
-		if (rc < 0)
-			return rc == COMPAT_ENOMEM ? cerr_set(err, rc, "%s: out of memory", name)
-						   : cerr_set(err, COMPAT_EINVAL, "%s: bad version definition name", name);
-		if (map) {
+		uint32_t so = get32(s, va);
+		if (map && s->fd < 0) {
+			/* in place: the name ends inside the string table */
+			const char *p = (const char *)s->mem + tab->str.off + so;
+			if (so >= tab->strsz || !memchr(p, '\0', (size_t)(tab->strsz - so)))
+				return cerr_set(err, COMPAT_EINVAL, "%s: bad version definition name", name);
 			if (ndx >= map->n) {
-				char **nn = realloc(map->names, (ndx + 1) * sizeof *nn);
-				if (!nn) {
-					free(vname);
+				size_t nn_n = (size_t)ndx + 1 > map->n * 2 ? (size_t)ndx + 1 : map->n * 2;
+				const char **nn = realloc(map->names, nn_n * sizeof *nn);
+				if (!nn)
 					return cerr_set(err, COMPAT_ENOMEM, "%s: out of memory", name);
-				}
-				memset(nn + map->n, 0, (ndx + 1 - map->n) * sizeof *nn);
+				memset(nn + map->n, 0, (nn_n - map->n) * sizeof *nn);
 				map->names = nn;
-				map->n = ndx + 1;
+				map->n = nn_n;
 			}
-			if (!map->names[ndx]) {
-				map->names[ndx] = vname;
-				vname = NULL;
-			}
+			if (!map->names[ndx])
+				map->names[ndx] = p;
 		}
 		if (info && !(flags & VER_FLG_BASE)) {
-			if (!vname && !(vname = strdup(map->names[ndx])))
-				return cerr_set(err, COMPAT_ENOMEM, "%s: out of memory", name);
+			char *vname;
+			int rc = src_string(s, tab->str.off, tab->strsz, so, &vname);
+			if (rc < 0)
+				return rc == COMPAT_ENOMEM ? cerr_set(err, rc, "%s: out of memory", name)
+							   : cerr_set(err, COMPAT_EINVAL, "%s: bad version definition name", name);
 			if (push_str(&info->verdefs, &info->nverdefs, vname) < 0) {
 				free(vname);
 				return cerr_set(err, COMPAT_ENOMEM, "%s: out of memory", name);
 			}
-			vname = NULL;
 		}
-		free(vname);
 		if (!next)
 			break;
 		off += next;
@@ -1210,8 +1210,6 @@ void elf_symtab_close(struct elf_symtab *t)
 		free(t->map);
 	else if (t->map)
 		munmap(t->map, t->size);
-	for (size_t i = 0; i < t->vd.n; i++)
-		free(t->vd.names[i]);
 	free(t->vd.names);
 	free(t);
 }
