@@ -23,16 +23,19 @@
 #include "core/verdict.h"
 
 static const char usage_text[] =
-	"usage: compat check [--json] [-v] [--library-path DIRS] [--root DIR] PROGRAM|DIR|ARTIFACT|REF|IMAGE_REF|-\n"
+	"usage: compat check [--json] [-v] [--library-path DIRS] [--root DIR] PROGRAM|DIR|ARTIFACT|REF|IMAGE_REF|-...\n"
 	"       compat check --host ADDR [--host ADDR]... [--hosts FILE] [--tls-ca FILE [--tls-name NAME]]\n"
 	"                    [--json] PROGRAM|DIR|ARTIFACT|REF|-\n"
 	"       compat check --exec [--cache DIR] [PROGRAM|DIR|ARTIFACT] -- CMD [ARGS...]\n"
 	"\n"
-	"Judge a program, or an artifact (from compat gen), against this host's\n"
+	"Judge programs, or artifacts (from compat gen), against this host's\n"
 	"libraries, or ask compat servers. Every finding is reported: wrong-arch,\n"
 	"missing-interpreter, missing-soname, missing-version, isa-level, kernel,\n"
 	"undefined-symbol; root causes first, and a last line with the minimum\n"
 	"library versions needed.\n"
+	"Several operands: a report each, in order (with --json, a line each:\n"
+	"{\"schema\":1, \"artifact\": NAME, \"report\": REPORT} or {..., \"error\": MESSAGE});\n"
+	"the exit status is the worst of them.\n"
 	"\n"
 	"An ELF PROGRAM is described on the spot, as compat gen would, a '#!' script\n"
 	"by its interpreter (through /usr/bin/env NAME too), a DIR as compat gen DIR\n"
@@ -180,18 +183,28 @@ static void split_dirs(const char *s, struct pathlist *l)
 		cli_die("check", "out of memory");
 }
 
-static int judge_local(const struct check_args *ca, const struct artifact *a, struct verdict *v,
-		       struct cerr *err)
+/* The index a local check judges against: lazy, for one process judges a
+ * few artifacts and looks up only what they need (not every library of
+ * the host, as the server's index holds). */
+static int local_index(const struct check_args *ca, struct host_index **idx, struct cerr *err)
 {
 	struct pathlist extra;
 	split_dirs(ca->libpath, &extra);
-	struct index_opts io = { .root = ca->root, .extra_dirs = (const char *const *)extra.v, .nextra = extra.n };
+	struct index_opts io = { .root = ca->root, .extra_dirs = (const char *const *)extra.v, .nextra = extra.n,
+				 .lazy = 1 };
+	int rc = index_build(&io, idx, err);
+	pathlist_free(&extra);
+	return rc;
+}
+
+static int judge_local(const struct check_args *ca, const struct artifact *a, struct verdict *v,
+		       struct cerr *err)
+{
 	struct host_index *idx = NULL;
-	int rc = index_build(&io, &idx, err);
+	int rc = local_index(ca, &idx, err);
 	if (rc == 0)
 		rc = verdict_check(idx, a, NULL, v, err);
 	index_free(idx);
-	pathlist_free(&extra);
 	return rc;
 }
 
@@ -322,6 +335,72 @@ static int load_source(const struct check_args *ca, const char *src, int to_serv
 	const char *exe = artifact_get(&s->a, ARTIFACT_NS "executable-name");
 	snprintf(s->name, sizeof s->name, "%s", exe ? exe : src);
 	return 0;
+}
+
+/* One line of check --json with several operands: {"schema": 1,
+ * "artifact": SRC, "report": the document --json alone prints} or
+ * {"schema": 1, "artifact": SRC, "error": {"message": .., "exit": N}}. */
+static void json_line(const char *src, const struct verdict *v, const char *name, const struct cerr *err)
+{
+	json_t *row = json_pack("{s:s}", "artifact", src);
+	if (!row)
+		cli_die("check", "out of memory");
+	if (v)
+		json_object_set_new(row, "report", report_json(v, name));
+	else
+		json_object_set_new(row, "error", json_pack("{s:s, s:i}", "message", err->msg, "exit",
+							    cerr_exit_status(err->code)));
+	cli_json_print("check", row, 0);	/* takes row */
+}
+
+/* Judge one artifact here. Returns the exit status for it; a report goes
+ * to stdout, an error to stderr (and, with several artifacts and --json,
+ * to stdout as a JSON line too). */
+static int check_one(const struct check_args *ca, const struct host_index *idx, const char *src, int several)
+{
+	struct source s;
+	struct verdict v;
+	struct cerr err;
+	int rc = load_source(ca, src, 0, &s, &err);
+	if (rc == 0)
+		rc = verdict_check(idx, &s.a, NULL, &v, &err);
+	if (rc < 0) {
+		source_free(&s);
+		if (!(several && ca->json))
+			return cli_error("check", &err);
+		cli_warn("check", "%s", err.msg);	/* and its JSON line: */
+		json_line(src, NULL, NULL, &err);
+		return cerr_exit_status(err.code);
+	}
+	if (several && ca->json) {
+		json_line(src, &v, s.name, NULL);
+		rc = v.compatible ? 0 : 1;
+	} else {
+		rc = report(ca, &v, s.name);
+	}
+	verdict_free(&v);
+	source_free(&s);
+	return rc;
+}
+
+/* ARTIFACT...: each judged against one lazy index of this host, its report
+ * printed in the order given. Exit status: the worst of them (3 a registry
+ * could not be reached > 2 bad input > 1 not compatible). */
+static int check_local(const struct check_args *ca, const char *const *srcs, int n)
+{
+	struct host_index *idx = NULL;
+	struct cerr err;
+	if (local_index(ca, &idx, &err) < 0)
+		return cli_error("check", &err);
+	int worst = 0;
+	for (int i = 0; i < n; i++) {
+		int st = check_one(ca, idx, srcs[i], n > 1);
+		if (st > worst)
+			worst = st;
+	}
+	fflush(stdout);
+	index_free(idx);
+	return worst;
 }
 
 /* A host's one-line status in the fleet table, and its exit status:
@@ -510,9 +589,11 @@ static int run_exec(const struct check_args *ca, const char *source, char **cmd)
 int check_main(int argc, char **argv)
 {
 	struct check_args ca = { 0 };
-	const char *ops[2] = { NULL, NULL };
+	const char **ops = calloc((size_t)argc + 1, sizeof *ops);	/* the operands, in order */
 	int nops = 0, dashdash = 0, c;
 
+	if (!ops)
+		cli_die("check", "out of memory");
 	cli_json(ca.json = cli_json_in(argc, argv));
 	opterr = 0;
 	/* Options may follow operands, as GNU tools allow, but nothing after
@@ -553,10 +634,7 @@ int check_main(int argc, char **argv)
 		}
 		if (optind >= argc)
 			break;
-		if (nops < 2)
-			ops[nops] = argv[optind];
-		nops++;
-		optind++;
+		ops[nops++] = argv[optind++];
 	}
 	if (ca.cache && !ca.exec)
 		cli_usage_die("check", "--cache goes with --exec");
@@ -569,32 +647,21 @@ int check_main(int argc, char **argv)
 			cli_usage_die("check", "--exec needs a command after --");
 		return run_exec(&ca, ops[0], argv + optind);
 	}
-	for (; dashdash && optind < argc; optind++, nops++)
-		if (nops < 2)
-			ops[nops] = argv[optind];
+	for (; dashdash && optind < argc; optind++)
+		ops[nops++] = argv[optind];
 	if (nops == 0)
 		cli_usage_die("check", "missing operand (a PROGRAM, DIR, ARTIFACT, REF or -)");
-	if (nops > 1)
-		cli_usage_die("check", "extra operand '%s'", ops[1]);
+	if (nops > 1 && ca.nhosts)
+		cli_usage_die("check", "extra operand '%s' (one operand with --host)", ops[1]);
 	const char *src = ops[0];
 	if (ca.nhosts) {
 		int rc = judge_remote(&ca, src);
 		free(ca.hosts);
 		free(ca.hosts_text);
+		free(ops);
 		return rc;
 	}
-	struct source s;
-	struct cerr err;
-	struct verdict v;
-	int rc = load_source(&ca, src, 0, &s, &err);
-	if (rc == 0)
-		rc = judge_local(&ca, &s.a, &v, &err);
-	if (rc < 0) {
-		source_free(&s);
-		return cli_error("check", &err);
-	}
-	rc = report(&ca, &v, s.name);
-	verdict_free(&v);
-	source_free(&s);
+	int rc = check_local(&ca, ops, nops);
+	free(ops);
 	return rc;
 }

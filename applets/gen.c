@@ -199,7 +199,7 @@ static json_t *resolution_json(const char *file, const struct resolution *r)
 static int run_resolve(const char *const *paths, int n, const char *root, const char *libpath, int tree,
 		       int json, const char *out)
 {
-	struct rs_opts ro = { .root = root, .library_path = libpath };
+	struct rs_opts ro = { .root = root, .library_path = libpath, .no_symtabs = 1 };
 	struct resolver *rv;
 	struct cerr err;
 	int status = 0, resolved = 0, colour = !json && strcmp(out, "-") == 0 && cli_colour(stdout);

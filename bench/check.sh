@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # A local `compat check` of one artifact against ldd on the same program,
-# measured in one run. Budget (DESIGN §9): <= 2 ms median, process start
-# included, and >= 3x faster than ldd. Per program: the median of REPS runs
-# of each (spawned by a small C timer, no shell in the timing), interleaved;
-# then the median over a sample of dynamically linked programs of /usr/bin.
-# Env: SAMPLE (programs, default 50), REPS (default 5), COMPAT (the binary).
+# measured in one run, for the binary `make` builds (glibc dynamic) and the
+# one `make static` builds. Budget (DESIGN §9): <= 2 ms median, process
+# start included, and >= 3x faster than ldd. Per program: the median of
+# REPS runs of each (spawned by a small C timer, no shell in the timing),
+# interleaved; then the median over a sample of dynamically linked
+# programs of /usr/bin. Also every artifact of the sample judged by one
+# `check` process, per artifact.
+# Env: SAMPLE (programs, default 50), REPS (default 5), COMPAT (the binary),
+# STATIC (a `make static` binary; default: built into the work directory;
+# STATIC=0: none).
 set -eu
 cd "$(dirname "$0")/.."
 SAMPLE=${SAMPLE:-50} REPS=${REPS:-5}
@@ -13,6 +18,15 @@ work=$(mktemp -d /tmp/compat-bench-check.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 cc -O2 -o "$work/spawn_time" bench/spawn_time.c
 unset LD_LIBRARY_PATH
+STATIC=${STATIC:-}
+if [ -z "$STATIC" ]; then
+	if make --no-print-directory static STATIC_OUT="$work/static/compat" > "$work/static.log" 2>&1; then
+		STATIC=$work/static/compat
+	else
+		echo "(make static failed: the static binary is left out)"; tail -3 "$work/static.log"
+		STATIC=0
+	fi
+fi
 
 for f in /usr/bin/*; do
 	[ -f "$f" ] && [ ! -L "$f" ] || continue
@@ -23,6 +37,7 @@ step=$(( total / SAMPLE )); [ "$step" -ge 1 ] || step=1
 awk -v s="$step" 'NR % s == 0' "$work/all" | head -n "$SAMPLE" > "$work/sample"
 n=$(wc -l < "$work/sample")
 echo "sample: $n of $total dynamically linked programs in /usr/bin, $REPS runs each, median per program"
+echo "compat: $COMPAT ($("$COMPAT" --version | sed -n 's/^link: //p'))${STATIC:+; static: $STATIC}"
 
 : > "$work/times"
 i=0
@@ -30,14 +45,34 @@ while read -r f; do
 	i=$((i + 1))
 	"$COMPAT" gen -o "$work/a$i.json" "$f" 2> /dev/null || continue
 	echo "compat check|$("$work/spawn_time" "$REPS" "$COMPAT" check "$work/a$i.json")" >> "$work/times"
+	[ "$STATIC" = 0 ] || echo "static check|$("$work/spawn_time" "$REPS" "$STATIC" check "$work/a$i.json")" >> "$work/times"
 	echo "ldd|$("$work/spawn_time" "$REPS" ldd "$f")" >> "$work/times"
 done < "$work/sample"
 base=$("$work/spawn_time" 21 /bin/true)
+t0=$(date +%s%N)
+"$COMPAT" check "$work"/a*.json > /dev/null
+t1=$(date +%s%N)
+na=$(ls "$work"/a*.json | wc -l)
 
 median() { sort -n | awk '{a[NR]=$1} END {if (NR) print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
-c=$(grep '^compat check|' "$work/times" | cut -d'|' -f2 | median)
-l=$(grep '^ldd|' "$work/times" | cut -d'|' -f2 | median)
+med() { grep "^$1|" "$work/times" | cut -d'|' -f2 | median; }
+l=$(med ldd)
 printf '\n%-22s %12s %10s\n' tool "median µs" "vs ldd"
-printf '%-22s %12.0f %9.2fx\n' "compat check ART" "$c" "$(echo "$l / $c" | bc -l)"
+for t in "compat check" "static check"; do
+	c=$(med "$t")
+	[ -n "$c" ] || continue
+	printf '%-22s %12.0f %9.2fx\n' "$t ART" "$c" "$(echo "$l / $c" | bc -l)"
+done
 printf '%-22s %12.0f %9.2fx\n' "ldd PROGRAM" "$l" 1
 printf '%-22s %12.0f   (process spawn floor on this machine)\n' "/bin/true" "$base"
+printf '%-22s %12.0f   (µs per artifact: %d artifacts, one check process)\n' "compat check ART..." \
+	"$(echo "($t1 - $t0) / 1000 / $na" | bc -l)" "$na"
+echo
+for t in "compat check" "static check"; do
+	c=$(med "$t")
+	[ -n "$c" ] || continue
+	r=$(echo "$l / $c" | bc -l)
+	printf 'budget %-13s %.2f ms (<= 2 ms: %s), %.2fx ldd (>= 3x: %s)\n' "${t%% *}:" "$(echo "$c / 1000" | bc -l)" \
+		"$([ "$(echo "$c <= 2000" | bc)" = 1 ] && echo met || echo 'NOT met')" "$r" \
+		"$([ "$(echo "$r >= 3" | bc)" = 1 ] && echo met || echo 'NOT met')"
+done

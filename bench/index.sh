@@ -26,7 +26,8 @@ int main(void)
 }
 C
 make -s units > /dev/null
-objs=$(for c in core/*.c; do echo "build/gcc/${c%.c}.o"; done; ls build/gcc/gen/*.o 2>/dev/null || true)
+objs=$(for c in core/*.c; do echo "build/gcc/${c%.c}.o"; done; ls build/gcc/gen/*.o 2>/dev/null || true
+	echo build/gcc/core/audit/embed.o build/gcc/core/audit/auditmap.o)   # the audit objects libcache embeds
 cc -O2 -D_GNU_SOURCE -I. -o "$work/b" "$work/b.c" $objs $(pkg-config --libs libelf libnghttp2 jansson zlib) \
 	-lmbedtls -lmbedx509 -lmbedcrypto -lprotobuf-nanopb
 entries=$(/sbin/ldconfig -p | head -1 | grep -oE '^[0-9]+')

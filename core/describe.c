@@ -85,11 +85,15 @@ static char *set_join(const struct strmap *m)
 		}
 	qsort(v, n, sizeof *v, cmp_str);
 	char *out = malloc(len), *p = out;
-	if (out) {
-		*p = '\0';
-		for (size_t i = 0; i < n; i++)
-			p += sprintf(p, "%s%s", i ? " " : "", v[i]);
+	for (size_t i = 0; out && i < n; i++) {
+		size_t l = strlen(v[i]);
+		if (i)
+			*p++ = ' ';
+		memcpy(p, v[i], l);
+		p += l;
 	}
+	if (out)
+		*p = '\0';
 	free(v);
 	return out;
 }
@@ -182,11 +186,21 @@ static int is_program(const struct elf_info *i)
 	return i->type == ET_EXEC || (i->flags_1 & DF_1_PIE) || (i->interp && !i->soname);
 }
 
-/* NAME or NAME@VERSION, into buf (NULL when it does not fit). */
+/* NAME or NAME@VERSION, into buf (NULL when it does not fit). Called per
+ * undefined symbol: no printf. */
 static const char *sym_token(char *buf, size_t len, const struct elf_undef *u)
 {
-	int n = u->version ? snprintf(buf, len, "%s@%s", u->name, u->version) : snprintf(buf, len, "%s", u->name);
-	return n < 0 || (size_t)n >= len ? NULL : buf;
+	size_t ln = strlen(u->name), lv = u->version ? strlen(u->version) : 0;
+	if (ln + (u->version ? 1 + lv : 0) >= len)
+		return NULL;
+	memcpy(buf, u->name, ln);
+	if (u->version) {
+		buf[ln] = '@';
+		memcpy(buf + ln + 1, u->version, lv);
+		ln += 1 + lv;
+	}
+	buf[ln] = '\0';
+	return buf;
 }
 
 /* Warn once per file about what nothing binds (gen's stderr). */

@@ -1,11 +1,15 @@
-/* ELF reading through libelf: what the loader and the verdict need to know
- * of a program or library. Never executes or maps the file for execution;
- * files are opened read-only and mapped PROT_READ by libelf.
+/* ELF reading: what the loader and the verdict need to know of a program
+ * or library, read as glibc's ld.so reads it. Never executes or maps the
+ * file for execution; files are read with pread, or mapped PROT_READ.
  *
- * Dynamic information is read from the section headers (.dynamic,
- * .dynsym, .gnu.version*, .gnu.hash/.hash, .note.gnu.property); PT_INTERP
- * from the program headers. A dynamic object whose section headers were
- * stripped (sstrip) is refused with COMPAT_EINVAL. */
+ * Everything comes from the program headers and the dynamic section:
+ * PT_INTERP, PT_DYNAMIC and the tables it points to (DT_STRTAB, DT_SYMTAB,
+ * DT_GNU_HASH/DT_HASH, DT_VERSYM, DT_VERNEED, DT_VERDEF), located through
+ * the PT_LOAD segments; the ISA property from PT_GNU_PROPERTY (or the
+ * PT_NOTE segments). A file stripped of its section headers (sstrip) is
+ * read like any other; they are looked at only to count the undefined
+ * symbols of a program exactly (the hash tables need not cover them).
+ * libelf reads the notes of elf_abi_tag_*. */
 #ifndef COMPAT_ELF_H
 #define COMPAT_ELF_H
 
@@ -33,8 +37,8 @@ struct elf_vneed {
 
 struct elf_undef {
 	char *name;
-	char *version;		/* NULL when unversioned */
-	char *vfile;		/* soname the version is needed from, or NULL */
+	const char *version;	/* NULL when unversioned; borrowed from vneeds */
+	const char *vfile;	/* soname the version is needed from, or NULL; borrowed from vneeds */
 	int weak;		/* STB_WEAK reference */
 };
 

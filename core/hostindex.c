@@ -1,6 +1,15 @@
 /* The host index: ldso.h's search, answered per step from tables built
  * once. Directory entries are read lazily (on first lookup of their name);
- * cache entries when the index is built. */
+ * cache entries when the index is built.
+ *
+ * A lazy index (index_opts.lazy, what one check process needs) builds no
+ * tables up front: a name is looked for in a directory when a lookup first
+ * reaches that directory (fstatat on a descriptor of the directory, kept),
+ * a cache entry or loader is read when first found, and each library is
+ * read once, its version definitions and its hash table from one mapping.
+ * The answers are the ones the full index gives: the same candidates (a
+ * directory entry whose name has ".so" and that is no directory), tried in
+ * the same order by the same code. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -31,6 +40,7 @@ struct cand {
 struct cand_list {
 	struct cand **v;
 	size_t n;
+	unsigned char *probed;	/* lazy: per directory and subdirectory, looked there */
 };
 
 struct host_index {
@@ -49,7 +59,13 @@ struct host_index {
 	size_t nsubs;
 	int cpu;
 	size_t nlibs;
+	int lazy;
+	int failed;		/* lazy: a lookup ran out of memory (index_failed) */
+	int *dirfd;		/* lazy: per directory and subdirectory (ndirs x nsubs):
+				 * DIRFD_UNOPENED, -1 absent, or an O_PATH descriptor */
 };
+
+#define DIRFD_UNOPENED (-2)
 
 /* Read the ELF fields of a candidate once. */
 static void cand_load(const struct host_index *idx, struct cand *c)
@@ -71,7 +87,12 @@ static void cand_load(const struct host_index *idx, struct cand *c)
 		return;
 	}
 	c->state = CAND_BAD;
-	if (elf_read_fd(fd, c->lib.path, ELF_READ_VERSIONS, &info, NULL) == 0) {
+	/* A lazy index keeps the mapping for symbol lookups (one open and
+	 * one mapping per library); a full one would hold hundreds. */
+	int rc = idx->lazy ? elf_read_fd_symtab(fd, c->lib.path, ELF_READ_VERSIONS, &info, &c->symtab, NULL)
+			   : elf_read_fd(fd, c->lib.path, ELF_READ_VERSIONS, &info, NULL);
+	c->symtab_tried = idx->lazy;
+	if (rc == 0) {
 		if (info.type == ET_DYN || info.type == ET_EXEC)
 			c->state = CAND_OK;
 		c->lib.elf_class = info.elf_class;
@@ -125,6 +146,7 @@ static void list_free(void *p)
 	for (size_t i = 0; i < l->n; i++)
 		cand_free(l->v[i]);
 	free(l->v);
+	free(l->probed);
 	free(l);
 }
 
@@ -133,16 +155,22 @@ static void cached_free(void *p)
 	cand_free(p);
 }
 
-static int dir_add(struct host_index *idx, enum cand_origin origin, size_t dir, const char *sub,
-		   const char *name, const char *path)
+/* The candidates for name, created empty when absent; NULL when out of memory. */
+static struct cand_list *list_get(struct host_index *idx, const char *name)
 {
 	struct cand_list *l = strmap_get(&idx->names, name);
 	if (!l) {
 		if (!(l = calloc(1, sizeof *l)) || strmap_put(&idx->names, name, l) < 0) {
 			free(l);
-			return COMPAT_ENOMEM;
+			return NULL;
 		}
 	}
+	return l;
+}
+
+static int list_add(struct host_index *idx, struct cand_list *l, enum cand_origin origin, size_t dir,
+		    const char *sub, const char *path)
+{
 	struct cand **nv = realloc(l->v, (l->n + 1) * sizeof *nv);
 	if (!nv)
 		return COMPAT_ENOMEM;
@@ -156,6 +184,71 @@ static int dir_add(struct host_index *idx, enum cand_origin origin, size_t dir, 
 	return 0;
 }
 
+static int dir_add(struct host_index *idx, enum cand_origin origin, size_t dir, const char *sub,
+		   const char *name, const char *path)
+{
+	struct cand_list *l = list_get(idx, name);
+	return l ? list_add(idx, l, origin, dir, sub, path) : COMPAT_ENOMEM;
+}
+
+/* What scan_dir would list: a name with ".so" in it. */
+static int library_like(const char *name)
+{
+	return strstr(name, ".so") != NULL;
+}
+
+/* "dir/sub" (or dir) into buf; 0, or -1 when it does not fit. */
+static int subdir_path(char *buf, size_t len, const char *dir, const char *sub)
+{
+	return (size_t)snprintf(buf, len, "%s%s%s", dir, *sub ? "/" : "", sub) >= len ? -1 : 0;
+}
+
+/* Lazy index: the descriptor of directory d's subdirectory s, opened on
+ * first use; -1 when there is no such directory. */
+static int dir_fd(struct host_index *idx, size_t d, size_t s)
+{
+	int *fd = &idx->dirfd[d * idx->nsubs + s];
+	if (*fd == DIRFD_UNOPENED) {
+		char sd[4096];
+		*fd = subdir_path(sd, sizeof sd, idx->dirs[d], idx->subs[s]) < 0
+			      ? -1 : ldso_open(&idx->root, sd, O_PATH | O_DIRECTORY);
+	}
+	return *fd;
+}
+
+static size_t sub_index(const struct host_index *idx, const char *sub)
+{
+	for (size_t s = 0; s < idx->nsubs; s++)
+		if (strcmp(idx->subs[s], sub) == 0)
+			return s;
+	return idx->nsubs;
+}
+
+/* Lazy index: add name's candidate in directory d, subdirectory sub (as
+ * scan_dir would have found it there), the first time it is asked for.
+ * The name has no '/' (it is a DT_NEEDED name without one, or a soname),
+ * so fstatat on the directory's descriptor stays inside a root. Returns 0
+ * or COMPAT_ENOMEM. */
+static int probe(struct host_index *idx, struct cand_list *l, const char *name, size_t d, const char *sub)
+{
+	size_t s = sub_index(idx, sub);
+	if (s == idx->nsubs || strchr(name, '/') || !library_like(name))
+		return 0;
+	if (!l->probed && !(l->probed = calloc(idx->ndirs * idx->nsubs, 1)))
+		return COMPAT_ENOMEM;
+	unsigned char *done = &l->probed[d * idx->nsubs + s];
+	if (*done)
+		return 0;
+	*done = 1;
+	int fd = dir_fd(idx, d, s);
+	struct stat st;
+	char path[4200];
+	if (fd < 0 || fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || S_ISDIR(st.st_mode) ||
+	    (size_t)snprintf(path, sizeof path, "%s%s%s/%s", idx->dirs[d], *sub ? "/" : "", sub, name) >= sizeof path)
+		return 0;
+	return list_add(idx, l, d < idx->nextra ? FROM_EXTRA : FROM_DEFAULT, d, idx->subs[s], path);
+}
+
 /* Every file of dir (and of the subdirectories a loader tries in it) whose
  * name looks like a library: looked up by file name, as ld.so does. */
 static int scan_dir(struct host_index *idx, enum cand_origin origin, size_t d)
@@ -164,7 +257,7 @@ static int scan_dir(struct host_index *idx, enum cand_origin origin, size_t d)
 	int rc = 0;
 	for (size_t s = 0; s < idx->nsubs && rc == 0; s++) {
 		char sd[4096];
-		if ((size_t)snprintf(sd, sizeof sd, "%s%s%s", dir, *idx->subs[s] ? "/" : "", idx->subs[s]) >= sizeof sd)
+		if (subdir_path(sd, sizeof sd, dir, idx->subs[s]) < 0)
 			continue;
 		int fd = ldso_open(&idx->root, sd, O_RDONLY | O_DIRECTORY);
 		if (fd < 0)
@@ -179,7 +272,7 @@ static int scan_dir(struct host_index *idx, enum cand_origin origin, size_t d)
 		struct dirent *e;
 		while (rc == 0 && (e = readdir(dh)) != NULL) {
 			char path[4200];
-			if (!strstr(e->d_name, ".so") || e->d_type == DT_DIR ||
+			if (!library_like(e->d_name) || e->d_type == DT_DIR ||
 			    (size_t)snprintf(path, sizeof path, "%s/%s", sd, e->d_name) >= sizeof path)
 				continue;
 			rc = dir_add(idx, origin, d, idx->subs[s], e->d_name, path);
@@ -251,32 +344,43 @@ static int model_root(struct host_index *idx)
 	return 0;
 }
 
+/* A candidate known by its path (a cache entry, a loader), added to
+ * idx->cached. NULL when out of memory. */
+static struct cand *cached_add(struct host_index *idx, enum cand_origin origin, const char *path)
+{
+	struct cand *c = cand_new(idx, origin, path);
+	if (c && strmap_put(&idx->cached, path, c) < 0) {
+		cand_free(c);
+		c = NULL;
+	}
+	return c;
+}
+
 static int add_cache(struct host_index *idx)
 {
 	if (ldso_cache_load(&idx->root, &idx->cache, &idx->cache_st, NULL) < 0)
 		return 0;	/* no cache, or not one: ld.so goes on without it */
 	idx->have_cache = 1;
-	for (size_t i = 0; i < idx->cache.n; i++) {
+	if (!idx->lazy && ldcache_entries(&idx->cache) < 0)
+		return COMPAT_ENOMEM;
+	for (size_t i = 0; i < idx->cache.n && !idx->lazy; i++) {
 		const char *path = idx->cache.entries[i].value;
 		if (strmap_get(&idx->cached, path))
 			continue;
-		struct cand *c = cand_new(idx, FROM_CACHE, path);
+		struct cand *c = cached_add(idx, FROM_CACHE, path);
 		if (!c)
 			return COMPAT_ENOMEM;
-		if (strmap_put(&idx->cached, path, c) < 0) {
-			cand_free(c);
-			return COMPAT_ENOMEM;
-		}
 		cand_load(idx, c);	/* the index is parsed once */
 	}
 	return 0;
 }
 
 /* The loader of each ABI, read now: it is loaded before anything else and
- * answers to its soname (libc.so.6 needs ld-linux-x86-64.so.2). */
+ * answers to its soname (libc.so.6 needs ld-linux-x86-64.so.2). A lazy
+ * index adds it when index_lookup_path first asks. */
 static int add_loaders(struct host_index *idx)
 {
-	for (size_t i = 0; i < idx->nabis; i++) {
+	for (size_t i = 0; i < idx->nabis && !idx->lazy; i++) {
 		const struct ldso_abi *a = idx->abis[i];
 		if (!a || !a->interp || strmap_get(&idx->cached, a->interp))
 			continue;
@@ -284,13 +388,9 @@ static int add_loaders(struct host_index *idx)
 		if (fd < 0)
 			continue;
 		close(fd);
-		struct cand *c = cand_new(idx, FROM_LOADER, a->interp);
+		struct cand *c = cached_add(idx, FROM_LOADER, a->interp);
 		if (!c)
 			return COMPAT_ENOMEM;
-		if (strmap_put(&idx->cached, a->interp, c) < 0) {
-			cand_free(c);
-			return COMPAT_ENOMEM;
-		}
 		cand_load(idx, c);
 	}
 	return 0;
@@ -307,10 +407,12 @@ int index_build(const struct index_opts *o, struct host_index **out, struct cerr
 		free(idx);
 		return rc;
 	}
+	idx->lazy = o->lazy;
 	if ((rc = model_root(idx)) < 0)
 		goto fail;
 	for (size_t i = 0; i < o->nextra; i++)
-		if ((rc = push_dir(idx, o->extra_dirs[i])) < 0 || (rc = scan_dir(idx, FROM_EXTRA, i)) < 0)
+		if ((rc = push_dir(idx, o->extra_dirs[i])) < 0 ||
+		    (!idx->lazy && (rc = scan_dir(idx, FROM_EXTRA, i)) < 0))
 			goto fail;
 	idx->nextra = o->nextra;
 	if (o->no_system)
@@ -326,11 +428,20 @@ int index_build(const struct index_opts *o, struct host_index **out, struct cerr
 				seen = strcmp(idx->dirs[j], a->dirs[k]) == 0;
 			if (seen)
 				continue;
-			if ((rc = push_dir(idx, a->dirs[k])) < 0 || (rc = scan_dir(idx, FROM_DEFAULT, idx->ndirs - 1)) < 0)
+			if ((rc = push_dir(idx, a->dirs[k])) < 0 ||
+			    (!idx->lazy && (rc = scan_dir(idx, FROM_DEFAULT, idx->ndirs - 1)) < 0))
 				goto fail;
 		}
 	}
 done:
+	if (idx->lazy) {
+		if (!(idx->dirfd = malloc((idx->ndirs * idx->nsubs + 1) * sizeof *idx->dirfd))) {
+			rc = COMPAT_ENOMEM;
+			goto fail;
+		}
+		for (size_t i = 0; i < idx->ndirs * idx->nsubs; i++)
+			idx->dirfd[i] = DIRFD_UNOPENED;
+	}
 	*out = idx;
 	return 0;
 fail:
@@ -362,16 +473,20 @@ static int cand_take(const struct host_index *idx, struct cand *c, int elf_class
 
 /* Directories [from, to) in order (through map when given: indexes into
  * idx->dirs), each with the subdirectories subs first. */
-static const struct host_lib *lookup_dirs(const struct host_index *idx, const struct cand_list *l,
-					  enum cand_origin origin, const size_t *map, size_t from, size_t to,
-					  const char *const *subs, size_t nsubs, int elf_class, int machine,
+static const struct host_lib *lookup_dirs(const struct host_index *cidx, struct cand_list *l,
+					  const char *name, enum cand_origin origin, const size_t *map, size_t from,
+					  size_t to, const char *const *subs, size_t nsubs, int elf_class, int machine,
 					  const char **bad)
 {
+	struct host_index *idx = (struct host_index *)cidx;	/* a lazy index fills itself */
 	for (size_t d = from; d < to; d++)
-		for (size_t s = 0; s < nsubs; s++)
+		for (size_t s = 0; s < nsubs; s++) {
+			size_t dir = map ? map[d] : d;
+			if (idx->lazy && probe(idx, l, name, dir, subs[s]) < 0)
+				idx->failed = COMPAT_ENOMEM;
 			for (size_t i = 0; i < l->n; i++) {
 				struct cand *c = l->v[i];
-				if (c->origin != origin || c->dir != (map ? map[d] : d) || strcmp(c->sub, subs[s]) != 0)
+				if (c->origin != origin || c->dir != dir || strcmp(c->sub, subs[s]) != 0)
 					continue;
 				int t = cand_take(idx, c, elf_class, machine);
 				if (t > 0)
@@ -382,14 +497,18 @@ static const struct host_lib *lookup_dirs(const struct host_index *idx, const st
 					return NULL;
 				}
 			}
+		}
 	return NULL;
 }
 
 static const struct host_lib *lookup_cache(const struct host_index *idx, const struct ldso_abi *abi,
 					   const char *soname, int elf_class, int machine, const char **bad)
 {
-	const struct ldcache_entry *e = idx->have_cache ? ldso_cache_lookup(&idx->cache, abi, soname) : NULL;
-	struct cand *c = e ? strmap_get(&idx->cached, e->value) : NULL;
+	struct ldcache_entry e;
+	int in_cache = idx->have_cache && ldso_cache_lookup(&idx->cache, abi, soname, &e);
+	struct cand *c = in_cache ? strmap_get(&idx->cached, e.value) : NULL;
+	if (!c && in_cache && idx->lazy && !(c = cached_add((struct host_index *)idx, FROM_CACHE, e.value)))
+		((struct host_index *)idx)->failed = COMPAT_ENOMEM;
 	if (!c)
 		return NULL;
 	int t = cand_take(idx, c, elf_class, machine);
@@ -404,19 +523,22 @@ static const struct host_lib *lookup_abi(const struct host_index *idx, const str
 {
 	if (how == LDSO_CACHE)
 		return abi && abi->ncache_flags ? lookup_cache(idx, abi, soname, elf_class, machine, bad) : NULL;
-	const struct cand_list *l = strmap_get(&idx->names, soname);
+	struct cand_list *l = strmap_get(&idx->names, soname);
+	if (!l && idx->lazy && !(l = list_get((struct host_index *)idx, soname)))
+		((struct host_index *)idx)->failed = COMPAT_ENOMEM;
 	if (!l)
 		return NULL;
 	const char *subs[LDSO_MAX_SUBDIRS];
 	size_t nsubs = ldso_subdirs(abi, subs);
 	if (how != LDSO_DEFAULT)	/* RPATH, LD_LIBRARY_PATH, RUNPATH: the extra directories */
-		return lookup_dirs(idx, l, FROM_EXTRA, NULL, 0, idx->nextra, subs, nsubs, elf_class, machine, bad);
+		return lookup_dirs(idx, l, soname, FROM_EXTRA, NULL, 0, idx->nextra, subs, nsubs, elf_class, machine,
+				   bad);
 	size_t map[LDSO_MAX_DIRS], nd = 0;
 	for (size_t k = 0; k < abi->ndirs; k++)
 		for (size_t j = idx->nextra; j < idx->ndirs; j++)
 			if (strcmp(idx->dirs[j], abi->dirs[k]) == 0)
 				map[nd++] = j;
-	return lookup_dirs(idx, l, FROM_DEFAULT, map, 0, nd, subs, nsubs, elf_class, machine, bad);
+	return lookup_dirs(idx, l, soname, FROM_DEFAULT, map, 0, nd, subs, nsubs, elf_class, machine, bad);
 }
 
 const struct host_lib *index_lookup_step(const struct host_index *idx, const char *soname, int elf_class,
@@ -455,9 +577,27 @@ const struct host_lib *index_lookup_soname(const struct host_index *idx, const c
 	return NULL;
 }
 
+/* Lazy index: is path a cache entry's or a loader's (what a full index
+ * reads up front)? FROM_CACHE, FROM_LOADER, or -1. */
+static int known_path(const struct host_index *idx, const char *path)
+{
+	for (size_t i = 0; i < idx->nabis; i++)
+		if (idx->abis[i] && idx->abis[i]->interp && strcmp(idx->abis[i]->interp, path) == 0)
+			return FROM_LOADER;
+	if (idx->have_cache && ldcache_entries((struct ldcache *)&idx->cache) < 0)
+		((struct host_index *)idx)->failed = COMPAT_ENOMEM;
+	for (size_t i = 0; idx->have_cache && i < idx->cache.n; i++)
+		if (strcmp(idx->cache.entries[i].value, path) == 0)
+			return FROM_CACHE;
+	return -1;
+}
+
 const struct host_lib *index_lookup_path(const struct host_index *idx, const char *path)
 {
 	struct cand *c = strmap_get(&idx->cached, path);
+	int origin = !c && idx->lazy ? known_path(idx, path) : -1;
+	if (origin >= 0 && !(c = cached_add((struct host_index *)idx, (enum cand_origin)origin, path)))
+		((struct host_index *)idx)->failed = COMPAT_ENOMEM;
 	if (!c)
 		return NULL;
 	cand_load(idx, c);
@@ -507,7 +647,8 @@ size_t index_default_dirs(const struct host_index *idx, int elf_class, int machi
 	size_t n = 0;
 	for (size_t k = 0; k < abi->ndirs; k++)
 		for (size_t j = idx->nextra; j < idx->ndirs; j++)
-			if (idx->dir_ok[j] && strcmp(idx->dirs[j], abi->dirs[k]) == 0)
+			if (strcmp(idx->dirs[j], abi->dirs[k]) == 0 &&
+			    (idx->lazy ? dir_fd((struct host_index *)idx, j, sub_index(idx, "")) >= 0 : idx->dir_ok[j]))
 				dirs[n++] = abi->dirs[k];
 	return n;
 }
@@ -531,6 +672,16 @@ int index_runs(const struct host_index *idx, int elf_class, int machine)
 int index_cpu(const struct host_index *idx)
 {
 	return idx->cpu;
+}
+
+int index_lazy(const struct host_index *idx)
+{
+	return idx->lazy;
+}
+
+int index_failed(const struct host_index *idx)
+{
+	return idx->failed;
 }
 
 size_t index_count(const struct host_index *idx)
@@ -574,6 +725,10 @@ void index_free(struct host_index *idx)
 		free(idx->dirs[i]);
 	free(idx->dirs);
 	free(idx->dir_ok);
+	for (size_t i = 0; idx->dirfd && i < idx->ndirs * idx->nsubs; i++)
+		if (idx->dirfd[i] >= 0)
+			close(idx->dirfd[i]);
+	free(idx->dirfd);
 	free(idx->abis);
 	free(idx->subs);
 	ldso_root_close(&idx->root);

@@ -31,6 +31,12 @@ struct index_opts {
 	const char *const *extra_dirs;	/* searched first (--library-path), in order */
 	size_t nextra;
 	int no_system;			/* only the extra directories (no cache, no defaults) */
+	int lazy;			/* read nothing up front but ld.so.cache: each name is
+					 * looked for when a lookup first reaches a directory, each
+					 * library read when first found (one process judging a few
+					 * artifacts: a few dozen look-ups, not every library of the
+					 * host). The answers are a full index's. Lookups fill a lazy
+					 * index: it is not for sharing between threads. */
 };
 
 struct host_index;
@@ -95,7 +101,14 @@ int index_runs(const struct host_index *idx, int elf_class, int machine);
 /* EM_* of the indexed host's CPU (see index_runs). */
 int index_cpu(const struct host_index *idx);
 
-/* Number of libraries indexed. */
+/* Was the index built lazy (index_opts.lazy)? */
+int index_lazy(const struct host_index *idx);
+
+/* COMPAT_ENOMEM when a lookup of a lazy index ran out of memory (its
+ * answer may then have been "not found"), else 0. */
+int index_failed(const struct host_index *idx);
+
+/* Number of libraries indexed (a lazy index: those looked at so far). */
 size_t index_count(const struct host_index *idx);
 
 /* True when /etc/ld.so.cache (under root) changed since the index was built. */

@@ -1,5 +1,6 @@
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "fsutil.h"
 #include "ldcache.h"
@@ -29,11 +30,14 @@ static const char *str_at(const unsigned char *base, size_t size, uint64_t off)
 	return (const char *)base + off;
 }
 
-static int parse_new(const unsigned char *img, size_t size, size_t start, const char *name,
-		     struct ldcache *c, struct cerr *err)
+/* The new-format header: its entry count, and the hwcaps subdirectory
+ * names from the extension section. The extension and its sections are at
+ * file offsets; the strings, like the entries' strings, count from the
+ * new header. */
+static int parse_new(struct ldcache *c, const char *name, struct cerr *err)
 {
-	const unsigned char *h = img + start;
-	size_t avail = size - start;
+	const unsigned char *img = c->image, *h = img + c->table;
+	size_t size = c->size, avail = size - c->table;
 	if (avail < NEW_HEADER)
 		return cerr_set(err, COMPAT_EINVAL, "%s: truncated header", name);
 	uint32_t nlibs = rd32(h + 20);
@@ -41,122 +45,114 @@ static int parse_new(const unsigned char *img, size_t size, size_t start, const 
 	if ((uint64_t)nlibs * NEW_ENTRY > avail - NEW_HEADER)
 		return cerr_set(err, COMPAT_EINVAL, "%s: %u entries do not fit in %zu bytes", name,
 				nlibs, avail);
-
-	/* hwcaps subdirectory names from the extension section. The
-	 * extension and its sections are at file offsets; the strings, like
-	 * the entries' strings, count from the new header. */
-	const char **hwcaps = NULL;
-	size_t nhwcaps = 0;
-	if (ext_off && ext_off <= size - 8 && rd32(img + ext_off) == EXT_MAGIC) {
-		uint32_t count = rd32(img + ext_off + 4);
-		for (uint32_t i = 0; i < count && i < 64; i++) {
-			size_t so = (size_t)ext_off + 8 + (size_t)i * 16;
-			if (so + 16 > size)
-				break;
-			uint32_t tag = rd32(img + so), off = rd32(img + so + 8), sz = rd32(img + so + 12);
-			if (tag != EXT_TAG_HWCAPS || off > size || sz > size - off || sz % 4)
-				continue;
-			nhwcaps = sz / 4;
-			hwcaps = calloc(nhwcaps ? nhwcaps : 1, sizeof *hwcaps);
-			if (!hwcaps)
-				return cerr_set(err, COMPAT_ENOMEM, "%s: out of memory", name);
-			for (size_t k = 0; k < nhwcaps; k++)
-				hwcaps[k] = str_at(h, avail, rd32(img + off + k * 4));
+	c->nraw = nlibs;
+	if (!ext_off || size < 8 || ext_off > size - 8 || rd32(img + ext_off) != EXT_MAGIC)
+		return 0;
+	uint32_t count = rd32(img + ext_off + 4);
+	for (uint32_t i = 0; i < count && i < 64; i++) {
+		size_t so = (size_t)ext_off + 8 + (size_t)i * 16;
+		if (so + 16 > size)
 			break;
-		}
+		uint32_t tag = rd32(img + so), off = rd32(img + so + 8), sz = rd32(img + so + 12);
+		if (tag != EXT_TAG_HWCAPS || off > size || sz > size - off || sz % 4)
+			continue;
+		c->nhwcaps = sz / 4;
+		if (!(c->hwcaps = calloc(c->nhwcaps ? c->nhwcaps : 1, sizeof *c->hwcaps)))
+			return cerr_set(err, COMPAT_ENOMEM, "%s: out of memory", name);
+		for (size_t k = 0; k < c->nhwcaps; k++)
+			c->hwcaps[k] = str_at(h, avail, rd32(img + off + k * 4));
+		break;
 	}
+	return 0;
+}
 
-	c->entries = calloc(nlibs ? nlibs : 1, sizeof *c->entries);
-	if (!c->entries) {
-		free(hwcaps);
-		return cerr_set(err, COMPAT_ENOMEM, "%s: out of memory", name);
+/* The key of raw entry i, or NULL when its offset is bogus. */
+static const char *key_at(const struct ldcache *c, size_t i)
+{
+	const unsigned char *h = (const unsigned char *)c->image + c->table;
+	return str_at(h, c->size - c->table, rd32(h + NEW_HEADER + i * NEW_ENTRY + 4));
+}
+
+/* Raw entry i decoded into *e; 0 when it cannot be read (a bogus string
+ * offset, an unknown hwcaps index): such an entry provides nothing. */
+static int entry_at(const struct ldcache *c, size_t i, struct ldcache_entry *e)
+{
+	const unsigned char *h = (const unsigned char *)c->image + c->table;
+	size_t avail = c->size - c->table;
+	const unsigned char *p = h + NEW_HEADER + i * NEW_ENTRY;
+	uint64_t hwcap;
+	memcpy(&hwcap, p + 16, 8);
+	memset(e, 0, sizeof *e);
+	e->flags = (int32_t)rd32(p);
+	e->key = str_at(h, avail, rd32(p + 4));
+	e->value = str_at(h, avail, rd32(p + 8));
+	if (!e->key || !e->value)
+		return 0;
+	if (hwcap & HWCAP_EXTENSION) {
+		uint32_t idx = (uint32_t)hwcap;
+		if (idx >= c->nhwcaps || !c->hwcaps[idx])
+			return 0;
+		e->hwcaps = c->hwcaps[idx];
+	} else {
+		e->hwcap = hwcap;
 	}
-	for (uint32_t i = 0; i < nlibs; i++) {
-		const unsigned char *e = h + NEW_HEADER + (size_t)i * NEW_ENTRY;
-		struct ldcache_entry *ce = &c->entries[c->n];
-		uint64_t hwcap;
-		memcpy(&hwcap, e + 16, 8);
-		ce->flags = (int32_t)rd32(e);
-		ce->key = str_at(h, avail, rd32(e + 4));
-		ce->value = str_at(h, avail, rd32(e + 8));
-		if (!ce->key || !ce->value)
-			continue;	/* an entry we cannot read provides nothing */
-		if (hwcap & HWCAP_EXTENSION) {
-			uint32_t idx = (uint32_t)hwcap;
-			if (idx >= nhwcaps || !hwcaps[idx])
-				continue;
-			ce->hwcaps = hwcaps[idx];
+	return 1;
+}
+
+int ldcache_libcmp(const char *a, const char *b)
+{
+	/* glibc's _dl_cache_libcmp, which ldconfig sorts with and ld.so
+	 * searches by: runs of digits compare as numbers (with int
+	 * arithmetic, wrapping as the compiled loader's does) and after any
+	 * other character. */
+	const unsigned char *p1 = (const unsigned char *)a, *p2 = (const unsigned char *)b;
+	while (*p1) {
+		int d1 = *p1 >= '0' && *p1 <= '9', d2 = *p2 >= '0' && *p2 <= '9';
+		if (d1 && d2) {
+			uint32_t v1 = 0, v2 = 0;
+			while (*p1 >= '0' && *p1 <= '9')
+				v1 = v1 * 10 + (uint32_t)(*p1++ - '0');
+			while (*p2 >= '0' && *p2 <= '9')
+				v2 = v2 * 10 + (uint32_t)(*p2++ - '0');
+			if (v1 != v2)
+				return (int32_t)v1 < (int32_t)v2 ? -1 : 1;
+		} else if (d1) {
+			return 1;
+		} else if (d2) {
+			return -1;
+		} else if (*p1 != *p2) {
+			return *p1 - *p2;
 		} else {
-			ce->hwcap = hwcap;
+			p1++;
+			p2++;
 		}
-		c->n++;
 	}
-	free(hwcaps);
-	return 0;
+	return *p1 - *p2;
 }
 
-static uint32_t key_hash(const char *s)
-{
-	uint32_t h = 2166136261u;	/* FNV-1a */
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 16777619u;
-	return h;
-}
-
-/* Index the entries by key, keeping file order within a key. */
-static int build_index(struct ldcache *c)
-{
-	c->nslots = 16;
-	while (c->nslots < c->n * 2)
-		c->nslots *= 2;
-	c->slots = malloc(c->nslots * sizeof *c->slots);
-	c->next = malloc((c->n ? c->n : 1) * sizeof *c->next);
-	int32_t *last = malloc(c->nslots * sizeof *last);
-	if (!c->slots || !c->next || !last) {
-		free(last);
-		return COMPAT_ENOMEM;
-	}
-	for (size_t i = 0; i < c->nslots; i++)
-		c->slots[i] = last[i] = -1;
-	for (size_t i = 0; i < c->n; i++) {
-		size_t s = key_hash(c->entries[i].key) & (c->nslots - 1);
-		while (c->slots[s] >= 0 && strcmp(c->entries[c->slots[s]].key, c->entries[i].key) != 0)
-			s = (s + 1) & (c->nslots - 1);
-		c->next[i] = -1;
-		if (c->slots[s] < 0)
-			c->slots[s] = (int32_t)i;
-		else
-			c->next[last[s]] = (int32_t)i;
-		last[s] = (int32_t)i;
-	}
-	free(last);
-	return 0;
-}
-
-int ldcache_parse(const void *buf, size_t len, const char *name, struct ldcache *c,
-		  struct cerr *err)
+int ldcache_parse_owned(void *buf, size_t len, int mapped, const char *name, struct ldcache *c,
+			struct cerr *err)
 {
 	memset(c, 0, sizeof *c);
-	if (len > LDCACHE_MAX_BYTES)
-		return cerr_set(err, COMPAT_ELIMIT, "%s: larger than %u bytes", name, LDCACHE_MAX_BYTES);
-	c->image = malloc(len ? len : 1);
-	if (!c->image)
-		return cerr_set(err, COMPAT_ENOMEM, "%s: out of memory", name);
-	memcpy(c->image, buf, len);
+	c->image = buf;
 	c->size = len;
-	const unsigned char *img = c->image;
-	size_t start;
+	c->mapped = mapped;
+	const unsigned char *img = buf;
 	int rc;
 
+	if (len > LDCACHE_MAX_BYTES) {
+		rc = cerr_set(err, COMPAT_ELIMIT, "%s: larger than %u bytes", name, LDCACHE_MAX_BYTES);
+		goto fail;
+	}
 	if (len >= sizeof NEW_MAGIC - 1 && memcmp(img, NEW_MAGIC, sizeof NEW_MAGIC - 1) == 0) {
-		start = 0;
+		c->table = 0;
 	} else if (len >= OLD_HEADER && memcmp(img, OLD_MAGIC, sizeof OLD_MAGIC - 1) == 0) {
 		/* Old table first; the new header follows it, 8-aligned. */
 		uint32_t nold = rd32(img + 12);
 		uint64_t end = OLD_HEADER + (uint64_t)nold * OLD_ENTRY;
-		start = (size_t)((end + 7) & ~7ull);
-		if (end > len || start > len || len - start < sizeof NEW_MAGIC - 1 ||
-		    memcmp(img + start, NEW_MAGIC, sizeof NEW_MAGIC - 1) != 0) {
+		c->table = (size_t)((end + 7) & ~7ull);
+		if (end > len || c->table > len || len - c->table < sizeof NEW_MAGIC - 1 ||
+		    memcmp(img + c->table, NEW_MAGIC, sizeof NEW_MAGIC - 1) != 0) {
 			rc = cerr_set(err, COMPAT_EINVAL, "%s: old-format cache without a new-format part",
 				      name);
 			goto fail;
@@ -165,16 +161,25 @@ int ldcache_parse(const void *buf, size_t len, const char *name, struct ldcache 
 		rc = cerr_set(err, COMPAT_EINVAL, "%s: not an ld.so.cache (bad magic)", name);
 		goto fail;
 	}
-	if ((rc = parse_new(img, len, start, name, c, err)) < 0)
+	if ((rc = parse_new(c, name, err)) < 0)
 		goto fail;
-	if (build_index(c) < 0) {
-		rc = cerr_set(err, COMPAT_ENOMEM, "%s: out of memory", name);
-		goto fail;
-	}
 	return 0;
 fail:
 	ldcache_free(c);
 	return rc;
+}
+
+int ldcache_parse(const void *buf, size_t len, const char *name, struct ldcache *c,
+		  struct cerr *err)
+{
+	memset(c, 0, sizeof *c);
+	if (len > LDCACHE_MAX_BYTES)
+		return cerr_set(err, COMPAT_ELIMIT, "%s: larger than %u bytes", name, LDCACHE_MAX_BYTES);
+	void *copy = malloc(len ? len : 1);
+	if (!copy)
+		return cerr_set(err, COMPAT_ENOMEM, "%s: out of memory", name);
+	memcpy(copy, buf, len);
+	return ldcache_parse_owned(copy, len, 0, name, c, err);
 }
 
 int ldcache_load(const char *path, struct ldcache *c, struct cerr *err)
@@ -185,48 +190,82 @@ int ldcache_load(const char *path, struct ldcache *c, struct cerr *err)
 	int rc = fs_read_file(path, LDCACHE_MAX_BYTES, &data, &len, err);
 	if (rc < 0)
 		return rc;
-	rc = ldcache_parse(data, len, path, c, err);
-	free(data);
-	return rc;
+	return ldcache_parse_owned(data, len, 0, path, c, err);
 }
 
-const struct ldcache_entry *ldcache_lookup(const struct ldcache *c, const char *soname,
-					   const int32_t *want_flags, size_t n_flags,
-					   const char *const *hwcaps_prio, size_t n_prio)
+int ldcache_entries(struct ldcache *c)
 {
-	const struct ldcache_entry *plain = NULL, *best = NULL;
-	size_t best_rank = (size_t)-1;
+	if (c->entries || !c->nraw)
+		return 0;
+	if (!(c->entries = calloc(c->nraw, sizeof *c->entries)))
+		return COMPAT_ENOMEM;
+	for (size_t i = 0; i < c->nraw; i++)
+		c->n += (size_t)entry_at(c, i, &c->entries[c->n]);
+	return 0;
+}
 
-	if (!c->nslots)
-		return NULL;
-	size_t s = key_hash(soname) & (c->nslots - 1);
-	while (c->slots[s] >= 0 && strcmp(c->entries[c->slots[s]].key, soname) != 0)
-		s = (s + 1) & (c->nslots - 1);
-	for (int32_t i = c->slots[s]; i >= 0; i = c->next[i]) {
-		const struct ldcache_entry *e = &c->entries[i];
-		int ok = 0;
-		for (size_t k = 0; k < n_flags; k++)
-			ok |= e->flags == want_flags[k];
-		if (!ok)
-			continue;
-		if (e->hwcaps) {
-			for (size_t r = 0; r < n_prio && r < best_rank; r++)
-				if (strcmp(hwcaps_prio[r], e->hwcaps) == 0) {
-					best = e;
-					best_rank = r;
+int ldcache_lookup(const struct ldcache *c, const char *soname, const int32_t *want_flags, size_t n_flags,
+		   const char *const *hwcaps_prio, size_t n_prio, struct ldcache_entry *out)
+{
+	struct ldcache_entry e, plain = { 0 }, best = { 0 };
+	size_t best_rank = (size_t)-1;
+	int have_plain = 0, have_best = 0;
+
+	/* ld.so's search (elf/dl-cache.c): a binary search over the entries
+	 * in file order, then back to the first of the run of equal keys, then
+	 * that run forward. A bogus key ends the search, as there. */
+	long left = 0, right = (long)c->nraw - 1;
+	while (left <= right) {
+		long middle = left + (right - left) / 2;
+		const char *key = key_at(c, (size_t)middle);
+		if (!key)
+			break;
+		int cmp = ldcache_libcmp(soname, key);
+		if (cmp == 0) {
+			left = middle;
+			while (middle > 0 && (key = key_at(c, (size_t)middle - 1)) && ldcache_libcmp(soname, key) == 0)
+				middle--;
+			for (; middle <= right; middle++) {
+				if (middle > left && (!(key = key_at(c, (size_t)middle)) || ldcache_libcmp(soname, key) != 0))
+					break;
+				if (!entry_at(c, (size_t)middle, &e))
+					continue;
+				int ok = 0;
+				for (size_t k = 0; k < n_flags; k++)
+					ok |= e.flags == want_flags[k];
+				if (!ok)
+					continue;
+				if (e.hwcaps) {
+					for (size_t r = 0; r < n_prio && r < best_rank; r++)
+						if (strcmp(hwcaps_prio[r], e.hwcaps) == 0) {
+							best = e;
+							best_rank = r;
+							have_best = 1;
+						}
+				} else if (!have_plain && e.hwcap == 0) {
+					plain = e;
+					have_plain = 1;
 				}
-		} else if (!plain && e->hwcap == 0) {
-			plain = e;
+			}
+			break;
 		}
+		if (cmp < 0)
+			left = middle + 1;
+		else
+			right = middle - 1;
 	}
-	return best ? best : plain;
+	if (have_best || have_plain)
+		*out = have_best ? best : plain;
+	return have_best || have_plain;
 }
 
 void ldcache_free(struct ldcache *c)
 {
-	free(c->slots);
-	free(c->next);
 	free(c->entries);
-	free(c->image);
+	free(c->hwcaps);
+	if (c->mapped)
+		munmap(c->image, c->size);
+	else
+		free(c->image);
 	memset(c, 0, sizeof *c);
 }

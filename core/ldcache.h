@@ -1,7 +1,12 @@
 /* /etc/ld.so.cache, read directly as ld.so does (ldconfig's output):
  * the new format "glibc-ld.so.cache1.1" (48-byte header, 24-byte entries,
  * optional extension section naming glibc-hwcaps subdirectories), found
- * either at offset 0 or after the old "ld.so-1.7.0" table. */
+ * either at offset 0 or after the old "ld.so-1.7.0" table.
+ *
+ * Parsing only checks the header: a lookup is ld.so's binary search over
+ * the entries as the file holds them (ldconfig sorts them, newest version
+ * first, with glibc's _dl_cache_libcmp), so no table is built per entry;
+ * ldcache_entries lists them all for those who want every one. */
 #ifndef COMPAT_LDCACHE_H
 #define COMPAT_LDCACHE_H
 
@@ -27,37 +32,54 @@ enum {
 
 struct ldcache_entry {
 	const char *key;	/* soname; points into the cache image */
-	const char *value;	/* path */
+	const char *value;	/* path; points into the cache image */
 	int32_t flags;
 	const char *hwcaps;	/* glibc-hwcaps subdirectory ("x86-64-v3") or NULL */
 	uint64_t hwcap;		/* legacy hwcap bits (0 for most entries) */
 };
 
 struct ldcache {
-	struct ldcache_entry *entries;	/* in file order */
+	struct ldcache_entry *entries;	/* after ldcache_entries: the readable
+					 * entries, in file order; else NULL */
 	size_t n;
-	/* Lookup by key: an open-addressing table of first entries, and
-	 * for each entry the next one with the same key (or -1). */
-	int32_t *slots, *next;
-	size_t nslots;
-	void *image;			/* owned copy of the file */
+	void *image;			/* the file's bytes: an owned copy, or a mapping */
 	size_t size;
+	int mapped;			/* image is a mapping (munmap'd by ldcache_free) */
+	size_t table;			/* offset of the new-format header in image */
+	size_t nraw;			/* entries the header announces (they fit) */
+	const char **hwcaps;		/* the extension's subdirectory names, by index */
+	size_t nhwcaps;
 };
 
 /* Parse a cache image (copied). Returns 0, COMPAT_EINVAL (bad magic,
- * offsets out of range), COMPAT_ENOMEM. name is for messages. */
+ * offsets out of range), COMPAT_ELIMIT, COMPAT_ENOMEM. name is for messages. */
 int ldcache_parse(const void *buf, size_t len, const char *name, struct ldcache *c,
 		  struct cerr *err);
+
+/* As ldcache_parse, taking buf instead of copying it: malloc'd memory, or
+ * (mapped) a read-only mapping of len bytes. It is the cache's on success
+ * and released (free, munmap) on failure. */
+int ldcache_parse_owned(void *buf, size_t len, int mapped, const char *name, struct ldcache *c,
+			struct cerr *err);
 
 /* Read and parse a cache file. COMPAT_EIO when it cannot be read. */
 int ldcache_load(const char *path, struct ldcache *c, struct cerr *err);
 
-/* The entry ld.so would pick for soname: flags must be one of want_flags
- * (n_flags of them); among glibc-hwcaps entries the best subdirectory in
- * hwcaps_prio (most preferred first) wins over plain ones. NULL if none. */
-const struct ldcache_entry *ldcache_lookup(const struct ldcache *c, const char *soname,
-					   const int32_t *want_flags, size_t n_flags,
-					   const char *const *hwcaps_prio, size_t n_prio);
+/* The entry ld.so would pick for soname, into *out: flags must be one of
+ * want_flags (n_flags of them); among glibc-hwcaps entries the best
+ * subdirectory in hwcaps_prio (most preferred first) wins over plain ones.
+ * Returns 1 when there is one, 0 when not. Reads the cache only (callers
+ * may share it between threads); the strings point into the image. */
+int ldcache_lookup(const struct ldcache *c, const char *soname, const int32_t *want_flags, size_t n_flags,
+		   const char *const *hwcaps_prio, size_t n_prio, struct ldcache_entry *out);
+
+/* Fill c->entries and c->n with every readable entry, in file order (once).
+ * Returns 0 or COMPAT_ENOMEM. */
+int ldcache_entries(struct ldcache *c);
+
+/* glibc's order of cache keys (_dl_cache_libcmp): digit runs compare as
+ * numbers and sort after other characters; < 0, 0, > 0 as strcmp. */
+int ldcache_libcmp(const char *a, const char *b);
 
 void ldcache_free(struct ldcache *c);
 

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -435,20 +436,17 @@ int ldso_cache_load(const struct ldso_root *root, struct ldcache *c, struct stat
 		rc = cerr_set(err, COMPAT_ELIMIT, "%s: larger than %u bytes", path, LDCACHE_MAX_BYTES);
 		goto out;
 	}
+	/* Mapped, as ld.so maps it: no copy, and the pages come from the page
+	 * cache (a lookup touches a few). ldconfig replaces the file by a
+	 * rename, never in place, so the mapping stays whole. */
 	size_t size = (size_t)sb.st_size;
-	char *buf = malloc(size ? size : 1);
-	if (!buf) {
-		rc = cerr_set(err, COMPAT_ENOMEM, "out of memory");
-		goto out;
-	}
-	ssize_t got = pread(fd, buf, size, 0);
-	if (got < 0)
+	void *map = size ? mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0) : MAP_FAILED;
+	if (!size)
+		rc = cerr_set(err, COMPAT_EINVAL, "%s: empty", path);
+	else if (map == MAP_FAILED)
 		rc = cerr_sys(err, COMPAT_EIO, "%s", path);
-	else if ((size_t)got != size)
-		rc = cerr_set(err, COMPAT_EIO, "%s: changed while read", path);
 	else
-		rc = ldcache_parse(buf, size, path, c, err);
-	free(buf);
+		rc = ldcache_parse_owned(map, size, 1, path, c, err);	/* the cache's now */
 	if (rc == 0 && st)
 		*st = sb;
 out:
@@ -456,12 +454,12 @@ out:
 	return rc;
 }
 
-const struct ldcache_entry *ldso_cache_lookup(const struct ldcache *c, const struct ldso_abi *abi,
-					      const char *name)
+int ldso_cache_lookup(const struct ldcache *c, const struct ldso_abi *abi, const char *name,
+		      struct ldcache_entry *e)
 {
 	const char *hw[LDSO_MAX_HWCAPS];
 	if (!c || !abi)
-		return NULL;
+		return 0;
 	size_t nh = ldso_hwcaps(abi, hw, LDSO_MAX_HWCAPS);
-	return ldcache_lookup(c, name, abi->cache_flags, abi->ncache_flags, hw, nh);
+	return ldcache_lookup(c, name, abi->cache_flags, abi->ncache_flags, hw, nh, e);
 }

@@ -195,8 +195,9 @@ const char *ldso_list_seps(enum ldso_how how);
  * COMPAT_ELIMIT (larger than LDCACHE_MAX_BYTES), COMPAT_ENOMEM. */
 int ldso_cache_load(const struct ldso_root *root, struct ldcache *c, struct stat *st, struct cerr *err);
 
-/* The cache entry the loader of abi would take for name (hwcaps-aware), or NULL. */
-const struct ldcache_entry *ldso_cache_lookup(const struct ldcache *c, const struct ldso_abi *abi,
-					      const char *name);
+/* The cache entry the loader of abi would take for name (hwcaps-aware),
+ * into *e: 1, or 0 when there is none (c or abi NULL: none). */
+int ldso_cache_lookup(const struct ldcache *c, const struct ldso_abi *abi, const char *name,
+		      struct ldcache_entry *e);
 
 #endif

@@ -30,11 +30,20 @@ struct resolver {
 	char *root_given;	/* the root as given, made absolute (NULL for "/") */
 	char *library_path;
 	unsigned elf_flags;
+	int no_symtabs;
 	struct ldcache cache;
 	int cache_state;	/* 0 not loaded, 1 loaded, -1 unreadable */
 	struct strmap objects;	/* loader-visible path -> struct cached_obj */
 	struct strmap dirs;	/* directory -> (void *)1 exists, (void *)2 not */
 	struct strmap subdirs;	/* ABI + search directory -> struct subdir_list */
+	struct strmap found;	/* ABI + DF_1_NODEFLIB + name -> struct memo: what a search
+				 * without DT_RPATH/DT_RUNPATH found (see search) */
+};
+
+/* Where a search that depends only on the ABI and the name found it. */
+struct memo {
+	char *path;
+	enum rs_how how;
 };
 
 /* The subdirectories (hwcaps, legacy, "") of one search directory that
@@ -49,7 +58,9 @@ struct run {
 	struct resolver *rv;
 	struct resolution *r;
 	const struct ldso_abi *abi;
-	char *main_origin;
+	char *main_origin;	/* the program's $ORIGIN (program_origin), or NULL */
+	int prog_fd;		/* the program, open until the run ends */
+	const char *prog_path;
 	struct strmap names;	/* requested name or soname -> index + 1 */
 };
 
@@ -101,6 +112,7 @@ int resolver_new(const struct rs_opts *o, struct resolver **out, struct cerr *er
 	if (!rv)
 		return cerr_set(err, COMPAT_ENOMEM, "out of memory");
 	rv->elf_flags = o->elf_flags;
+	rv->no_symtabs = o->no_symtabs;
 	if ((rc = ldso_root_open(o->root, &rv->root, err)) < 0) {
 		free(rv);
 		return rc;
@@ -124,6 +136,13 @@ static void cached_free(void *p)
 	}
 }
 
+static void memo_free(void *p)
+{
+	struct memo *m = p;
+	free(m->path);
+	free(m);
+}
+
 static void subdir_list_free(void *p)
 {
 	struct subdir_list *l = p;
@@ -142,6 +161,8 @@ void resolver_free(struct resolver *rv)
 	strmap_free(&rv->dirs);
 	strmap_each(&rv->subdirs, subdir_list_free);
 	strmap_free(&rv->subdirs);
+	strmap_each(&rv->found, memo_free);
+	strmap_free(&rv->found);
 	ldcache_free(&rv->cache);
 	ldso_root_close(&rv->root);
 	free(rv->root_given);
@@ -167,7 +188,15 @@ static int object_get(struct resolver *rv, const char *path, int fd, unsigned fl
 	}
 	if (!(c = calloc(1, sizeof *c)))
 		return cerr_set(err, COMPAT_ENOMEM, "out of memory");
-	int rc = elf_read_fd_symtab(fd, path, flags, &c->info, &c->symtab, err);
+	int rc;
+	if (rv->no_symtabs) {
+		struct stat st;
+		rc = fstat(fd, &st) < 0 ? cerr_sys(err, COMPAT_EIO, "%s", path) : elf_read_fd(fd, path, flags, &c->info, err);
+		c->info.dev = (uint64_t)st.st_dev;
+		c->info.ino = (uint64_t)st.st_ino;
+	} else {
+		rc = elf_read_fd_symtab(fd, path, flags, &c->info, &c->symtab, err);
+	}
 	c->dev = (dev_t)c->info.dev;
 	c->ino = (ino_t)c->info.ino;
 	if (rc < 0 || strmap_put(&rv->objects, path, c) < 0) {
@@ -357,12 +386,13 @@ static int search_cache(struct run *st, struct rs_obj *o, const char *name, cons
 		return 0;	/* a loader we do not know reads no cache */
 	if (add_searched(o, "/etc/ld.so.cache", RS_LDCACHE) < 0)
 		return COMPAT_ENOMEM;
-	const struct ldcache_entry *e = ldso_cache_lookup(cache_get(st->rv), st->abi, name);
-	if (!e || (step->nodeflib && ldso_in_default_dir(st->abi, e->value)))
+	struct ldcache_entry e;
+	if (!ldso_cache_lookup(cache_get(st->rv), st->abi, name, &e) ||
+	    (step->nodeflib && ldso_in_default_dir(st->abi, e.value)))
 		return 0;
-	if (try_candidate(st, e->value, elf_class, machine, &h->fd) != TRY_FOUND)
+	if (try_candidate(st, e.value, elf_class, machine, &h->fd) != TRY_FOUND)
 		return 0;
-	if (!(h->path = strdup(e->value))) {
+	if (!(h->path = strdup(e.value))) {
 		close(h->fd);
 		return COMPAT_ENOMEM;
 	}
@@ -406,6 +436,8 @@ static int search_path(struct run *st, const char *name, const char *origin, str
 
 /* Find name for requester req; fills o (path, how, searched). Returns 0
  * or COMPAT_ENOMEM; the fd of a found file is returned in *fd. */
+static const char *program_origin(struct run *st);
+
 static int search(struct run *st, int req, const char *name, struct rs_obj *o, int *fd)
 {
 	struct resolution *r = st->r;
@@ -415,10 +447,20 @@ static int search(struct run *st, int req, const char *name, struct rs_obj *o, i
 	size_t nchain = 0;
 	int rc = 0;
 
+	/* $ORIGIN is needed only where a list or the name may hold it: a
+	 * DT_RPATH or DT_RUNPATH in the loading chain, LD_LIBRARY_PATH, a
+	 * name with '/'. */
+	int need_origin = strchr(name, '/') || st->rv->library_path;
+	for (int l = req; l >= 0 && !need_origin; l = l ? r->objs[l].loader : -1)
+		need_origin = r->objs[l].info->rpath || r->objs[l].info->runpath;
+	if (need_origin && !program_origin(st)) {
+		rc = COMPAT_ENOMEM;
+		goto out;
+	}
 	/* The loading chain: the requester, its loader, ... the program. */
 	for (int l = req; l >= 0 && nchain < LDSO_MAX_CHAIN; l = r->objs[l].loader) {
 		const struct elf_info *li = r->objs[l].info;
-		if (l > 0 && !(origins[nchain] = dirname_of(r->objs[l].path))) {
+		if (l > 0 && need_origin && !(origins[nchain] = dirname_of(r->objs[l].path))) {
 			rc = COMPAT_ENOMEM;
 			goto out;
 		}
@@ -437,6 +479,24 @@ static int search(struct run *st, int req, const char *name, struct rs_obj *o, i
 	size_t nsteps = ldso_search_order(chain, nchain, st->rv->library_path, steps);
 	struct hit h = { NULL, -1, 0 };
 	int found = 0;
+	/* Without DT_RPATH or DT_RUNPATH in the way (and no $ORIGIN in
+	 * LD_LIBRARY_PATH), what a search finds depends on the ABI and the
+	 * name only: a resolver that reads many programs (gen over a
+	 * directory, a batch) searches each name once. */
+	int plain = !st->rv->library_path || !strchr(st->rv->library_path, '$');
+	for (size_t s = 0; s < nsteps; s++)
+		plain &= steps[s].how == LDSO_LD_LIBRARY_PATH || steps[s].how == LDSO_CACHE || steps[s].how == LDSO_DEFAULT;
+	char key[600];
+	if (plain && (size_t)snprintf(key, sizeof key, "%s\n%d\n%s", st->abi->name, chain[0].nodeflib, name) >= sizeof key)
+		plain = 0;
+	const struct memo *m = plain ? strmap_get(&st->rv->found, key) : NULL;
+	if (m) {
+		if (!(o->path = strdup(m->path)))
+			rc = COMPAT_ENOMEM;
+		o->how = m->how;
+		*fd = -1;	/* the file is the resolver's already */
+		goto out;
+	}
 	for (size_t s = 0; s < nsteps && found == 0; s++) {
 		switch (steps[s].how) {
 		case LDSO_CACHE:
@@ -451,6 +511,19 @@ static int search(struct run *st, int req, const char *name, struct rs_obj *o, i
 		}
 		if (found == 1)
 			o->how = how_of(steps[s].how);
+	}
+	if (found == 1 && plain) {
+		struct memo *nm = calloc(1, sizeof *nm);
+		if (!nm || !(nm->path = strdup(h.path)) || strmap_put(&st->rv->found, key, nm) < 0) {
+			if (nm)
+				free(nm->path);
+			free(nm);
+			found = COMPAT_ENOMEM;
+			free(h.path);
+			close(h.fd);
+		} else {
+			nm->how = o->how;
+		}
 	}
 	if (found < 0) {
 		rc = found;
@@ -476,11 +549,15 @@ static int obj_append(struct resolution *r, struct rs_obj *o)
 {
 	if (r->n >= MAX_OBJECTS)
 		return COMPAT_ELIMIT;
-	struct rs_obj *n = realloc(r->objs, (r->n + 1) * sizeof *n);
-	if (!n)
-		return COMPAT_ENOMEM;
-	r->objs = n;
-	n[r->n++] = *o;
+	/* doubling when n is 0 or a power of two: a closure of n objects is
+	 * log n reallocations, not n copies of the array */
+	if (!(r->n & (r->n - 1))) {
+		struct rs_obj *n = realloc(r->objs, (r->n ? r->n * 2 : 1) * sizeof *n);
+		if (!n)
+			return COMPAT_ENOMEM;
+		r->objs = n;
+	}
+	r->objs[r->n++] = *o;
 	return 0;
 }
 
@@ -550,26 +627,42 @@ static const char *inside_root(const struct resolver *rv, const char *abs)
 	return NULL;
 }
 
-/* Open the program. A path inside the root is opened inside it (its
- * symlinks mean what they mean there); $ORIGIN is the directory of the
- * file's real path as the loader sees it (the kernel gives ld.so the
- * resolved /proc/self/exe). Returns the fd or a negative code. */
+/* Open the program (kept open in st->prog_fd until the run ends). A path
+ * inside the root is opened inside it (its symlinks mean what they mean
+ * there). Returns the fd or a negative code. */
 static int open_program(struct run *st, const char *path, struct cerr *err)
 {
 	struct resolver *rv = st->rv;
-	char *abs = absolute(path), real[PATH_MAX], link[64];
-	int fd = -1;
+	char *abs = absolute(path);
 	if (!abs)
 		return cerr_set(err, COMPAT_ENOMEM, "out of memory");
 	const char *in = inside_root(rv, abs);
-	fd = in ? ldso_open(&rv->root, in, O_RDONLY) : ldso_open(NULL, path, O_RDONLY);
-	if (fd < 0) {
+	int fd = in ? ldso_open(&rv->root, in, O_RDONLY) : ldso_open(NULL, path, O_RDONLY);
+	if (fd < 0)
 		fd = errno == ENXIO ? cerr_set(err, COMPAT_EINVAL, "%s: not a regular file", path)
 				    : cerr_sys(err, COMPAT_EIO, "%s", path);
-		goto out;
-	}
-	snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
-	ssize_t n = readlink(link, real, sizeof real - 1);
+	free(abs);
+	st->prog_fd = fd;
+	st->prog_path = path;
+	return fd;
+}
+
+/* The program's $ORIGIN, computed on first use: the directory of the
+ * file's real path as the loader sees it (the kernel gives ld.so the
+ * resolved /proc/self/exe), inside the root when there is one. NULL when
+ * out of memory. */
+static const char *program_origin(struct run *st)
+{
+	if (st->main_origin)
+		return st->main_origin;
+	struct resolver *rv = st->rv;
+	const char *path = st->prog_path;
+	char *abs = absolute(path), real[PATH_MAX], link[64];
+	if (!abs)
+		return NULL;
+	const char *in = inside_root(rv, abs);
+	snprintf(link, sizeof link, "/proc/self/fd/%d", st->prog_fd);
+	ssize_t n = st->prog_fd >= 0 ? readlink(link, real, sizeof real - 1) : -1;
 	if (n > 0) {
 		real[n] = '\0';
 	} else if (!realpath(path, real)) {
@@ -580,13 +673,9 @@ static int open_program(struct run *st, const char *path, struct cerr *err)
 		const char *r2 = inside_root(rv, real);
 		p = r2 ? r2 : in ? in : real;
 	}
-	if (!(st->main_origin = dirname_of(p))) {
-		close(fd);
-		fd = cerr_set(err, COMPAT_ENOMEM, "out of memory");
-	}
-out:
+	st->main_origin = dirname_of(p);
 	free(abs);
-	return fd;
+	return st->main_origin;
 }
 
 /* Resolve every DT_NEEDED of object q, breadth-first. */
@@ -612,6 +701,13 @@ static int resolve_needs(struct run *st, size_t q, struct cerr *err)
 			return cerr_set(err, COMPAT_ENOMEM, "out of memory");
 		}
 		int idx = -1;
+		if (o.path && ofd < 0 && !strmap_get(&st->rv->objects, o.path) &&
+		    (ofd = resolver_open(st->rv, o.path)) < 0) {
+			/* found by an earlier search, but not readable then */
+			free(o.path);
+			o.path = NULL;
+			o.how = RS_NOTFOUND;
+		}
 		if (o.path) {
 			struct cached_obj *c;
 			struct cerr e2;
@@ -631,7 +727,8 @@ static int resolve_needs(struct run *st, size_t q, struct cerr *err)
 					if (r->objs[i].info && r->objs[i].dev == c->dev && r->objs[i].ino == c->ino)
 						idx = (int)i;
 			}
-			close(ofd);
+			if (ofd >= 0)
+				close(ofd);
 		}
 		if (idx >= 0) {
 			obj_free(&o);
@@ -659,7 +756,7 @@ static int resolve_needs(struct run *st, size_t q, struct cerr *err)
 
 int resolver_run(struct resolver *rv, const char *path, struct resolution *r, struct cerr *err)
 {
-	struct run st = { .rv = rv, .r = r };
+	struct run st = { .rv = rv, .r = r, .prog_fd = -1 };
 	struct cached_obj *mainc = NULL;
 	int rc = 0;
 
@@ -672,7 +769,6 @@ int resolver_run(struct resolver *rv, const char *path, struct resolution *r, st
 	char key[PATH_MAX + 8];
 	snprintf(key, sizeof key, "\001%s", path);
 	rc = object_get(rv, key, fd, rv->elf_flags, &mainc, err);
-	close(fd);
 	if (rc < 0)
 		goto out;
 	if (mainc->info.type != ET_EXEC && mainc->info.type != ET_DYN) {
@@ -706,6 +802,7 @@ int resolver_run(struct resolver *rv, const char *path, struct resolution *r, st
 out:
 	strmap_free(&st.names);
 	free(st.main_origin);
+	close(st.prog_fd);
 	if (rc < 0)
 		resolution_free(r);
 	return rc;
@@ -715,7 +812,7 @@ int resolver_find(struct resolver *rv, const char *program, const char *name, ch
 		  struct cerr *err)
 {
 	struct resolution r = { .interp = -1 };
-	struct run st = { .rv = rv, .r = &r };
+	struct run st = { .rv = rv, .r = &r, .prog_fd = -1 };
 	struct cached_obj *mainc = NULL;
 	int rc;
 
@@ -727,7 +824,6 @@ int resolver_find(struct resolver *rv, const char *program, const char *name, ch
 	char key[PATH_MAX + 8];
 	snprintf(key, sizeof key, "\001%s", program);
 	rc = object_get(rv, key, fd, rv->elf_flags, &mainc, err);
-	close(fd);
 	if (rc < 0)
 		goto out;
 	struct rs_obj m = { .loader = -1, .how = RS_MAIN, .info = &mainc->info, .symtab = mainc->symtab };
@@ -744,7 +840,8 @@ int resolver_find(struct resolver *rv, const char *program, const char *name, ch
 	if (search(&st, 0, name, &o, &ofd) < 0) {
 		rc = cerr_set(err, COMPAT_ENOMEM, "out of memory");
 	} else if (o.path) {
-		close(ofd);
+		if (ofd >= 0)
+			close(ofd);
 		*path = o.path;
 		*via_origin = o.via_origin;
 		o.path = NULL;
@@ -754,5 +851,6 @@ int resolver_find(struct resolver *rv, const char *program, const char *name, ch
 out:
 	resolution_free(&r);
 	free(st.main_origin);
+	close(st.prog_fd);
 	return rc;
 }

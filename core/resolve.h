@@ -67,6 +67,9 @@ struct rs_opts {
 	const char *library_path;	/* LD_LIBRARY_PATH to emulate, NULL for none */
 	unsigned elf_flags;		/* elf_read flags for the program (ELF_READ_UNDEFS);
 					 * libraries are read without undefined symbols */
+	int no_symtabs;			/* the closure only (gen --list, --tree): no symbol
+					 * tables (rs_obj.symtab stays NULL), each file read
+					 * as ld.so reads it and never mapped */
 };
 
 struct resolver;

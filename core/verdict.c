@@ -381,7 +381,7 @@ static int list_index(struct judge *j, const char *list, struct host_index **out
 	if (pathlist_split(list, ":", 0, &pl) < 0)
 		return cerr_set(err, COMPAT_ENOMEM, "out of memory");
 	struct index_opts io = { .root = index_root(j->idx), .extra_dirs = (const char *const *)pl.v,
-				 .nextra = pl.n, .no_system = 1 };
+				 .nextra = pl.n, .no_system = 1, .lazy = index_lazy(j->idx) };
 	int rc = index_build(&io, out, err);
 	pathlist_free(&pl);
 	return rc;
@@ -426,7 +426,7 @@ static int setup_search(struct judge *j, struct cerr *err)
 		j->req = o->extra_index;
 	} else if (o && o->nextra) {
 		struct index_opts io = { .root = index_root(j->idx), .extra_dirs = o->extra_dirs,
-					 .nextra = o->nextra, .no_system = 1 };
+					 .nextra = o->nextra, .no_system = 1, .lazy = index_lazy(j->idx) };
 		if ((rc = index_build(&io, &j->own_req, err)) < 0)
 			return rc;
 		j->req = j->own_req;
@@ -1073,6 +1073,10 @@ int verdict_check(const struct host_index *idx, const struct artifact *a,
 		rc = report_missing(&j);
 	if (rc == 0)
 		rc = minimum_versions(&j);
+	/* A lazy index that ran out of memory may have answered "not found". */
+	if (rc == 0 && (index_failed(idx) || (j.req && index_failed(j.req)) || (j.rpath && index_failed(j.rpath)) ||
+			(j.runpath && index_failed(j.runpath))))
+		rc = COMPAT_ENOMEM;
 	if (rc < 0) {
 		cerr_set(err, rc, "out of memory");
 		goto out;

@@ -95,8 +95,8 @@ run 2 "an argument to an option that takes none" "$COMPAT" check --json=yes x
 line1 "... said so" "$TMP/err" "compat check: option '--json' doesn't allow an argument"
 run 2 "an ambiguous abbreviation" "$COMPAT" check --hos x y
 line1 "... with the candidates" "$TMP/err" "compat check: option '--hos' is ambiguous; possibilities: '--host' '--hosts'"
-run 2 "an extra operand" "$COMPAT" check a b
-line1 "... named" "$TMP/err" "compat check: extra operand 'b'"
+run 2 "an extra operand (with --host, one artifact)" "$COMPAT" check --host 127.0.0.1:1 a b
+line1 "... named" "$TMP/err" "compat check: extra operand 'b' (one operand with --host)"
 run 0 "an option after the operand, as GNU tools take it" "$COMPAT" check "$TMP/app/prog" --json
 t "... is an option, not an extra operand" grep -q '^{"schema":1,"name":"prog",' "$TMP/out"
 run 2 "check --exec without -- before the command" "$COMPAT" check --exec "$TMP/app/prog"

@@ -20,3 +20,6 @@ vg "check compatible" 0 check "$PEERS/xz.json"
 vg "check incompatible, --json" 1 check --json "$PEERS/missing.json"
 vg "check on broken JSON" 2 check "$PEERS/bad.json"
 vg "check --library-path" 0 check --library-path /usr/lib/x86_64-linux-gnu "$PEERS/xz.json"
+vg "gen --list over several programs (searches remembered)" 0 gen --list /usr/bin/xz /bin/true /usr/bin/gzip
+vg "check of several artifacts, one incompatible, --json lines" 1 check --json "$PEERS/xz.json" "$PEERS/missing.json" "$PEERS/xz.json"
+vg "check of several artifacts, one unreadable" 2 check "$PEERS/xz.json" "$PEERS/bad.json"
