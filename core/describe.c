@@ -342,7 +342,12 @@ static int describe_one(struct describer *d, const char *path, struct cerr *err)
 			for (size_t s = 0; s < nscope && !bound; s++) {
 				int idx = scope[s];
 				const struct elf_symtab *t = r.objs[idx].symtab;
-				if (!t || !elf_symtab_defines(t, un->name, un->version))
+				int def = t ? elf_symtab_defines(t, un->name, un->version) : 0;
+				if (def < 0) {
+					elf_info_free(&bundled);
+					goto oom;
+				}
+				if (!def)
 					continue;
 				bound = 1;
 				if (!ours[idx]) {
@@ -481,8 +486,8 @@ static int write_attrs(struct describer *d, const char *exe_name)
 		if ((at = strchr(tok, '@')))
 			*at = '\0';
 		for (size_t k = 0; k < d->nprograms && !bound; k++)
-			bound = d->programs[k] && elf_symtab_defines(d->programs[k], tok, at ? at + 1 : NULL);
-		if (!bound && set_add(&kept, d->plugin.slots[i].key) < 0) {
+			bound = d->programs[k] ? elf_symtab_defines(d->programs[k], tok, at ? at + 1 : NULL) : 0;
+		if (bound < 0 || (!bound && set_add(&kept, d->plugin.slots[i].key) < 0)) {
 			strmap_free(&kept);
 			return COMPAT_ENOMEM;
 		}

@@ -986,22 +986,29 @@ static struct elf_symtab *symtab_new(void *map, size_t size, int owned_copy)
 }
 
 /* Locate the tables as ld.so does; an unreadable file exports nothing. */
-static void symtab_setup(struct elf_symtab *t)
+/* Returns 0, or COMPAT_ENOMEM: then the table stays pending, to be set up
+ * again by the next lookup (a server's index outlives a moment's shortage). */
+static int symtab_setup(struct elf_symtab *t)
 {
 	struct headers hd;
 	unsigned char dbuf[DYN_CHUNK * 16];
-	int buffered = 0;
+	int buffered = 0, rc;
 	t->pending = 0;
 	if (!t->located &&
 	    (read_headers(&t->s, "symtab", &hd, NULL) < 0 || read_tables(&t->s, &hd, dbuf, &buffered, &t->tab) < 0))
-		return;
+		return 0;
 	const struct dyn_tables *tab = &t->tab;
 	const struct src *s = &t->s;
 	t->usable = tab->sym.present && tab->strsz;
-	if (t->usable && tab->verdef.present && read_verdef(s, tab, &t->vd, NULL, "symtab", NULL) < 0)
+	if (t->usable && tab->verdef.present && (rc = read_verdef(s, tab, &t->vd, NULL, "symtab", NULL)) < 0) {
 		t->usable = 0;
+		if (rc == COMPAT_ENOMEM) {
+			t->pending = 1;
+			return rc;
+		}
+	}
 	if (!t->usable)
-		return;
+		return 0;
 	t->nsyms = tab->sym.avail / tab->syment;
 	t->syms = src_at(s, tab->sym.off, t->nsyms * tab->syment);
 	t->strs = src_at(s, tab->str.off, tab->strsz);
@@ -1033,6 +1040,7 @@ static void symtab_setup(struct elf_symtab *t)
 	}
 	if (!t->syms || !t->strs)
 		t->usable = 0;
+	return 0;
 }
 
 int elf_read_fd_symtab(int fd, const char *name, unsigned flags, struct elf_info *info,
@@ -1300,8 +1308,8 @@ static int lookup_sysv(const struct elf_symtab *t, const char *name, const char 
 
 int elf_symtab_defines(const struct elf_symtab *t, const char *name, const char *version)
 {
-	if (t->pending)
-		symtab_setup((struct elf_symtab *)t);	/* opaque: set up once */
+	if (t->pending && symtab_setup((struct elf_symtab *)t) < 0)	/* opaque: set up once */
+		return COMPAT_ENOMEM;
 	if (!t->usable)
 		return 0;
 	/* As ld.so: the GNU hash table when there is one, else DT_HASH. A

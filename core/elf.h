@@ -113,7 +113,8 @@ int elf_symtab_open_fd(int fd, const char *name, struct elf_symtab **out, struct
 int elf_symtab_open_mem(const void *buf, size_t len, struct elf_symtab **out, struct cerr *err);
 
 /* 1 when the library defines name (with version, or any non-hidden
- * definition when version is NULL), 0 when not. */
+ * definition when version is NULL), 0 when not, COMPAT_ENOMEM when its
+ * tables could not be set up (tried again on the next call). */
 int elf_symtab_defines(const struct elf_symtab *t, const char *name, const char *version);
 
 /* 1 when the library has any definition of name, whatever its version,

@@ -60,7 +60,7 @@ struct host_index {
 	int cpu;
 	size_t nlibs;
 	int lazy;
-	int failed;		/* lazy: a lookup ran out of memory (index_failed) */
+	unsigned long failures;	/* lookups that ran out of memory (index_failures) */
 	int *dirfd;		/* lazy: per directory and subdirectory (ndirs x nsubs):
 				 * DIRFD_UNOPENED, -1 absent, or an O_PATH descriptor */
 };
@@ -92,14 +92,23 @@ static void cand_load(const struct host_index *idx, struct cand *c)
 	int rc = idx->lazy ? elf_read_fd_symtab(fd, c->lib.path, ELF_READ_VERSIONS, &info, &c->symtab, NULL)
 			   : elf_read_fd(fd, c->lib.path, ELF_READ_VERSIONS, &info, NULL);
 	c->symtab_tried = idx->lazy;
+	if (rc == COMPAT_ENOMEM || (rc == 0 && info.soname && !(c->lib.soname = strdup(info.soname)))) {
+		/* not "not loadable": read it again next time, and let the
+		 * lookup's caller know its answer may be wrong */
+		if (rc == 0)
+			elf_info_free(&info);
+		c->state = CAND_UNREAD;
+		c->symtab_tried = 0;
+		((struct host_index *)idx)->failures++;
+		close(fd);
+		return;
+	}
 	if (rc == 0) {
 		if (info.type == ET_DYN || info.type == ET_EXEC)
 			c->state = CAND_OK;
 		c->lib.elf_class = info.elf_class;
 		c->lib.machine = info.machine;
 		c->lib.osabi = info.osabi;
-		if (info.soname)
-			c->lib.soname = strdup(info.soname);
 		c->lib.verdefs = (const char **)info.verdefs;
 		c->lib.nverdefs = info.nverdefs;
 		c->lib.needed = (const char **)info.needed;
@@ -483,7 +492,7 @@ static const struct host_lib *lookup_dirs(const struct host_index *cidx, struct 
 		for (size_t s = 0; s < nsubs; s++) {
 			size_t dir = map ? map[d] : d;
 			if (idx->lazy && probe(idx, l, name, dir, subs[s]) < 0)
-				idx->failed = COMPAT_ENOMEM;
+				idx->failures++;
 			for (size_t i = 0; i < l->n; i++) {
 				struct cand *c = l->v[i];
 				if (c->origin != origin || c->dir != dir || strcmp(c->sub, subs[s]) != 0)
@@ -508,7 +517,7 @@ static const struct host_lib *lookup_cache(const struct host_index *idx, const s
 	int in_cache = idx->have_cache && ldso_cache_lookup(&idx->cache, abi, soname, &e);
 	struct cand *c = in_cache ? strmap_get(&idx->cached, e.value) : NULL;
 	if (!c && in_cache && idx->lazy && !(c = cached_add((struct host_index *)idx, FROM_CACHE, e.value)))
-		((struct host_index *)idx)->failed = COMPAT_ENOMEM;
+		((struct host_index *)idx)->failures++;
 	if (!c)
 		return NULL;
 	int t = cand_take(idx, c, elf_class, machine);
@@ -525,7 +534,7 @@ static const struct host_lib *lookup_abi(const struct host_index *idx, const str
 		return abi && abi->ncache_flags ? lookup_cache(idx, abi, soname, elf_class, machine, bad) : NULL;
 	struct cand_list *l = strmap_get(&idx->names, soname);
 	if (!l && idx->lazy && !(l = list_get((struct host_index *)idx, soname)))
-		((struct host_index *)idx)->failed = COMPAT_ENOMEM;
+		((struct host_index *)idx)->failures++;
 	if (!l)
 		return NULL;
 	const char *subs[LDSO_MAX_SUBDIRS];
@@ -585,7 +594,7 @@ static int known_path(const struct host_index *idx, const char *path)
 		if (idx->abis[i] && idx->abis[i]->interp && strcmp(idx->abis[i]->interp, path) == 0)
 			return FROM_LOADER;
 	if (idx->have_cache && ldcache_entries((struct ldcache *)&idx->cache) < 0)
-		((struct host_index *)idx)->failed = COMPAT_ENOMEM;
+		((struct host_index *)idx)->failures++;
 	for (size_t i = 0; idx->have_cache && i < idx->cache.n; i++)
 		if (strcmp(idx->cache.entries[i].value, path) == 0)
 			return FROM_CACHE;
@@ -597,7 +606,7 @@ const struct host_lib *index_lookup_path(const struct host_index *idx, const cha
 	struct cand *c = strmap_get(&idx->cached, path);
 	int origin = !c && idx->lazy ? known_path(idx, path) : -1;
 	if (origin >= 0 && !(c = cached_add((struct host_index *)idx, (enum cand_origin)origin, path)))
-		((struct host_index *)idx)->failed = COMPAT_ENOMEM;
+		((struct host_index *)idx)->failures++;
 	if (!c)
 		return NULL;
 	cand_load(idx, c);
@@ -609,32 +618,44 @@ static struct cand *cand_of(const struct host_lib *lib)
 	return (struct cand *)((char *)lib - offsetof(struct cand, lib));
 }
 
-static const struct elf_symtab *symtab_of(const struct host_index *idx, const struct host_lib *lib)
+/* The library's symbol table, opened on first use and kept: into *out
+ * (NULL when it cannot be read). Returns 0, or COMPAT_ENOMEM, after which
+ * the next call tries again. */
+static int symtab_of(const struct host_index *idx, const struct host_lib *lib, const struct elf_symtab **out)
 {
 	struct cand *c = cand_of(lib);
+	int rc = 0;
 	if (!c->symtab_tried) {
 		c->symtab_tried = 1;
 		int fd = ldso_open(&idx->root, lib->path, O_RDONLY);
 		if (fd >= 0) {
-			if (elf_symtab_open_fd(fd, lib->path, &c->symtab, NULL) < 0)
+			if ((rc = elf_symtab_open_fd(fd, lib->path, &c->symtab, NULL)) < 0) {
 				c->symtab = NULL;
+				if (rc == COMPAT_ENOMEM)
+					c->symtab_tried = 0;
+				else
+					rc = 0;
+			}
 			close(fd);
 		}
 	}
-	return c->symtab;
+	*out = c->symtab;
+	return rc;
 }
 
 int index_lib_exports(const struct host_index *idx, const struct host_lib *lib, const char *symbol)
 {
-	const struct elf_symtab *t = symtab_of(idx, lib);
-	return t ? elf_symtab_exports(t, symbol) : -1;
+	const struct elf_symtab *t;
+	int rc = symtab_of(idx, lib, &t);
+	return rc < 0 ? rc : t ? elf_symtab_exports(t, symbol) : -1;
 }
 
 int index_lib_defines(const struct host_index *idx, const struct host_lib *lib, const char *name,
 		      const char *version)
 {
-	const struct elf_symtab *t = symtab_of(idx, lib);
-	return t ? elf_symtab_defines(t, name, version) : -1;
+	const struct elf_symtab *t;
+	int rc = symtab_of(idx, lib, &t);
+	return rc < 0 ? rc : t ? elf_symtab_defines(t, name, version) : -1;
 }
 
 size_t index_default_dirs(const struct host_index *idx, int elf_class, int machine, const char **dirs)
@@ -679,9 +700,9 @@ int index_lazy(const struct host_index *idx)
 	return idx->lazy;
 }
 
-int index_failed(const struct host_index *idx)
+unsigned long index_failures(const struct host_index *idx)
 {
-	return idx->failed;
+	return idx->failures;
 }
 
 size_t index_count(const struct host_index *idx)

@@ -69,12 +69,14 @@ const struct host_lib *index_lookup_soname(const struct host_index *idx, const c
 const struct host_lib *index_lookup_path(const struct host_index *idx, const char *path);
 
 /* Does lib define symbol (any version, hidden ones too)? 1 yes, 0 no,
- * -1 unreadable. Looked up in the library's own hash table from a
+ * -1 unreadable, COMPAT_ENOMEM (the next call tries again). Looked up in
+ * the library's own hash table from a
  * read-only mapping, opened on first use and kept. */
 int index_lib_exports(const struct host_index *idx, const struct host_lib *lib, const char *symbol);
 
 /* Would ld.so bind a reference to name@version (version NULL: an
- * unversioned reference) to a definition in lib? 1 yes, 0 no, -1 unreadable. */
+ * unversioned reference) to a definition in lib? 1 yes, 0 no, -1 unreadable,
+ * COMPAT_ENOMEM (the next call tries again). */
 int index_lib_defines(const struct host_index *idx, const struct host_lib *lib, const char *name,
 		      const char *version);
 
@@ -104,9 +106,9 @@ int index_cpu(const struct host_index *idx);
 /* Was the index built lazy (index_opts.lazy)? */
 int index_lazy(const struct host_index *idx);
 
-/* COMPAT_ENOMEM when a lookup of a lazy index ran out of memory (its
- * answer may then have been "not found"), else 0. */
-int index_failed(const struct host_index *idx);
+/* How many lookups so far ran out of memory (their answer may have been
+ * "not found"): a caller compares the count before and after its own. */
+unsigned long index_failures(const struct host_index *idx);
 
 /* Number of libraries indexed (a lazy index: those looked at so far). */
 size_t index_count(const struct host_index *idx);

@@ -192,8 +192,10 @@ static int object_get(struct resolver *rv, const char *path, int fd, unsigned fl
 	if (rv->no_symtabs) {
 		struct stat st;
 		rc = fstat(fd, &st) < 0 ? cerr_sys(err, COMPAT_EIO, "%s", path) : elf_read_fd(fd, path, flags, &c->info, err);
-		c->info.dev = (uint64_t)st.st_dev;
-		c->info.ino = (uint64_t)st.st_ino;
+		if (rc == 0) {
+			c->info.dev = (uint64_t)st.st_dev;
+			c->info.ino = (uint64_t)st.st_ino;
+		}
 	} else {
 		rc = elf_read_fd_symtab(fd, path, flags, &c->info, &c->symtab, err);
 	}
@@ -711,7 +713,16 @@ static int resolve_needs(struct run *st, size_t q, struct cerr *err)
 		if (o.path) {
 			struct cached_obj *c;
 			struct cerr e2;
-			if (object_get(st->rv, o.path, ofd, 0, &c, &e2) < 0) {
+			int orc = object_get(st->rv, o.path, ofd, 0, &c, &e2);
+			if (orc == COMPAT_ENOMEM) {
+				/* out of memory is not "not found": say so */
+				if (ofd >= 0)
+					close(ofd);
+				obj_free(&o);
+				*err = e2;
+				return orc;
+			}
+			if (orc < 0) {
 				free(o.problem);
 				o.problem = strdup(e2.msg);
 				free(o.path);

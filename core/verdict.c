@@ -314,6 +314,7 @@ struct judge {
 	int elf_class, machine;
 	/* where needs are searched */
 	const struct host_index *req, *rpath, *runpath;	/* LD_LIBRARY_PATH, RPATH, RUNPATH */
+	unsigned long failures_before;	/* of the indexes, when the lookups began */
 	struct host_index *own_req, *own_rpath, *own_runpath;	/* those built here */
 	struct ldso_step steps[5];
 	size_t nsteps;
@@ -755,15 +756,16 @@ static int report_versions(struct judge *j)
  * is tried before the others (where the artifact says it was bound). */
 static int defined(struct judge *j, const struct need *first, const char *name, const char *version)
 {
-	if (first && first->lib && index_lib_defines(first->owner, first->lib, name, version) == 1)
-		return 1;
+	int r;
+	if (first && first->lib && (r = index_lib_defines(first->owner, first->lib, name, version)) != 0 && r != -1)
+		return r;	/* 1, or out of memory */
 	for (size_t c = 0; c < j->nclosure; c++) {
 		if (first && j->closure[c].lib == first->lib)
 			continue;
 		if (++j->probes > MAX_PROBES)
 			return COMPAT_ELIMIT;
-		if (index_lib_defines(j->closure[c].owner, j->closure[c].lib, name, version) == 1)
-			return 1;
+		if ((r = index_lib_defines(j->closure[c].owner, j->closure[c].lib, name, version)) != 0 && r != -1)
+			return r;
 	}
 	return 0;
 }
@@ -1046,6 +1048,13 @@ static int cmp_resolved(const void *a, const void *b)
 	return strcmp(((const struct resolved *)a)->soname, ((const struct resolved *)b)->soname);
 }
 
+/* Out-of-memory lookups of every index this judgement uses, so far. */
+static unsigned long failures(const struct judge *j)
+{
+	return index_failures(j->idx) + (j->req ? index_failures(j->req) : 0) +
+	       (j->rpath ? index_failures(j->rpath) : 0) + (j->runpath ? index_failures(j->runpath) : 0);
+}
+
 int verdict_check(const struct host_index *idx, const struct artifact *a,
 		  const struct verdict_opts *o, struct verdict *v, struct cerr *err)
 {
@@ -1054,8 +1063,12 @@ int verdict_check(const struct host_index *idx, const struct artifact *a,
 
 	memset(v, 0, sizeof *v);
 	v->compatible = 1;
+	unsigned long idx_before = index_failures(idx);
 	if ((rc = check_arch(&j, err)) < 0 || (rc = check_kernel(&j, err)) < 0 || (rc = collect_needs(&j, err)) < 0 ||
-	    (rc = setup_search(&j, err)) < 0 || (rc = resolve_needs(&j, err)) < 0)
+	    (rc = setup_search(&j, err)) < 0)
+		goto out;
+	j.failures_before = failures(&j) - (index_failures(idx) - idx_before);
+	if ((rc = resolve_needs(&j, err)) < 0)
 		goto out;
 	if ((rc = check_versions(&j)) < 0) {
 		cerr_set(err, rc, "out of memory");
@@ -1073,9 +1086,8 @@ int verdict_check(const struct host_index *idx, const struct artifact *a,
 		rc = report_missing(&j);
 	if (rc == 0)
 		rc = minimum_versions(&j);
-	/* A lazy index that ran out of memory may have answered "not found". */
-	if (rc == 0 && (index_failed(idx) || (j.req && index_failed(j.req)) || (j.rpath && index_failed(j.rpath)) ||
-			(j.runpath && index_failed(j.runpath))))
+	/* An index that ran out of memory may have answered "not found". */
+	if (rc == 0 && failures(&j) != j.failures_before)
 		rc = COMPAT_ENOMEM;
 	if (rc < 0) {
 		cerr_set(err, rc, "out of memory");

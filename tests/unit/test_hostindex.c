@@ -286,7 +286,7 @@ static void test_lazy_answers_as_full(void)
 	CHECK_INT(nl, nf);
 	for (size_t i = 0; i < nf && i < nl; i++)
 		CHECK_STR(ld[i], fd[i]);
-	CHECK_INT(index_failed(lazy), 0);
+	CHECK_INT(index_failures(lazy), 0);
 	for (size_t i = 0; i < n; i++)
 		free(names[i]);
 	free(names);
