@@ -44,6 +44,7 @@ wait_for_line() {
 # come up within 10 s.
 start_server() {
 	local out=$1; shift
+	: > "$out"	# emptied first: the background '>' may come after the wait starts
 	"$COMPAT" serve "$@" > "$out" 2>&1 &
 	SERVER_PID=$!
 	cleanup_hooks+=("kill $SERVER_PID 2> /dev/null; wait $SERVER_PID 2> /dev/null")

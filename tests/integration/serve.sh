@@ -10,6 +10,7 @@ mkdir -p "$TMP/gen"
 protoc -I"$COMPAT_ROOT/proto" --python_out="$TMP/gen" "$COMPAT_ROOT/proto/compat.proto" "$COMPAT_ROOT/proto/health.proto"
 
 start() { # listen-address; sets PID and ADDR
+	: > "$TMP/srv.out"	# emptied here: the background shell's '>' may come after the wait starts
 	"$BIN/compat-server" --listen "$1" "${@:2}" > "$TMP/srv.out" 2> "$TMP/srv.err" &
 	PID=$!
 	cleanup_hooks+=("kill -9 $PID 2>/dev/null")
