@@ -21,6 +21,7 @@
 #include "core/pathlist.h"
 #include "core/rpcclient.h"
 #include "core/verdict.h"
+#include "core/vec.h"
 
 static const char usage_text[] =
 	"usage: compat check [--json] [-v] [--library-path DIRS] [--root DIR] PROGRAM|DIR|ARTIFACT|REF|IMAGE_REF|-...\n"
@@ -105,10 +106,8 @@ static void add_host(struct check_args *ca, const char *h)
 {
 	if (ca->nhosts >= RPC_MAX_HOSTS)
 		cli_usage_die("check", "more than %d servers", RPC_MAX_HOSTS);
-	const char **v = realloc(ca->hosts, (ca->nhosts + 1) * sizeof *v);
-	if (!v)
+	if (VEC_GROW(ca->hosts, ca->nhosts) < 0)
 		cli_die("check", "out of memory");
-	ca->hosts = v;
 	ca->hosts[ca->nhosts++] = h;
 }
 

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "describe.h"
+#include "vec.h"
 #include "elf.h"
 #include "pathlist.h"
 #include "resolve.h"
@@ -369,11 +370,9 @@ static int describe_one(struct describer *d, const char *path, struct cerr *err)
 	if (program) {
 		warn_unbound(d, path, &mine);
 		/* the loading process of the shared objects described with it */
-		const struct elf_symtab **np = realloc(d->programs, (d->nprograms + 1) * sizeof *np);
-		if (!np)
+		if (VEC_GROW(d->programs, d->nprograms) < 0)
 			goto oom;
-		d->programs = np;
-		np[d->nprograms++] = r.objs[0].symtab;
+		d->programs[d->nprograms++] = r.objs[0].symtab;
 	}
 	goto out;
 oom:
@@ -395,11 +394,9 @@ static int list_add(struct file_list *l, const char *p)
 {
 	if (l->n >= MAX_FILES)
 		return COMPAT_ELIMIT;
-	char **nv = realloc(l->v, (l->n + 1) * sizeof *nv);
-	if (!nv)
+	if (VEC_GROW(l->v, l->n) < 0)
 		return COMPAT_ENOMEM;
-	l->v = nv;
-	return (nv[l->n] = strdup(p)) ? (int)(l->n++, 0) : COMPAT_ENOMEM;
+	return (l->v[l->n] = strdup(p)) ? (int)(l->n++, 0) : COMPAT_ENOMEM;
 }
 
 /* Every regular file under dir (not following symlinks), or a warning. */
@@ -557,11 +554,12 @@ static int collect(struct describer *d, const char *const *paths, size_t npaths,
 			continue;
 		}
 		char real[PATH_MAX];
-		char **nr = realloc(d->roots, (d->nroots + 1) * sizeof *nr);
-		if (nr)
-			d->roots = nr;
-		if (!nr || !realpath(paths[i], real) || !(nr[d->nroots] = strdup(real)))
-			return nr ? cerr_sys(err, COMPAT_EIO, "%s", paths[i]) : cerr_set(err, COMPAT_ENOMEM, "out of memory");
+		if (VEC_GROW(d->roots, d->nroots) < 0)
+			return cerr_set(err, COMPAT_ENOMEM, "out of memory");
+		if (!realpath(paths[i], real))
+			return cerr_sys(err, errno == ENOMEM ? COMPAT_ENOMEM : COMPAT_EIO, "%s", paths[i]);
+		if (!(d->roots[d->nroots] = strdup(real)))
+			return cerr_set(err, COMPAT_ENOMEM, "out of memory");
 		d->nroots++;
 		size_t before = files->n;
 		if ((rc = walk(d, paths[i], 0, files)) < 0)

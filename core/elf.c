@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "elf.h"
+#include "vec.h"
 #include "ldso.h"
 
 #define MAX_VERSION_ENTRIES 4096	/* verneed/verdef entries walked per file */
@@ -200,18 +201,9 @@ static int src_string(const struct src *s, uint64_t base, uint64_t strsz, uint64
 	return rc;
 }
 
-/* arr (holding n elements of size sz) with room for one more: it doubles
- * when n is 0 or a power of two, so that reading a table of n entries
- * costs log n reallocations, not n. NULL when out of memory (arr is then
- * unchanged). */
-static void *grow(void *arr, size_t n, size_t sz)
-{
-	return n & (n - 1) ? arr : realloc(arr, (n ? n * 2 : 1) * sz);
-}
-
 static int push_str(char ***arr, size_t *n, char *s)
 {
-	char **na = grow(*arr, *n, sizeof **arr);
+	char **na = vec_grow(*arr, *n, sizeof **arr);
 	if (!na)
 		return COMPAT_ENOMEM;
 	*arr = na;
@@ -554,7 +546,7 @@ static int read_verneed(const struct src *s, const struct dyn_tables *tab, struc
 					(unsigned long long)(off - tab->verneed.off));
 		uint16_t cnt = get16(s, vn + 2);
 		uint32_t file_off = get32(s, vn + 4), aux = get32(s, vn + 8), next = get32(s, vn + 12);
-		struct elf_vneed *nv = grow(info->vneeds, info->nvneeds, sizeof *nv);
+		struct elf_vneed *nv = vec_grow(info->vneeds, info->nvneeds, sizeof *nv);
 		if (!nv)
 			return cerr_set(err, COMPAT_ENOMEM, "%s: out of memory", name);
 		info->vneeds = nv;
@@ -576,7 +568,7 @@ static int read_verneed(const struct src *s, const struct dyn_tables *tab, struc
 			if ((rc = src_string(s, tab->str.off, tab->strsz, vname, &str)) < 0)
 				return rc == COMPAT_ENOMEM ? cerr_set(err, rc, "%s: out of memory", name)
 							   : cerr_set(err, COMPAT_EINVAL, "%s: bad version name", name);
-			uint8_t *nw = grow(v->weak, v->nversions, 1);
+			uint8_t *nw = vec_grow(v->weak, v->nversions, 1);
 			if (nw)
 				v->weak = nw;
 			if (!nw || push_str(&v->versions, &v->nversions, str) < 0) {
@@ -584,7 +576,7 @@ static int read_verneed(const struct src *s, const struct dyn_tables *tab, struc
 				return cerr_set(err, COMPAT_ENOMEM, "%s: out of memory", name);
 			}
 			nw[v->nversions - 1] = (flags & VER_FLG_WEAK) != 0;
-			struct vneed_index *nx = grow(*vix, *nvix, sizeof *nx);
+			struct vneed_index *nx = vec_grow(*vix, *nvix, sizeof *nx);
 			if (!nx)
 				return cerr_set(err, COMPAT_ENOMEM, "%s: out of memory", name);
 			*vix = nx;
@@ -782,7 +774,7 @@ static int read_undefs(const struct src *s, const struct dyn_tables *tab, struct
 					break;
 				}
 		}
-		struct elf_undef *nu = grow(info->undefs, info->nundefs, sizeof *nu);
+		struct elf_undef *nu = vec_grow(info->undefs, info->nundefs, sizeof *nu);
 		if (!nu)
 			return cerr_set(err, COMPAT_ENOMEM, "%s: out of memory", name);
 		info->undefs = nu;

@@ -22,6 +22,7 @@
 
 #include "elf.h"
 #include "hostindex.h"
+#include "vec.h"
 #include "strmap.h"
 
 enum cand_origin { FROM_EXTRA, FROM_DEFAULT, FROM_CACHE, FROM_LOADER };
@@ -180,16 +181,14 @@ static struct cand_list *list_get(struct host_index *idx, const char *name)
 static int list_add(struct host_index *idx, struct cand_list *l, enum cand_origin origin, size_t dir,
 		    const char *sub, const char *path)
 {
-	struct cand **nv = realloc(l->v, (l->n + 1) * sizeof *nv);
-	if (!nv)
+	if (VEC_GROW(l->v, l->n) < 0)
 		return COMPAT_ENOMEM;
-	l->v = nv;
 	struct cand *c = cand_new(idx, origin, path);
 	if (!c)
 		return COMPAT_ENOMEM;
 	c->dir = dir;
 	c->sub = sub;
-	nv[l->n++] = c;
+	l->v[l->n++] = c;
 	return 0;
 }
 
@@ -293,16 +292,10 @@ static int scan_dir(struct host_index *idx, enum cand_origin origin, size_t d)
 
 static int push_dir(struct host_index *idx, const char *dir)
 {
-	char **nd = realloc(idx->dirs, (idx->ndirs + 1) * sizeof *nd);
-	if (!nd)
+	if (VEC_GROW(idx->dirs, idx->ndirs) < 0 || VEC_GROW(idx->dir_ok, idx->ndirs) < 0)
 		return COMPAT_ENOMEM;
-	idx->dirs = nd;
-	unsigned char *ok = realloc(idx->dir_ok, idx->ndirs + 1);
-	if (!ok)
-		return COMPAT_ENOMEM;
-	idx->dir_ok = ok;
-	ok[idx->ndirs] = 0;
-	if (!(nd[idx->ndirs] = strdup(dir)))
+	idx->dir_ok[idx->ndirs] = 0;
+	if (!(idx->dirs[idx->ndirs] = strdup(dir)))
 		return COMPAT_ENOMEM;
 	idx->ndirs++;
 	return 0;

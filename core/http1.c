@@ -8,6 +8,7 @@
 #include "http1.h"
 #include "net.h"
 #include "parse.h"
+#include "vec.h"
 
 enum { S_HEAD, S_BODY, S_CHUNK_SIZE, S_CHUNK_DATA, S_CHUNK_CRLF, S_TRAILER, S_DONE };
 
@@ -88,14 +89,13 @@ static int parse_head(struct http_parser *p, struct cerr *err)
 		size_t vl = strlen(v);
 		while (vl && (v[vl - 1] == ' ' || v[vl - 1] == '\t'))
 			v[--vl] = '\0';
-		struct http_header *nh = realloc(r->headers, (r->nheaders + 1) * sizeof *nh);
-		if (!nh)
+		if (VEC_GROW(r->headers, r->nheaders) < 0)
 			return cerr_set(err, COMPAT_ENOMEM, "out of memory");
-		r->headers = nh;
-		nh[r->nheaders].name = strdup(line);
-		nh[r->nheaders].value = strdup(v);
+		struct http_header *nh = &r->headers[r->nheaders];
+		nh->name = strdup(line);
+		nh->value = strdup(v);
 		r->nheaders++;
-		if (!nh[r->nheaders - 1].name || !nh[r->nheaders - 1].value)
+		if (!nh->name || !nh->value)
 			return cerr_set(err, COMPAT_ENOMEM, "out of memory");
 	}
 	const char *te = http_header(r, "Transfer-Encoding"), *cl = http_header(r, "Content-Length");

@@ -13,6 +13,7 @@
 #include "ldso.h"
 #include "pathlist.h"
 #include "resolve.h"
+#include "vec.h"
 #include "strmap.h"
 
 #define MAX_OBJECTS 4096	/* a closure larger than this is refused */
@@ -268,13 +269,9 @@ static int add_searched(struct rs_obj *o, const char *dir, enum rs_how why)
 	for (size_t i = 0; i < o->nsearched; i++)
 		if (o->searched[i].why == why && strcmp(o->searched[i].dir, dir) == 0)
 			return 0;
-	struct rs_searched *ns = realloc(o->searched, (o->nsearched + 1) * sizeof *ns);
-	if (!ns)
+	if (VEC_GROW(o->searched, o->nsearched) < 0 || !(o->searched[o->nsearched].dir = strdup(dir)))
 		return COMPAT_ENOMEM;
-	o->searched = ns;
-	if (!(ns[o->nsearched].dir = strdup(dir)))
-		return COMPAT_ENOMEM;
-	ns[o->nsearched++].why = why;
+	o->searched[o->nsearched++].why = why;
 	return 0;
 }
 
@@ -553,12 +550,8 @@ static int obj_append(struct resolution *r, struct rs_obj *o)
 		return COMPAT_ELIMIT;
 	/* doubling when n is 0 or a power of two: a closure of n objects is
 	 * log n reallocations, not n copies of the array */
-	if (!(r->n & (r->n - 1))) {
-		struct rs_obj *n = realloc(r->objs, (r->n ? r->n * 2 : 1) * sizeof *n);
-		if (!n)
-			return COMPAT_ENOMEM;
-		r->objs = n;
-	}
+	if (VEC_GROW(r->objs, r->n) < 0)
+		return COMPAT_ENOMEM;
 	r->objs[r->n++] = *o;
 	return 0;
 }

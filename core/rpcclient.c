@@ -22,6 +22,7 @@
 #include "pbstr.h"
 #include "service.h"
 #include "tls.h"
+#include "vec.h"
 
 #define MAX_REPLY (16u << 20)
 #define MAX_REQUEST (4u << 20)
@@ -102,17 +103,16 @@ static bool read_finding(pb_istream_t *stream, const pb_field_t *field, void **a
 	convergedcomputing_org_grpc_v1_Finding f = convergedcomputing_org_grpc_v1_Finding_init_zero;
 	if (!pb_decode(stream, convergedcomputing_org_grpc_v1_Finding_fields, &f))
 		return false;
-	struct finding *nf = realloc(v->findings, (v->nfindings + 1) * sizeof *nf);
-	if (!nf)
+	if (VEC_GROW(v->findings, v->nfindings) < 0)
 		return false;
-	v->findings = nf;
+	struct finding *nf = v->findings;
 	memset(&nf[v->nfindings], 0, sizeof *nf);
 	nf[v->nfindings].kind = strdup(f.kind);
 	nf[v->nfindings].soname = strdup(f.soname);
 	nf[v->nfindings].detail = strdup(f.detail);
 	nf[v->nfindings].warning = f.warning;
-	v->nfindings++;
-	return true;
+	v->nfindings++;	/* counted first, so that verdict_free frees what was made */
+	return nf[v->nfindings - 1].kind && nf[v->nfindings - 1].soname && nf[v->nfindings - 1].detail;
 }
 
 /* The request message with its gRPC prefix, into *out (malloc'd). */

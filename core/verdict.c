@@ -26,27 +26,13 @@
 #include "elf.h"
 #include "parse.h"
 #include "pathlist.h"
+#include "vec.h"
 #include "strmap.h"
 #include "verdict.h"
 
 #define NS_LEN (sizeof ARTIFACT_NS - 1)
 #define MAX_PROBES (1u << 26)	/* symbol lookups in libraries beyond the first */
 #define MAX_NAMED 10		/* symbols named in a detail sentence (all are in "symbols") */
-
-/* Make room for element n of array p, growing it when n is 0 or a power of
- * two: amortised doubling without a capacity field. 0 or COMPAT_ENOMEM. */
-#define GROW(p, n)                                                                     \
-	__extension__({                                                                \
-		int grow_rc_ = 0;                                                      \
-		if (!((n) & ((n) - 1))) {                                              \
-			__typeof__(p) grow_np_ = realloc((p), ((n) ? (n) * 2 : 1) * sizeof *(p)); \
-			if (grow_np_)                                                  \
-				(p) = grow_np_;                                        \
-			else                                                           \
-				grow_rc_ = COMPAT_ENOMEM;                              \
-		}                                                                      \
-		grow_rc_;                                                              \
-	})
 
 struct strvec {
 	char **v;
@@ -55,7 +41,7 @@ struct strvec {
 
 static int strvec_add(struct strvec *s, const char *str, size_t len)
 {
-	if (GROW(s->v, s->n) < 0 || !(s->v[s->n] = strndup(str, len)))
+	if (VEC_GROW(s->v, s->n) < 0 || !(s->v[s->n] = strndup(str, len)))
 		return COMPAT_ENOMEM;
 	s->n++;
 	return 0;
@@ -106,7 +92,7 @@ static struct finding *add_finding(struct verdict *v, const char *kind, const ch
 static struct finding *add_finding(struct verdict *v, const char *kind, const char *soname, int warning,
 				   const char *fmt, ...)
 {
-	if (GROW(v->findings, v->nfindings) < 0)
+	if (VEC_GROW(v->findings, v->nfindings) < 0)
 		return NULL;
 	struct finding *f = &v->findings[v->nfindings];
 	memset(f, 0, sizeof *f);
@@ -333,7 +319,7 @@ struct judge {
 
 static int need_add(struct judge *j, const char *soname)
 {
-	if (GROW(j->needs, j->nneeds) < 0)
+	if (VEC_GROW(j->needs, j->nneeds) < 0)
 		return COMPAT_ENOMEM;
 	struct need *n = &j->needs[j->nneeds];
 	memset(n, 0, sizeof *n);
@@ -390,7 +376,7 @@ static int list_index(struct judge *j, const char *list, struct host_index **out
 
 static int add_searched(struct verdict *v, const char *dir, enum ldso_how how)
 {
-	if (GROW(v->searched, v->nsearched) < 0 ||
+	if (VEC_GROW(v->searched, v->nsearched) < 0 ||
 	    !(v->searched[v->nsearched].dir = strdup(dir)))
 		return COMPAT_ENOMEM;
 	v->searched[v->nsearched++].why = ldso_how_name(how);
@@ -515,7 +501,7 @@ static int load(struct judge *j, const struct host_lib *lib, const struct host_i
 	if (!at) {
 		if (j->nclosure >= VERDICT_MAX_CLOSURE)
 			return COMPAT_ELIMIT;
-		if (GROW(j->closure, j->nclosure) < 0)
+		if (VEC_GROW(j->closure, j->nclosure) < 0)
 			return COMPAT_ENOMEM;
 		j->closure[j->nclosure++] = (struct loaded){ lib, owner };
 		at = (void *)j->nclosure;
@@ -585,7 +571,7 @@ static int resolve_needs(struct judge *j, struct cerr *err)
 
 static int add_note(struct verdict *v, const char *note)
 {
-	if (GROW(v->notes, v->nnotes) < 0 || !(v->notes[v->nnotes] = strdup(note)))
+	if (VEC_GROW(v->notes, v->nnotes) < 0 || !(v->notes[v->nnotes] = strdup(note)))
 		return COMPAT_ENOMEM;
 	v->nnotes++;
 	return 0;
@@ -681,7 +667,7 @@ static int check_versions(struct judge *j)
 			}
 			if (has_verdef(n->lib, ver))
 				continue;
-			if (GROW(n->missing, n->nmissing) < 0)
+			if (VEC_GROW(n->missing, n->nmissing) < 0)
 				return COMPAT_ENOMEM;
 			n->missing[n->nmissing++] = (struct missing_version){ w, { NULL, 0 } };
 		}
@@ -986,7 +972,7 @@ static int minimum_versions(struct judge *j)
 	for (int f = 0; f < 4; f++) {
 		if (!best[f])
 			continue;
-		if (GROW(v->minimum, v->nminimum) < 0)
+		if (VEC_GROW(v->minimum, v->nminimum) < 0)
 			return COMPAT_ENOMEM;
 		struct version_min *m = &v->minimum[v->nminimum];
 		m->family = strdup(fam[f]);
@@ -1029,7 +1015,7 @@ static void judge_free(struct judge *j)
 
 static int add_resolved(struct verdict *v, const char *soname, const char *path)
 {
-	if (GROW(v->resolved, v->nresolved) < 0)
+	if (VEC_GROW(v->resolved, v->nresolved) < 0)
 		return COMPAT_ENOMEM;
 	struct resolved *r = &v->resolved[v->nresolved];
 	r->soname = strdup(soname);
