@@ -305,6 +305,27 @@ static void image_warn(void *ctx, const char *msg)
 	cli_warn("gen", "%s", msg);
 }
 
+/* Write a's JSON to out and, with push, push it there (with oo's subject).
+ * Takes a. Returns the exit status. */
+static int write_and_push(struct artifact *a, const char *out, const char *push, const struct oci_opts *oo)
+{
+	struct cerr err;
+	size_t len;
+	char *json = artifact_to_json(a, &len);
+	artifact_free(a);
+	if (!json)
+		cli_die("gen", "out of memory");
+	int rc = cli_write_file(out, json, len, &err);
+	if (rc == 0 && push) {
+		char digest[OCI_DIGEST_SIZE];
+		rc = oci_push_artifact(push, json, len, oo, digest, &err);
+		if (rc == 0)
+			fprintf(stderr, "compat gen: pushed %s@%s\n", push, digest);
+	}
+	free(json);
+	return rc < 0 ? cli_error("gen", &err) : 0;
+}
+
 /* gen IMAGE: unpack, describe, and (--push) attach. */
 static int run_image(const char *ref, const char *out, const char *push, const char *subject,
 		     const struct oci_opts *oo, const char *platform, int no_symbols)
@@ -319,30 +340,17 @@ static int run_image(const char *ref, const char *out, const char *push, const c
 		artifact_free(&a);
 		return cli_error("gen", &err);
 	}
-	size_t len;
-	char *json = artifact_to_json(&a, &len);
-	artifact_free(&a);
-	if (!json)
-		cli_die("gen", "out of memory");
-	rc = cli_write_file(out, json, len, &err);
-	if (rc == 0 && push) {
-		/* The subject is the image just described, by its digest: a tag
-		 * that moved meanwhile does not get someone else's artifact. */
-		char pinned[800];
-		struct oci_ref sr;
-		struct oci_opts po = *oo;
-		if (subject && strcmp(subject, ref) == 0 && oci_ref_parse(ref, &sr, NULL) == 0) {
-			snprintf(pinned, sizeof pinned, "%s/%s@%s", sr.registry, sr.repo, info.digest);
-			subject = pinned;
-		}
-		po.subject = subject;
-		char digest[OCI_DIGEST_SIZE];
-		rc = oci_push_artifact(push, json, len, &po, digest, &err);
-		if (rc == 0)
-			fprintf(stderr, "compat gen: pushed %s@%s\n", push, digest);
+	/* The subject is the image just described, by its digest: a tag that
+	 * moved meanwhile does not get someone else's artifact. */
+	char pinned[800];
+	struct oci_ref sr;
+	struct oci_opts po = *oo;
+	if (subject && strcmp(subject, ref) == 0 && oci_ref_parse(ref, &sr, NULL) == 0) {
+		snprintf(pinned, sizeof pinned, "%s/%s@%s", sr.registry, sr.repo, info.digest);
+		subject = pinned;
 	}
-	free(json);
-	return rc < 0 ? cli_error("gen", &err) : 0;
+	po.subject = subject;
+	return write_and_push(&a, out, push, &po);
 }
 
 int gen_main(int argc, char **argv)
@@ -407,18 +415,5 @@ int gen_main(int argc, char **argv)
 		artifact_free(&a);
 		return cli_error("gen", &err);
 	}
-	size_t len;
-	char *json = artifact_to_json(&a, &len);
-	artifact_free(&a);
-	if (!json)
-		cli_die("gen", "out of memory");
-	rc = cli_write_file(out, json, len, &err);
-	if (rc == 0 && push) {
-		char digest[OCI_DIGEST_SIZE];
-		rc = oci_push_artifact(push, json, len, &oo, digest, &err);
-		if (rc == 0)
-			fprintf(stderr, "compat gen: pushed %s@%s\n", push, digest);
-	}
-	free(json);
-	return rc < 0 ? cli_error("gen", &err) : 0;
+	return write_and_push(&a, out, push, &oo);
 }

@@ -14,28 +14,9 @@ set -eu
 cd "$(dirname "$0")/.."
 SAMPLE=${SAMPLE:-50} REPS=${REPS:-5}
 COMPAT=${COMPAT:-$PWD/bin/compat}
-work=$(mktemp -d /tmp/compat-bench-check.XXXXXX)
-trap 'rm -rf "$work"' EXIT
-cc -O2 -o "$work/spawn_time" bench/spawn_time.c
-unset LD_LIBRARY_PATH
-STATIC=${STATIC:-}
-if [ -z "$STATIC" ]; then
-	if make --no-print-directory static STATIC_OUT="$work/static/compat" > "$work/static.log" 2>&1; then
-		STATIC=$work/static/compat
-	else
-		echo "(make static failed: the static binary is left out)"; tail -3 "$work/static.log"
-		STATIC=0
-	fi
-fi
-
-for f in /usr/bin/*; do
-	[ -f "$f" ] && [ ! -L "$f" ] || continue
-	readelf -lW "$f" 2>/dev/null | grep -q ' DYNAMIC ' && echo "$f"
-done > "$work/all"
-total=$(wc -l < "$work/all")
-step=$(( total / SAMPLE )); [ "$step" -ge 1 ] || step=1
-awk -v s="$step" 'NR % s == 0' "$work/all" | head -n "$SAMPLE" > "$work/sample"
-n=$(wc -l < "$work/sample")
+. bench/lib.sh
+bench_setup check
+bench_sample "$SAMPLE"
 echo "sample: $n of $total dynamically linked programs in /usr/bin, $REPS runs each, median per program"
 echo "compat: $COMPAT ($("$COMPAT" --version | sed -n 's/^link: //p'))${STATIC:+; static: $STATIC}"
 

@@ -15,28 +15,9 @@ set -eu
 cd "$(dirname "$0")/.."
 SAMPLE=${SAMPLE:-60} REPS=${REPS:-5}
 COMPAT=${COMPAT:-$PWD/bin/compat}
-work=$(mktemp -d /tmp/compat-bench-gen.XXXXXX)
-trap 'rm -rf "$work"' EXIT
-cc -O2 -o "$work/spawn_time" bench/spawn_time.c
-unset LD_LIBRARY_PATH
-STATIC=${STATIC:-}
-if [ -z "$STATIC" ]; then
-	if make --no-print-directory static STATIC_OUT="$work/static/compat" > "$work/static.log" 2>&1; then
-		STATIC=$work/static/compat
-	else
-		echo "(make static failed: the static binary is left out; see its log)"; tail -3 "$work/static.log"
-		STATIC=0
-	fi
-fi
-
-for f in /usr/bin/*; do
-	[ -f "$f" ] && [ ! -L "$f" ] || continue
-	readelf -lW "$f" 2>/dev/null | grep -q ' DYNAMIC ' && echo "$f"
-done > "$work/all"
-total=$(wc -l < "$work/all")
-step=$(( total / SAMPLE )); [ "$step" -ge 1 ] || step=1
-awk -v s="$step" 'NR % s == 0' "$work/all" | head -n "$SAMPLE" > "$work/sample"
-n=$(wc -l < "$work/sample")
+. bench/lib.sh
+bench_setup gen
+bench_sample "$SAMPLE"
 echo "sample: $n of $total dynamically linked programs in /usr/bin, $REPS runs each, median per binary"
 echo "compat: $COMPAT ($("$COMPAT" --version | sed -n 's/^link: //p'))${STATIC:+; static: $STATIC}"
 
