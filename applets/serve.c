@@ -104,7 +104,7 @@ static long number(const char *opt, const char *v, long min, long max)
 	char *end;
 	long n = strtol(v, &end, 10);
 	if (*v == '\0' || *end || n < min || n > max)
-		cli_die("serve", "--%s: expected a number from %ld to %ld, got '%s'", opt, min, max, v);
+		cli_usage_die("serve", "--%s: expected a number from %ld to %ld, got '%s'", opt, min, max, v);
 	return n;
 }
 
@@ -155,14 +155,15 @@ int serve_main(int argc, char **argv)
 			 .scan = { .max_dirs = 64, .max_entries = 10000, .max_libs = 20000, .timeout_ms = 5000 } },
 	};
 	int c;
-	while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
 		switch (c) {
 		case OPT_LISTEN: listen_addr = optarg; break;
 		case OPT_LIBPATH: libpath = optarg; break;
 		case OPT_ALLOW: push(&allow, &nallow, optarg); break;
 		case OPT_ALLOWPATH:
 			if (optarg[0] != '/')
-				cli_die("serve", "--allow-path: expected an absolute path, got '%s'", optarg);
+				cli_usage_die("serve", "--allow-path: expected an absolute path, got '%s'", optarg);
 			push(&allow_path, &nallow_path, optarg);
 			break;
 		case OPT_MAXMSG: so.lim.max_message = (size_t)number("max-message", optarg, 64, 1L << 30); break;
@@ -189,15 +190,13 @@ int serve_main(int argc, char **argv)
 		case OPT_TLSCA: client_ca = optarg; break;
 		case 'h': fputs(usage_text, stdout); return 0;
 		case OPT_VERSION: return cli_version("serve");
-		default: fputs(usage_text, stderr); return 2;
+		default: return cli_bad_option("serve", argc, argv, options, c);
 		}
 	}
-	if (optind != argc) {
-		fputs(usage_text, stderr);
-		return 2;
-	}
+	if (optind != argc)
+		cli_usage_die("serve", "extra operand '%s'", argv[optind]);
 	if (!cert != !key || (client_ca && !cert))
-		cli_die("serve", "--tls-cert and --tls-key go together (and --tls-client-ca needs them)");
+		cli_usage_die("serve", "--tls-cert and --tls-key go together (and --tls-client-ca needs them)");
 	/* A whole message must fit what one connection may buffer. */
 	if (so.lim.max_conn_buffer < so.lim.max_message + 5)
 		so.lim.max_conn_buffer = so.lim.max_message + 5;
