@@ -296,7 +296,8 @@ static int set_file(const uint8_t *p, size_t n, struct reflection_file *f)
 		nl = 0;
 	f->p = p;
 	f->len = n;
-	memcpy(f->name, name, nl);
+	if (nl)
+		memcpy(f->name, name, nl);
 	f->name[nl] = '\0';
 	return 0;
 }
