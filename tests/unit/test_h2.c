@@ -160,7 +160,8 @@ static ssize_t c_read(nghttp2_session *s, int32_t id, uint8_t *buf, size_t lengt
 	size_t n = limit - x->sent;
 	if (n > length)
 		n = length;
-	memcpy(buf, x->body + x->sent, n);
+	if (n)
+		memcpy(buf, x->body + x->sent, n);
 	x->sent += n;
 	if (x->sent == x->body_len) {
 		if (x->end)
