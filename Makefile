@@ -61,7 +61,12 @@ GEN_H       := $(GEN_C:.c=.h)
 CORE_SRC    := $(sort $(wildcard core/*.c))
 APPLET_SRC  := $(sort $(wildcard applets/*.c))
 CORE_OBJ    := $(patsubst %.c,$(BUILD)/%.o,$(CORE_SRC)) $(patsubst build/gen/%.c,$(BUILD)/gen/%.o,$(GEN_C)) \
-               $(BUILD)/core/audit/embed.o $(BUILD)/core/audit/auditmap.o
+               $(BUILD)/core/audit/embed.o $(BUILD)/core/audit/auditmap.o $(BUILD)/core/reflection_embed.o
+# Server reflection (core/reflection.c) answers from the descriptors of every
+# proto/*.proto: protoc writes them as one FileDescriptorSet (with whatever
+# they import, no source comments) and core/reflection_embed.S embeds it
+# (.incbin), as the audit objects are.
+DESC_SET    := build/gen/descriptors.pb
 APPLET_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(APPLET_SRC)) $(BUILD)/main.o
 # The LD_AUDIT object of the loader cache (core/audit/, docs/trace.md): a
 # -nostdlib shared object per ABI this host can build for (x86-64, and i386
@@ -140,6 +145,7 @@ depcheck: | $(DEPS_FIRST)
 	missing=; for p in $(PKGS); do pkg-config --exists $$p || missing="$$missing $$p"; done; \
 	for h in mbedtls/ssl.h pb.h; do [ -e /usr/include/$$h ] || missing="$$missing $$h"; done; \
 	command -v nanopb_generator.py > /dev/null || missing="$$missing nanopb_generator.py"; \
+	command -v protoc > /dev/null || missing="$$missing protoc"; \
 	if [ -n "$$missing" ]; then echo "compat: missing build dependencies:$$missing (run 'make deps')" >&2; exit 1; fi
 
 $(BUILD)/%.o: %.c $(GEN_H) | depcheck
@@ -159,6 +165,14 @@ $(BUILD)/core/audit/embed.o: core/audit/embed.S $(AUDIT_SO)
 	$(CC) -c $(foreach a,$(AUDIT_ABIS),-DAUDIT_SO_$(a)='"$(AUDIT_DIR)/compat-audit-$(a).so"') -o $@ $<
 
 audit: $(AUDIT_SO)
+
+$(DESC_SET): $(PROTOS) | depcheck
+	@mkdir -p $(dir $@)
+	protoc --descriptor_set_out=$@ --include_imports -Iproto $(PROTOS)
+
+$(BUILD)/core/reflection_embed.o: core/reflection_embed.S $(DESC_SET)
+	@mkdir -p $(dir $@)
+	$(CC) -c -DDESCRIPTOR_SET='"$(DESC_SET)"' -o $@ $<
 
 # nanopb's generator picks up proto/NAME.options by itself.
 build/gen/%.pb.c build/gen/%.pb.h: proto/%.proto $(wildcard proto/*.options) | depcheck
@@ -194,7 +208,8 @@ check-cross: bin/compat
 
 # libFuzzer targets: clang, ASan+UBSan, core objects rebuilt in build/fuzz.
 FUZZ_CORE_OBJ := $(patsubst %.c,build/fuzz/%.o,$(CORE_SRC) core/audit/auditmap.c) \
-                 $(patsubst build/gen/%.c,build/fuzz/gen/%.o,$(GEN_C)) $(BUILD)/core/audit/embed.o
+                 $(patsubst build/gen/%.c,build/fuzz/gen/%.o,$(GEN_C)) $(BUILD)/core/audit/embed.o \
+                 $(BUILD)/core/reflection_embed.o
 FUZZ_FLAGS  := -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
 FUZZ_BIN    := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
 

@@ -14,11 +14,12 @@
 
 static const char usage_text[] =
 	"usage: compat serve [--listen ADDR] [--library-path DIRS] [--allow-registry HOST]...\n"
-	"                    [--allow-path PREFIX]... [LIMITS] [--tls-cert FILE --tls-key FILE\n"
-	"                    [--tls-client-ca FILE]]\n"
+	"                    [--allow-path PREFIX]... [--log] [--quiet] [LIMITS]\n"
+	"                    [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]\n"
 	"\n"
 	"Index this host's libraries once, then answer gRPC CheckCompatibility,\n"
-	"LocateLibraries and grpc.health.v1.Health/Check over HTTP/2 (h2c).\n"
+	"LocateLibraries and grpc.health.v1.Health/Check over HTTP/2 (h2c), with\n"
+	"server reflection (grpc.reflection.v1 and v1alpha) for grpcurl and the like.\n"
 	"SIGTERM/SIGINT: stop accepting, GOAWAY, finish in-flight requests within\n"
 	"--drain-timeout, exit 0. SIGHUP (or a new /etc/ld.so.cache): rebuild the index.\n"
 	"\n"
@@ -32,6 +33,10 @@ static const char usage_text[] =
 	"      --tls-cert FILE        serve TLS (ALPN h2) with this PEM certificate chain\n"
 	"      --tls-key FILE         ... and this PEM private key\n"
 	"      --tls-client-ca FILE   require client certificates signed by this CA\n"
+	"      --log                  one line per request on stderr: client address, method,\n"
+	"                             gRPC status, verdict (or -), microseconds\n"
+	"  -q, --quiet                nothing on stderr but errors (the 'server listening:'\n"
+	"                             line still goes to stdout)\n"
 	"  -h, --help                 this text\n"
 	"      --version              print the version\n"
 	"\n"
@@ -46,6 +51,7 @@ static const char usage_text[] =
 	"      --max-reply BYTES      largest reply message [4194304]\n"
 	"      --max-needs N          host needs judged per artifact [1024]\n"
 	"      --max-symbols N        symbols checked per artifact [65536]\n"
+	"      --max-stream-messages N  request messages on one streaming call (reflection) [1024]\n"
 	"      --max-dir-entries N    entries read per request-named directory [10000]\n"
 	"      --fetch-workers N      threads fetching from registries [4]\n"
 	"      --scan-workers N       threads reading request-named directories [2]\n"
@@ -60,7 +66,7 @@ static const char usage_text[] =
 enum { OPT_LISTEN = 256, OPT_LIBPATH, OPT_ALLOW, OPT_ALLOWPATH, OPT_MAXMSG, OPT_MAXSTREAMS, OPT_MAXCONN,
        OPT_MAXHDR, OPT_CONNBUF, OPT_MAXBUF, OPT_MAXREPLY, OPT_MAXNEEDS, OPT_MAXSYMS, OPT_DIRENTRIES,
        OPT_FETCHW, OPT_SCANW, OPT_QUEUE, OPT_JOBS, OPT_IDLE, OPT_HANDSHAKE, OPT_REQUEST, OPT_JOB, OPT_DRAIN,
-       OPT_TLSCERT, OPT_TLSKEY, OPT_TLSCA, OPT_VERSION };
+       OPT_TLSCERT, OPT_TLSKEY, OPT_TLSCA, OPT_VERSION, OPT_LOG, OPT_STREAMMSGS };
 
 static const struct option options[] = {
 	{ "listen", required_argument, NULL, OPT_LISTEN },
@@ -76,6 +82,7 @@ static const struct option options[] = {
 	{ "max-reply", required_argument, NULL, OPT_MAXREPLY },
 	{ "max-needs", required_argument, NULL, OPT_MAXNEEDS },
 	{ "max-symbols", required_argument, NULL, OPT_MAXSYMS },
+	{ "max-stream-messages", required_argument, NULL, OPT_STREAMMSGS },
 	{ "max-dir-entries", required_argument, NULL, OPT_DIRENTRIES },
 	{ "fetch-workers", required_argument, NULL, OPT_FETCHW },
 	{ "scan-workers", required_argument, NULL, OPT_SCANW },
@@ -89,6 +96,8 @@ static const struct option options[] = {
 	{ "tls-cert", required_argument, NULL, OPT_TLSCERT },
 	{ "tls-key", required_argument, NULL, OPT_TLSKEY },
 	{ "tls-client-ca", required_argument, NULL, OPT_TLSCA },
+	{ "log", no_argument, NULL, OPT_LOG },
+	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -97,6 +106,7 @@ static const struct option options[] = {
 struct daemon {
 	struct service svc;
 	struct index_opts io;
+	int quiet;
 };
 
 static long number(const char *opt, const char *v, long min, long max)
@@ -104,7 +114,7 @@ static long number(const char *opt, const char *v, long min, long max)
 	char *end;
 	long n = strtol(v, &end, 10);
 	if (*v == '\0' || *end || n < min || n > max)
-		cli_die("serve", "--%s: expected a number from %ld to %ld, got '%s'", opt, min, max, v);
+		cli_usage_die("serve", "--%s: expected a number from %ld to %ld, got '%s'", opt, min, max, v);
 	return n;
 }
 
@@ -119,8 +129,44 @@ static int reload(void *ctx)
 	}
 	index_free(d->svc.idx);
 	d->svc.idx = idx;
-	fprintf(stderr, "compat serve: index rebuilt: %zu libraries\n", index_count(idx));
+	if (!d->quiet)
+		fprintf(stderr, "compat serve: index rebuilt: %zu libraries\n", index_count(idx));
 	return 0;
+}
+
+static const char *const status_names[] = {
+	"OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND", "ALREADY_EXISTS",
+	"PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE",
+	"UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED",
+};
+
+static const char *const verdict_names[] = {
+	[SERVICE_VERDICT_NONE] = "-", [SERVICE_COMPATIBLE] = "compatible", [SERVICE_INCOMPATIBLE] = "incompatible",
+	[SERVICE_ERROR] = "error", [SERVICE_DENIED] = "denied",
+};
+
+/* --log: "PEER METHOD STATUS VERDICT TIMEus" (docs/serve.md), one write.
+ * The status is the gRPC code's name; HTTP_N when the request was refused
+ * before gRPC (405, 415); CANCELLED when it was reset before any answer. */
+static void log_request(void *ctx, const char *peer, const struct h2_call *call)
+{
+	char method[sizeof "-" + 160], status[24];
+	size_t n = 0;
+	for (const char *p = call->path; *p && n < sizeof method - 1; p++)
+		method[n++] = *p > ' ' && *p < 0x7f ? *p : '?';
+	if (!n)
+		method[n++] = '-';
+	method[n] = '\0';
+	if (call->http_status != 200)
+		snprintf(status, sizeof status, "HTTP_%d", call->http_status);
+	else if (call->status < 0)
+		snprintf(status, sizeof status, "CANCELLED");
+	else if ((size_t)call->status < sizeof status_names / sizeof *status_names)
+		snprintf(status, sizeof status, "%s", status_names[call->status]);
+	else
+		snprintf(status, sizeof status, "STATUS_%d", call->status);
+	int v = call->note >= 0 && (size_t)call->note < sizeof verdict_names / sizeof *verdict_names ? call->note : 0;
+	fprintf(stderr, "%s %s %s %s %lldus\n", peer, method, status, verdict_names[v], (long long)call->us);
 }
 
 static int stale(void *ctx)
@@ -146,7 +192,8 @@ int serve_main(int argc, char **argv)
 	struct server_opts so = {
 		.max_conns = 1024, .idle_ms = 300000, .handshake_ms = 10000, .drain_ms = 10000, .job_ms = 60000,
 		.lim = { .max_message = 4u << 20, .max_streams = 100, .max_header_list = 8192,
-			 .max_output = 1u << 20, .max_conn_buffer = 8u << 20, .request_ms = 30000 },
+			 .max_output = 1u << 20, .max_conn_buffer = 8u << 20, .request_ms = 30000,
+			 .max_stream_messages = 1024 },
 		.max_buffer = 64u << 20, .fetch_workers = 4, .scan_workers = 2, .max_queue = 64,
 		.max_jobs_per_conn = 4,
 	};
@@ -154,15 +201,16 @@ int serve_main(int argc, char **argv)
 		.svc = { .max_needs = 1024, .max_symbols = 65536, .max_reply = 4u << 20,
 			 .scan = { .max_dirs = 64, .max_entries = 10000, .max_libs = 20000, .timeout_ms = 5000 } },
 	};
-	int c;
-	while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+	int c, log = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":hq", options, NULL)) != -1) {
 		switch (c) {
 		case OPT_LISTEN: listen_addr = optarg; break;
 		case OPT_LIBPATH: libpath = optarg; break;
 		case OPT_ALLOW: push(&allow, &nallow, optarg); break;
 		case OPT_ALLOWPATH:
 			if (optarg[0] != '/')
-				cli_die("serve", "--allow-path: expected an absolute path, got '%s'", optarg);
+				cli_usage_die("serve", "--allow-path: expected an absolute path, got '%s'", optarg);
 			push(&allow_path, &nallow_path, optarg);
 			break;
 		case OPT_MAXMSG: so.lim.max_message = (size_t)number("max-message", optarg, 64, 1L << 30); break;
@@ -174,6 +222,11 @@ int serve_main(int argc, char **argv)
 		case OPT_MAXREPLY: d.svc.max_reply = (size_t)number("max-reply", optarg, 1024, 1L << 30); break;
 		case OPT_MAXNEEDS: d.svc.max_needs = (size_t)number("max-needs", optarg, 1, 10000000); break;
 		case OPT_MAXSYMS: d.svc.max_symbols = (size_t)number("max-symbols", optarg, 1, 100000000); break;
+		case OPT_STREAMMSGS:
+			so.lim.max_stream_messages = (uint32_t)number("max-stream-messages", optarg, 1, 1000000);
+			break;
+		case OPT_LOG: log = 1; break;
+		case 'q': d.quiet = 1; break;
 		case OPT_DIRENTRIES: d.svc.scan.max_entries = (size_t)number("max-dir-entries", optarg, 1, 10000000); break;
 		case OPT_FETCHW: so.fetch_workers = (unsigned)number("fetch-workers", optarg, 1, 256); break;
 		case OPT_SCANW: so.scan_workers = (unsigned)number("scan-workers", optarg, 1, 256); break;
@@ -189,20 +242,18 @@ int serve_main(int argc, char **argv)
 		case OPT_TLSCA: client_ca = optarg; break;
 		case 'h': fputs(usage_text, stdout); return 0;
 		case OPT_VERSION: return cli_version("serve");
-		default: fputs(usage_text, stderr); return 2;
+		default: return cli_bad_option("serve", argc, argv, options, c);
 		}
 	}
-	if (optind != argc) {
-		fputs(usage_text, stderr);
-		return 2;
-	}
+	if (optind != argc)
+		cli_usage_die("serve", "extra operand '%s'", argv[optind]);
 	if (!cert != !key || (client_ca && !cert))
-		cli_die("serve", "--tls-cert and --tls-key go together (and --tls-client-ca needs them)");
+		cli_usage_die("serve", "--tls-cert and --tls-key go together (and --tls-client-ca needs them)");
 	/* A whole message must fit what one connection may buffer. */
 	if (so.lim.max_conn_buffer < so.lim.max_message + 5)
 		so.lim.max_conn_buffer = so.lim.max_message + 5;
 	size_t fd_limit, conns = server_clamp_conns(so.max_conns, &fd_limit);
-	if (conns < so.max_conns)
+	if (conns < so.max_conns && !d.quiet)
 		cli_warn("serve", "--max-connections %zu lowered to %zu: the descriptor limit is %zu", so.max_conns,
 			 conns, fd_limit);
 	so.max_conns = conns;
@@ -226,6 +277,7 @@ int serve_main(int argc, char **argv)
 		cli_die("serve", "%s", err.msg);
 	so.reload = reload;
 	so.stale = stale;
+	so.log = log ? log_request : NULL;
 	so.ctx = &d;
 	printf("server listening: %s\n", bound);
 	fflush(stdout);

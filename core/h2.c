@@ -9,7 +9,16 @@
  * answer given before the client finished sending (too large, over budget,
  * too slow) is followed by RST_STREAM(NO_ERROR), as gRPC does. Streams
  * live in a list owned by the connection and are freed when nghttp2 closes
- * them. */
+ * them.
+ *
+ * A streaming call is checked at its HEADERS instead, and its messages are
+ * cut out of the gathered bytes as they complete (deliver). Replies queue
+ * in the stream's output (resp), which the data provider (read_body) hands
+ * to nghttp2 as the window allows: it defers while the queue is empty and
+ * the call goes on, and is resumed when a reply is queued; once the call's
+ * status is decided (final) and the queue drained, the trailers go. Bytes
+ * are given back to the budgets as they are consumed (request) and handed
+ * to nghttp2 (reply). A unary call uses the same queue with one message. */
 #include <nghttp2/nghttp2.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +30,10 @@
 #include "grpc.h"
 #include "h2.h"
 
+/* The most DATA one on_data_chunk callback carries: our
+ * SETTINGS_MAX_FRAME_SIZE, which we leave at the protocol's default. */
+#define MAX_FRAME 16384
+
 struct h2_stream {
 	int32_t id;
 	struct h2_conn *conn;
@@ -29,16 +42,25 @@ struct h2_stream {
 	int content_type_ok, encoding_set, is_post;
 	int complete;			/* the client's END_STREAM arrived */
 	int pending;			/* with the handler, not answered yet */
-	int responded;
+	int responded;			/* the call's status is decided */
 	int reset_after;		/* answered before the client finished */
 	int stalled;			/* reset: the answer was not taken in time */
+	int streaming;			/* a streaming call (checked at its HEADERS) */
+	int headers_sent;		/* HEADERS with a data provider submitted */
+	int final;			/* trailers go once resp is drained */
+	int deferred;			/* read_body deferred: resume when resp grows */
+	int delivering;			/* inside deliver(): no reentry */
+	int http_status, note;
 	int64_t born_ns, answered_ns;
 	int64_t deadline_ns;		/* grpc-timeout; 0: none */
-	size_t header_bytes;
+	size_t header_bytes, messages;
 	struct buf body;		/* request bytes, up to the limit */
+	size_t body_off;		/* streaming: bytes of body handed over already */
 	size_t body_charged, resp_charged;
-	uint8_t *resp;			/* prefix + message */
-	size_t resp_len, resp_off;
+	uint8_t *resp;			/* reply messages (prefix + message) to send */
+	size_t resp_len, resp_off, resp_cap;
+	char *final_message;		/* grpc-message of a status decided after
+					   HEADERS went out (malloc'd, encoded) */
 	int status;
 };
 
@@ -111,6 +133,7 @@ static void drop_body(struct h2_stream *s)
 {
 	release(s->conn, s->body_charged);
 	s->body_charged = 0;
+	s->body_off = 0;
 	buf_free(&s->body);
 }
 
@@ -123,17 +146,38 @@ static ssize_t read_body(nghttp2_session *session, int32_t id, uint8_t *buf, siz
 	size_t n = s->resp_len - s->resp_off;
 	if (n > length)
 		n = length;
-	memcpy(buf, s->resp + s->resp_off, n);
-	s->resp_off += n;
-	if (s->resp_off == s->resp_len) {
-		char st[4];
-		grpc_status_text(s->status, st);
-		nghttp2_nv trailers[] = { NV("grpc-status", st) };
-		*flags |= NGHTTP2_DATA_FLAG_EOF | NGHTTP2_DATA_FLAG_NO_END_STREAM;
-		if (nghttp2_submit_trailer(session, id, trailers, 1) != 0)
-			return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+	if (n) {
+		memcpy(buf, s->resp + s->resp_off, n);
+		s->resp_off += n;
+		/* In nghttp2's hands now: given back to the budgets. */
+		release(s->conn, n);
+		s->resp_charged -= n;
 	}
+	if (s->resp_off < s->resp_len)
+		return (ssize_t)n;
+	s->resp_off = s->resp_len = 0;
+	if (!s->final) {
+		if (n)
+			return (ssize_t)n;
+		s->deferred = 1;	/* resumed when a reply is queued, or the end decided */
+		return NGHTTP2_ERR_DEFERRED;
+	}
+	char st[4];
+	const char *m = s->final_message ? s->final_message : "";
+	grpc_status_text(s->status, st);
+	nghttp2_nv trailers[] = { NV("grpc-status", st), NV("grpc-message", m) };
+	*flags |= NGHTTP2_DATA_FLAG_EOF | NGHTTP2_DATA_FLAG_NO_END_STREAM;
+	if (nghttp2_submit_trailer(session, id, trailers, m[0] ? 2 : 1) != 0)
+		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
 	return (ssize_t)n;
+}
+
+static void resume(struct h2_stream *s)
+{
+	if (s->deferred) {
+		s->deferred = 0;
+		nghttp2_session_resume_data(s->conn->session, s->id);
+	}
 }
 
 /* An answer before the client's END_STREAM ends the stream for both: a
@@ -158,58 +202,6 @@ static void respond_status(struct h2_stream *s, int status, const char *message)
 	end_early(s);
 }
 
-/* Answer with a message (status 0 and a body) or trailers-only. Takes
- * body. Returns 0 or COMPAT_ELIMIT (no room for the body: answered
- * RESOURCE_EXHAUSTED instead). */
-static int respond(struct h2_stream *s, int status, const char *message, uint8_t *body, size_t len)
-{
-	if (status != 0 || !body) {
-		free(body);
-		respond_status(s, status, message);
-		return 0;
-	}
-	char m[200];
-	int why = len > SIZE_MAX - GRPC_PREFIX || len > UINT32_MAX ? OVER_CONN : charge(s->conn, len + GRPC_PREFIX);
-	if (why != FITS) {
-		free(body);
-		over_budget_message(s->conn, why, "reply", len, m, sizeof m);
-		respond_status(s, GRPC_RESOURCE_EXHAUSTED, m);
-		return COMPAT_ELIMIT;
-	}
-	s->resp_charged = len + GRPC_PREFIX;
-	s->resp = malloc(len + GRPC_PREFIX);
-	if (!s->resp) {
-		free(body);
-		respond_status(s, GRPC_RESOURCE_EXHAUSTED, "out of memory");
-		return COMPAT_ELIMIT;
-	}
-	grpc_prefix_encode(s->resp, (uint32_t)len);
-	memcpy(s->resp + GRPC_PREFIX, body, len);
-	free(body);
-	s->resp_len = len + GRPC_PREFIX;
-	s->responded = 1;
-	s->answered_ns = now_ns();
-	s->status = 0;
-	nghttp2_nv hdrs[] = { NV(":status", "200"), NV("content-type", "application/grpc") };
-	nghttp2_data_provider prd = { .source.ptr = s, .read_callback = read_body };
-	nghttp2_submit_response(s->conn->session, s->id, hdrs, 2, &prd);
-	end_early(s);
-	return 0;
-}
-
-static void respond_http(struct h2_stream *s, const char *status)
-{
-	nghttp2_nv hdrs[] = { NV(":status", status) };
-	s->responded = 1;
-	nghttp2_submit_response(s->conn->session, s->id, hdrs, 1, NULL);
-	end_early(s);
-}
-
-static struct h2_stream *stream_of(nghttp2_session *session, int32_t id)
-{
-	return nghttp2_session_get_stream_user_data(session, id);
-}
-
 /* The request will not be answered: tell the handler, once. */
 static void cancel_pending(struct h2_stream *s)
 {
@@ -221,12 +213,194 @@ static void cancel_pending(struct h2_stream *s)
 		s->conn->h.cancel(s->conn->h.ctx, s->conn, s->id);
 }
 
+/* Decide the call's status: before any HEADERS went out, a trailers-only
+ * answer; after, trailers that follow the replies queued. A message still
+ * with the handler is cancelled. */
+static void end_call(struct h2_stream *s, int status, const char *message)
+{
+	cancel_pending(s);
+	if (!s->headers_sent)
+		return respond_status(s, status, message);
+	char msg[512];
+	s->responded = 1;
+	s->final = 1;
+	s->answered_ns = now_ns();
+	s->status = status;
+	grpc_message_encode(message ? message : "", msg, sizeof msg);
+	free(s->final_message);
+	s->final_message = msg[0] ? strdup(msg) : NULL;	/* none when out of memory */
+	resume(s);
+	end_early(s);
+}
+
+/* Queue one reply message (takes body): HEADERS with the data provider
+ * the first time. Returns 0, or COMPAT_ELIMIT (no room in the budgets: the
+ * call is ended RESOURCE_EXHAUSTED). */
+static int queue_message(struct h2_stream *s, uint8_t *body, size_t len)
+{
+	struct h2_conn *c = s->conn;
+	char m[200];
+	int why = len > SIZE_MAX - GRPC_PREFIX || len > UINT32_MAX ? OVER_CONN : charge(c, len + GRPC_PREFIX);
+	size_t need = len + GRPC_PREFIX;
+	if (why != FITS) {
+		free(body);
+		over_budget_message(c, why, "reply", len, m, sizeof m);
+		end_call(s, GRPC_RESOURCE_EXHAUSTED, m);
+		return COMPAT_ELIMIT;
+	}
+	if (s->resp_off) {
+		memmove(s->resp, s->resp + s->resp_off, s->resp_len - s->resp_off);
+		s->resp_len -= s->resp_off;
+		s->resp_off = 0;
+	}
+	if (s->resp_len + need > s->resp_cap) {
+		/* Exactly one message's worth the first time (a unary reply). */
+		size_t ncap = s->resp_len + need;
+		if (s->resp_cap && ncap < 2 * s->resp_cap)
+			ncap = 2 * s->resp_cap;
+		uint8_t *nb = realloc(s->resp, ncap);
+		if (!nb) {
+			release(c, need);
+			free(body);
+			end_call(s, GRPC_RESOURCE_EXHAUSTED, "out of memory");
+			return COMPAT_ELIMIT;
+		}
+		s->resp = nb;
+		s->resp_cap = ncap;
+	}
+	s->resp_charged += need;
+	grpc_prefix_encode(s->resp + s->resp_len, (uint32_t)len);
+	if (len)
+		memcpy(s->resp + s->resp_len + GRPC_PREFIX, body, len);
+	s->resp_len += need;
+	free(body);
+	if (s->headers_sent) {
+		resume(s);
+		return 0;
+	}
+	nghttp2_nv hdrs[] = { NV(":status", "200"), NV("content-type", "application/grpc") };
+	nghttp2_data_provider prd = { .source.ptr = s, .read_callback = read_body };
+	s->headers_sent = 1;
+	nghttp2_submit_response(c->session, s->id, hdrs, 2, &prd);
+	return 0;
+}
+
+/* Answer a unary call with a message (status 0 and a body) or
+ * trailers-only. Takes body. Returns 0 or COMPAT_ELIMIT (no room for the
+ * body: answered RESOURCE_EXHAUSTED instead). */
+static int respond(struct h2_stream *s, int status, const char *message, uint8_t *body, size_t len)
+{
+	if (status != 0 || !body) {
+		free(body);
+		respond_status(s, status, message);
+		return 0;
+	}
+	int rc = queue_message(s, body, len);
+	if (rc == 0)
+		end_call(s, 0, NULL);
+	return rc;
+}
+
+static void respond_http(struct h2_stream *s, const char *status)
+{
+	nghttp2_nv hdrs[] = { NV(":status", status) };
+	s->responded = 1;
+	s->http_status = atoi(status);
+	nghttp2_submit_response(s->conn->session, s->id, hdrs, 1, NULL);
+	end_early(s);
+}
+
+static struct h2_stream *stream_of(nghttp2_session *session, int32_t id)
+{
+	return nghttp2_session_get_stream_user_data(session, id);
+}
+
+/* A streaming call: hand its complete messages to the handler, one at a
+ * time (the next once the previous is answered), then give their bytes
+ * back; after the client's END_STREAM with nothing left, end the call. */
+static void deliver(struct h2_stream *s)
+{
+	struct h2_conn *c = s->conn;
+	char m[120];
+	if (s->delivering)
+		return;	/* h2_conn_reply from inside request(): the loop below goes on */
+	s->delivering = 1;
+	while (!s->responded && !s->pending) {
+		size_t have = s->body.len - s->body_off;
+		int compressed;
+		uint32_t mlen;
+		if (have < GRPC_PREFIX) {
+			if (s->complete)
+				end_call(s, have ? GRPC_INTERNAL : GRPC_OK, have ? "truncated request message" : NULL);
+			break;
+		}
+		const uint8_t *p = s->body.p + s->body_off;
+		grpc_prefix_decode(p, have, &compressed, &mlen);
+		if (compressed) {
+			end_call(s, s->encoding_set ? GRPC_UNIMPLEMENTED : GRPC_INTERNAL,
+				 s->encoding_set ? "compressed messages are not supported"
+						 : "compressed flag set without grpc-encoding");
+			break;
+		}
+		/* Refused as soon as the prefix says so, before its bytes come. */
+		if (mlen > c->lim.max_message) {
+			snprintf(m, sizeof m, "request message larger than %zu bytes", c->lim.max_message);
+			end_call(s, GRPC_RESOURCE_EXHAUSTED, m);
+			break;
+		}
+		if (have - GRPC_PREFIX < mlen) {
+			if (s->complete)
+				end_call(s, GRPC_INTERNAL, "truncated request message");
+			break;
+		}
+		if (c->lim.max_stream_messages && s->messages >= c->lim.max_stream_messages) {
+			snprintf(m, sizeof m, "more than %u request messages on one stream", c->lim.max_stream_messages);
+			end_call(s, GRPC_RESOURCE_EXHAUSTED, m);
+			break;
+		}
+		s->messages++;
+		s->pending = 1;
+		c->npending++;
+		s->body_off += GRPC_PREFIX + (size_t)mlen;
+		c->h.request(c->h.ctx, c, s->id, s->path, p + GRPC_PREFIX, mlen);
+	}
+	s->delivering = 0;
+	if (s->responded) {
+		drop_body(s);
+	} else if (s->body_off) {
+		/* Keep only the message still arriving. */
+		size_t rest = s->body.len - s->body_off;
+		memmove(s->body.p, s->body.p + s->body_off, rest);
+		s->body.len = rest;
+		s->body.p[rest] = '\0';
+		release(c, s->body_off);
+		s->body_charged -= s->body_off;
+		s->body_off = 0;
+	}
+}
+
+/* HEADERS complete: a streaming call is checked now (its messages go to
+ * the handler before the client's END_STREAM); a unary one at the end. */
+static void begin_call(struct h2_stream *s)
+{
+	struct h2_conn *c = s->conn;
+	if (!c->h.streaming || !s->path[0] || !c->h.streaming(c->h.ctx, s->path))
+		return;
+	if (!s->is_post)
+		return respond_http(s, "405");
+	if (!s->content_type_ok)
+		return respond_http(s, "415");
+	s->streaming = 1;
+}
+
 /* The client finished its request: check it and hand it over. */
 static void finish_request(struct h2_stream *s)
 {
 	s->complete = 1;
 	if (s->responded)
 		return;
+	if (s->streaming)
+		return deliver(s);
 	if (!s->is_post || !s->path[0])
 		return respond_http(s, "405");
 	if (!s->content_type_ok)
@@ -245,6 +419,7 @@ static void finish_request(struct h2_stream *s)
 		return respond_status(s, GRPC_UNIMPLEMENTED, "a unary call takes exactly one request message");
 	struct h2_conn *c = s->conn;
 	s->pending = 1;
+	s->messages = 1;
 	c->npending++;
 	c->h.request(c->h.ctx, c, s->id, s->path, s->body.p + GRPC_PREFIX, mlen);
 	drop_body(s);	/* the handler copied what it keeps */
@@ -259,7 +434,26 @@ int h2_conn_reply(struct h2_conn *c, int32_t id, int status, const char *message
 	}
 	s->pending = 0;
 	c->npending--;
-	return respond(s, status, message, body, len);
+	if (!s->streaming)
+		return respond(s, status, message, body, len);
+	int rc = 0;
+	if (status != 0) {
+		free(body);
+		end_call(s, status, message);
+	} else if (body) {
+		rc = queue_message(s, body, len);
+	}
+	deliver(s);	/* the next message, or the end */
+	return rc;
+}
+
+int h2_conn_note(struct h2_conn *c, int32_t id, int note)
+{
+	struct h2_stream *s = stream_of(c->session, id);
+	if (!s)
+		return COMPAT_ENOTFOUND;
+	s->note = note;
+	return 0;
 }
 
 /* ---- nghttp2 callbacks ---- */
@@ -329,12 +523,25 @@ static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t id, co
 	char m[200];
 	int why = charge(c, len);
 	if (why != FITS) {
-		over_budget_message(c, why, "request", s->body.len + len, m, sizeof m);
+		over_budget_message(c, why, "request", s->body.len - s->body_off + len, m, sizeof m);
 		drop_body(s);
-		respond_status(s, GRPC_RESOURCE_EXHAUSTED, m);
+		end_call(s, GRPC_RESOURCE_EXHAUSTED, m);
 		return 0;
 	}
 	s->body_charged += len;
+	if (s->streaming) {
+		/* What is kept: a message still arriving, and what comes after it
+		 * in this frame (deliver cuts the complete ones out). */
+		int rc = buf_append(&s->body, data, len, c->lim.max_message + GRPC_PREFIX + MAX_FRAME);
+		if (rc < 0) {
+			drop_body(s);
+			end_call(s, GRPC_RESOURCE_EXHAUSTED, rc == COMPAT_ELIMIT ? "request messages arrive faster than "
+				 "they are answered" : "out of memory");
+			return 0;
+		}
+		deliver(s);
+		return 0;
+	}
 	int rc = buf_append(&s->body, data, len, c->lim.max_message + GRPC_PREFIX);
 	int compressed;
 	uint32_t mlen;
@@ -354,6 +561,11 @@ static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t id, co
 
 static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, void *user)
 {
+	if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
+		struct h2_stream *s = stream_of(session, frame->hd.stream_id);
+		if (s)
+			begin_call(s);
+	}
 	if ((frame->hd.type == NGHTTP2_HEADERS || frame->hd.type == NGHTTP2_DATA) &&
 	    (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
 		struct h2_stream *s = stream_of(session, frame->hd.stream_id);
@@ -375,11 +587,27 @@ static int on_frame_send(nghttp2_session *session, const nghttp2_frame *frame, v
 	return 0;
 }
 
+/* Tell the handler's done() what became of the request. */
+static void report(struct h2_conn *c, struct h2_stream *s, uint32_t error_code)
+{
+	struct h2_call call = {
+		.path = s->path,
+		.status = s->responded && !s->http_status ? s->status : -1,
+		.http_status = s->http_status ? s->http_status : 200,
+		.error_code = error_code,
+		.note = s->note,
+		.messages = s->messages,
+		.us = (now_ns() - s->born_ns) / 1000,
+	};
+	c->h.done(c->h.ctx, c, s->id, &call);
+}
+
 static void stream_free(struct h2_conn *c, struct h2_stream *s)
 {
 	release(c, s->body_charged + s->resp_charged);
 	buf_free(&s->body);
 	free(s->resp);
+	free(s->final_message);
 	free(s);
 }
 
@@ -391,6 +619,8 @@ static int on_stream_close(nghttp2_session *session, int32_t id, uint32_t error_
 			continue;
 		struct h2_stream *s = *pp;
 		cancel_pending(s);
+		if (c->h.done)
+			report(c, s, error_code);
 		*pp = s->next;
 		c->nstreams--;
 		if (!c->nstreams)
@@ -566,13 +796,14 @@ void h2_conn_tick(struct h2_conn *c, int64_t now)
 		if (s->deadline_ns && now > s->deadline_ns) {
 			/* The client gave up: nobody waits for an answer. */
 			s->responded = 1;
+			s->status = GRPC_DEADLINE_EXCEEDED;	/* as the client saw it */
 			cancel_pending(s);
 			nghttp2_submit_rst_stream(c->session, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_CANCEL);
 		} else if (limit && !s->complete && now - s->born_ns > limit) {
 			char m[120];
 			snprintf(m, sizeof m, "request not complete within %d ms", c->lim.request_ms);
 			drop_body(s);
-			respond_status(s, GRPC_DEADLINE_EXCEEDED, m);
+			end_call(s, GRPC_DEADLINE_EXCEEDED, m);
 		}
 	}
 }
@@ -586,6 +817,8 @@ void h2_conn_free(struct h2_conn *c)
 	while (c->streams) {
 		struct h2_stream *s = c->streams;
 		c->streams = s->next;
+		if (c->h.done)
+			report(c, s, NGHTTP2_CANCEL);	/* cut off with its connection */
 		stream_free(c, s);
 	}
 	free(c->out);

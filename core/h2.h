@@ -5,6 +5,19 @@
  * given, which answers then or later with h2_conn_reply: h2 knows nothing of
  * the service, so it can be tested and fuzzed alone.
  *
+ * Two kinds of call, as the handler's streaming() says for each path:
+ * - unary: the one request message goes to request() at the client's
+ *   END_STREAM; h2_conn_reply answers and ends the call.
+ * - streaming (bidirectional, as server reflection): each request message
+ *   goes to request() as soon as it is complete, the next one only once
+ *   the previous was answered. h2_conn_reply with status 0 and a body
+ *   sends that message and the call goes on (status 0 without a body:
+ *   nothing to send for it); an error status ends the call. After the
+ *   client's END_STREAM and the last answer, h2 ends the call with
+ *   grpc-status 0. The bounds of unary calls hold for the whole stream
+ *   (message size, buffered bytes, request_ms from its HEADERS to the
+ *   client's END_STREAM), and max_stream_messages limits its messages.
+ *
  * Memory: request bytes being gathered and reply bytes not yet written are
  * "buffered". Each connection may buffer max_conn_buffer bytes; beyond the
  * first H2_CONN_RESERVE bytes of each connection, they also count against
@@ -35,6 +48,21 @@ struct h2_limits {
 					   HEADERS (DEADLINE_EXCEEDED beyond), and an answer
 					   taken this long after it is given (else the stream
 					   is reset, CANCEL); 0: no limit */
+	uint32_t max_stream_messages;	/* request messages of one streaming call
+					   (RESOURCE_EXHAUSTED beyond); 0: no limit */
+};
+
+/* What became of one request (a stream), for a request log. */
+struct h2_call {
+	const char *path;	/* as the client sent it; "" when none fit */
+	int status;		/* the grpc-status decided for it; -1: none (reset
+				   by the client first, or an HTTP error) */
+	int http_status;	/* 200, or what refused it (405, 415) */
+	uint32_t error_code;	/* 0 when it closed normally, else the RST_STREAM
+				   code (NGHTTP2_CANCEL: reset by us or the client) */
+	int note;		/* set by the handler with h2_conn_note; 0 otherwise */
+	size_t messages;	/* request messages handed to the handler */
+	int64_t us;		/* from its HEADERS to its close, microseconds */
 };
 
 struct h2_conn;
@@ -49,6 +77,12 @@ struct h2_handler {
 	 * stream was reset or timed out, or the connection was terminated.
 	 * Drop its work; a later h2_conn_reply for it is refused. May be NULL. */
 	void (*cancel)(void *ctx, struct h2_conn *c, int32_t stream_id);
+	/* 1 when path is a streaming method (see above). May be NULL: all
+	 * calls are unary. */
+	int (*streaming)(void *ctx, const char *path);
+	/* A request's stream closed, whatever became of it (call valid during
+	 * the call only). May be NULL; when it is, h2 does no work for it. */
+	void (*done)(void *ctx, struct h2_conn *c, int32_t stream_id, const struct h2_call *call);
 	void *ctx;
 };
 
@@ -63,11 +97,17 @@ int h2_conn_feed(struct h2_conn *c, const uint8_t *buf, size_t len);
 
 /* Answer a request: status (grpc_status) with message for grpc-message,
  * and with status 0 the response message body (len bytes, malloc'd;
- * taken in every case). Returns 0; COMPAT_ENOTFOUND when the stream is
- * gone or answered already; COMPAT_ELIMIT when the body does not fit the
- * buffer budgets (the client then gets RESOURCE_EXHAUSTED). */
+ * taken in every case). On a streaming call, status 0 answers the one
+ * message handed over and the call goes on (see above). Returns 0;
+ * COMPAT_ENOTFOUND when the stream is gone or answered already;
+ * COMPAT_ELIMIT when the body does not fit the buffer budgets (the client
+ * then gets RESOURCE_EXHAUSTED and the call ends). */
 int h2_conn_reply(struct h2_conn *c, int32_t stream_id, int status, const char *message, uint8_t *body,
 		  size_t len);
+
+/* Attach note to a request, for the handler's done(). Returns 0 or
+ * COMPAT_ENOTFOUND. */
+int h2_conn_note(struct h2_conn *c, int32_t stream_id, int note);
 
 /* Bytes to write (pulled from nghttp2 into the buffer, up to max_output). */
 const uint8_t *h2_conn_output(struct h2_conn *c, size_t *len);
@@ -111,7 +151,8 @@ void h2_conn_terminate(struct h2_conn *c, uint32_t error_code);
  * client has not taken within request_ms are reset (CANCEL). */
 void h2_conn_tick(struct h2_conn *c, int64_t now_ns);
 
-/* Frees the connection and its streams, calling no handler. */
+/* Frees the connection and its streams, calling no handler but done()
+ * (the streams still open are reported cut off, NGHTTP2_CANCEL). */
 void h2_conn_free(struct h2_conn *c);
 
 #endif

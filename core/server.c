@@ -50,6 +50,7 @@ struct conn {
 	struct tls_conn *tls;		/* NULL on plaintext connections */
 	int handshaking, closed, got_bytes, mask;
 	int64_t born_ms;
+	char peer[64];			/* the client's address; only with a request log */
 	struct pending *work;		/* off-loop jobs of this connection's streams */
 	size_t nwork;
 	struct conn *prev, *next;	/* newest first */
@@ -341,6 +342,8 @@ static void reply(struct conn *c, int32_t id, struct service_reply *r)
 {
 	if (r->work)
 		return start_work(c, id, r->work, r->stage);
+	if (c->srv->o.log)
+		h2_conn_note(c->h, id, r->verdict);
 	h2_conn_reply(c->h, id, r->status, r->message, r->body, r->len);
 }
 
@@ -404,6 +407,19 @@ static void on_request(void *ctx, struct h2_conn *h, int32_t id, const char *pat
 	struct service_reply r;
 	service_call(c->srv->svc, path, msg, len, &r);
 	reply(c, id, &r);
+}
+
+/* h2's handler: server reflection is a streaming call. */
+static int on_streaming(void *ctx, const char *path)
+{
+	return service_is_streaming(path);
+}
+
+/* h2's handler, with a request log: a request ended. */
+static void on_done(void *ctx, struct h2_conn *h, int32_t id, const struct h2_call *call)
+{
+	struct conn *c = ctx;
+	c->srv->o.log(c->srv->o.ctx, c->peer, call);
 }
 
 /* h2's handler: the stream of a request went away. */
@@ -498,12 +514,37 @@ static void shed_one(struct server *s)
 	s->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 }
 
-static void conn_new(struct server *s, int fd)
+/* "1.2.3.4:5", "[::1]:5" (an IPv4-mapped address as IPv4). */
+static void format_peer(const struct sockaddr_storage *ss, char *out, size_t cap)
+{
+	char ip[INET6_ADDRSTRLEN] = "?";
+	if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
+		if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
+			inet_ntop(AF_INET, &s6->sin6_addr.s6_addr[12], ip, sizeof ip);
+			snprintf(out, cap, "%s:%d", ip, ntohs(s6->sin6_port));
+		} else {
+			inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof ip);
+			snprintf(out, cap, "[%s]:%d", ip, ntohs(s6->sin6_port));
+		}
+	} else if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const struct sockaddr_in *)ss;
+		inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof ip);
+		snprintf(out, cap, "%s:%d", ip, ntohs(s4->sin_port));
+	} else {
+		snprintf(out, cap, "-");
+	}
+}
+
+static void conn_new(struct server *s, int fd, const struct sockaddr_storage *peer)
 {
 	struct conn *c = calloc(1, sizeof *c);
-	struct h2_handler hd = { .request = on_request, .cancel = on_cancel, .ctx = c };
+	struct h2_handler hd = { .request = on_request, .cancel = on_cancel, .streaming = on_streaming,
+				 .done = s->o.log ? on_done : NULL, .ctx = c };
 	if (!c || h2_conn_new(&c->h, &s->o.lim, &hd) < 0)
 		goto fail;
+	if (s->o.log)
+		format_peer(peer, c->peer, sizeof c->peer);
 	c->srv = s;
 	c->fd = fd;
 	c->born_ms = clock_now_ms();
@@ -536,7 +577,9 @@ static void on_accept(struct ev_loop *ev, int lfd, void *data, int mask)
 {
 	struct server *s = data;
 	for (int i = 0; i < ACCEPT_BATCH && !s->draining; i++) {
-		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		struct sockaddr_storage peer;
+		socklen_t plen = sizeof peer;
+		int fd = accept4(lfd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
@@ -554,7 +597,7 @@ static void on_accept(struct ev_loop *ev, int lfd, void *data, int mask)
 		}
 		int one = 1;
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-		conn_new(s, fd);
+		conn_new(s, fd, &peer);
 	}
 }
 

@@ -39,6 +39,12 @@ struct server_opts {
 	size_t max_jobs_per_conn;	/* off-loop jobs in progress per connection */
 	int (*reload)(void *ctx);	/* SIGHUP, or stale() said so: rebuild the index */
 	int (*stale)(void *ctx);	/* polled about once a second */
+	/* A request log (compat serve --log): called once per request when
+	 * its stream ends, however it ends, with the client's address
+	 * ("127.0.0.1:5000", "[::1]:5000") and what became of the request
+	 * (call->note: the enum service_verdict of its answer). NULL: no log,
+	 * and no work done for one. */
+	void (*log)(void *ctx, const char *peer, const struct h2_call *call);
 	void *ctx;
 };
 

@@ -15,6 +15,7 @@
 #include "oci.h"
 #include "pathlist.h"
 #include "pbstr.h"
+#include "reflection.h"
 #include "service.h"
 #include "verdict.h"
 
@@ -35,13 +36,18 @@ static int64_t now_ms(void)
 int service_has_method(const char *path)
 {
 	return strcmp(path, PATH_CHECK) == 0 || strcmp(path, PATH_LOCATE) == 0 ||
-	       strcmp(path, PATH_HEALTH) == 0;
+	       strcmp(path, PATH_HEALTH) == 0 || reflection_is_method(path);
+}
+
+int service_is_streaming(const char *path)
+{
+	return reflection_is_method(path);
 }
 
 static void fail(struct service_reply *r, int status, const char *msg)
 {
 	r->status = status;
-	snprintf(r->message, sizeof r->message, "%s", msg);
+	snprintf(r->message, sizeof r->message, "%.255s", msg);
 }
 
 /* Encode a message into a malloc'd buffer, within the reply limit. */
@@ -111,18 +117,19 @@ static void send_response(const struct service *s, convergedcomputing_org_grpc_v
 	encode(s, convergedcomputing_org_grpc_v1_Response_fields, resp, r);
 }
 
+#define RESULT_ERROR convergedcomputing_org_grpc_v1_Response_ResultType_ERROR
+#define RESULT_DENIED convergedcomputing_org_grpc_v1_Response_ResultType_DENIED
+
 /* A Response with status ERROR or DENIED and {"error": msg}. */
 static void refuse(const struct service *s, int status, const char *msg, struct service_reply *r)
 {
 	convergedcomputing_org_grpc_v1_Response resp = convergedcomputing_org_grpc_v1_Response_init_zero;
 	char *out = error_payload(msg);
 	resp.status = status;
+	r->verdict = status == RESULT_DENIED ? SERVICE_DENIED : SERVICE_ERROR;
 	send_response(s, &resp, out, r);
 	free(out);
 }
-
-#define RESULT_ERROR convergedcomputing_org_grpc_v1_Response_ResultType_ERROR
-#define RESULT_DENIED convergedcomputing_org_grpc_v1_Response_ResultType_DENIED
 
 /* An error of ours as the client should see it: a bound is a gRPC
  * RESOURCE_EXHAUSTED; a refusal by policy DENIED; the rest a Response
@@ -214,6 +221,7 @@ static void judge(struct service *s, struct service_work *w, const struct host_i
 		return answer_error(s, rc, err.msg, r);
 	resp.status = convergedcomputing_org_grpc_v1_Response_ResultType_SUCCESS;
 	resp.compatible = v.compatible;
+	r->verdict = v.compatible ? SERVICE_COMPATIBLE : SERVICE_INCOMPATIBLE;
 	resp.findings.funcs.encode = write_findings;
 	resp.findings.arg = &v;
 	char *out = verdict_to_json(&v, NULL);
@@ -537,6 +545,24 @@ static void health(struct service *s, const uint8_t *msg, size_t len, struct ser
 	encode(s, grpc_health_v1_HealthCheckResponse_fields, &resp, r);
 }
 
+/* ---- grpc.reflection.v1[alpha].ServerReflection/ServerReflectionInfo ---- */
+
+static void reflect(struct service *s, const uint8_t *msg, size_t len, struct service_reply *r)
+{
+	size_t setlen;
+	const uint8_t *set = reflection_descriptor_set(&setlen);
+	struct cerr err;
+	int rc = reflection_answer(set, setlen, msg, len, &r->body, &r->len, &err);
+	if (rc < 0)
+		return fail(r, rc == COMPAT_ENOMEM ? GRPC_RESOURCE_EXHAUSTED : GRPC_INVALID_ARGUMENT, err.msg);
+	if (s->max_reply && r->len > s->max_reply) {
+		free(r->body);
+		r->body = NULL;
+		r->len = 0;
+		fail(r, GRPC_RESOURCE_EXHAUSTED, "the reflection answer is over this server's --max-reply");
+	}
+}
+
 void service_call(struct service *s, const char *path, const uint8_t *msg, size_t len,
 		  struct service_reply *r)
 {
@@ -547,6 +573,8 @@ void service_call(struct service *s, const char *path, const uint8_t *msg, size_
 		locate(s, msg, len, r);
 	else if (strcmp(path, PATH_HEALTH) == 0)
 		health(s, msg, len, r);
+	else if (reflection_is_method(path))
+		reflect(s, msg, len, r);
 	else
 		fail(r, GRPC_UNIMPLEMENTED, "unknown method");
 }

@@ -39,8 +39,18 @@ enum service_stage { SERVICE_FETCH = 1, SERVICE_SCAN = 2 };
 
 struct service_work;
 
+/* What a CheckCompatibility answer said, for a request log. */
+enum service_verdict {
+	SERVICE_VERDICT_NONE = 0,	/* not a CheckCompatibility answer */
+	SERVICE_COMPATIBLE,
+	SERVICE_INCOMPATIBLE,
+	SERVICE_ERROR,			/* Response status ERROR: a bad artifact */
+	SERVICE_DENIED,			/* Response status DENIED: by policy */
+};
+
 struct service_reply {
 	int status;		/* grpc_status */
+	int verdict;		/* enum service_verdict */
 	char message[256];	/* for grpc-message when status != 0 */
 	uint8_t *body;		/* encoded response message (malloc'd; NULL with an error status) */
 	size_t len;
@@ -49,7 +59,7 @@ struct service_reply {
 };
 
 /* Run the method at path ("/package.Service/Method") on msg (read during
- * the call only). Always fills *r (caller frees r->body): an answer, or
+ * the call only; for a streaming method, one of its messages). Always fills *r (caller frees r->body): an answer, or
  * r->work to run. Unknown methods give GRPC_UNIMPLEMENTED, undecodable
  * messages GRPC_INVALID_ARGUMENT, requests over a bound
  * GRPC_RESOURCE_EXHAUSTED. */
@@ -69,5 +79,10 @@ void service_work_free(struct service_work *w);
 
 /* 1 when path names a method this service has. */
 int service_has_method(const char *path);
+
+/* 1 when path names a streaming method (server reflection): service_call
+ * answers each of its request messages, and the transport keeps the call
+ * open for the next (h2.h). */
+int service_is_streaming(const char *path);
 
 #endif

@@ -1,11 +1,15 @@
 /* libFuzzer: h2 alone, with no service: a client's bytes in (fed in
  * pieces whose sizes come from the input), frames out, and a handler of
  * its own that answers at once, answers later, fails, or never answers,
- * as the request's first byte says. Time moves with the input (request
- * deadlines, grpc-timeout), the connection may be shut down or terminated
- * midway. Checked beyond memory safety: a request is cancelled at most
- * once and only if it was not answered, an answer to a request still
- * waiting is accepted, and every buffered byte is given back. */
+ * as the request's first byte says. "/t.S/Stream" is a streaming method
+ * (each of its messages handled so, at most 4 a stream). Time moves with
+ * the input (request deadlines, grpc-timeout), the connection may be shut
+ * down or terminated midway. Checked beyond memory safety: a request (a
+ * streaming call's message) is cancelled at most once and only if it was
+ * not answered, never handed over while one of its stream is still
+ * waiting, an answer to a request still waiting is accepted, every request
+ * is reported to done() exactly once, and every buffered byte is given
+ * back. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +25,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 struct waiting {
 	int32_t id[MAXP];
 	int n;
+	size_t dones;
+	int freeing;	/* h2_conn_free: requests still waiting are reported, not cancelled */
 };
 
 static int find(struct waiting *w, int32_t id)
@@ -54,6 +60,19 @@ static void on_request(void *ctx, struct h2_conn *c, int32_t id, const char *pat
 	}
 }
 
+static int on_streaming(void *ctx, const char *path)
+{
+	return strcmp(path, "/t.S/Stream") == 0;
+}
+
+static void on_done(void *ctx, struct h2_conn *c, int32_t id, const struct h2_call *call)
+{
+	struct waiting *w = ctx;
+	if (find(w, id) >= 0 && !w->freeing)
+		abort();	/* closed with a request still with the handler, not cancelled */
+	w->dones++;
+}
+
 static void on_cancel(void *ctx, struct h2_conn *c, int32_t id)
 {
 	struct waiting *w = ctx;
@@ -69,8 +88,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct h2_budget budget = { .max = 1 << 16 };
 	struct h2_limits lim = { .max_message = 4096, .max_streams = 8, .max_header_list = 2048,
 				 .max_output = 1 << 14, .max_conn_buffer = 1 << 17, .budget = &budget,
-				 .request_ms = 50 };
-	struct h2_handler hd = { .request = on_request, .cancel = on_cancel, .ctx = &w };
+				 .request_ms = 50, .max_stream_messages = 4 };
+	struct h2_handler hd = { .request = on_request, .cancel = on_cancel, .streaming = on_streaming,
+				 .done = on_done, .ctx = &w };
 	struct h2_conn *c;
 	if (h2_conn_new(&c, &lim, &hd) < 0)
 		return 0;
@@ -121,8 +141,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t out;
 	h2_conn_output(c, &out);
 	h2_conn_consumed(c, out);
+	size_t requests = h2_conn_requests(c);
+	w.freeing = 1;
 	h2_conn_free(c);
 	if (budget.used != 0)
 		abort();	/* a buffered byte not given back */
+	if (w.dones != requests)
+		abort();	/* a request reported twice, or never */
 	return 0;
 }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "core/hostindex.h"
+#include "core/reflection.h"
 #include "core/service.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -17,6 +18,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		"/" SERVICE_NAME "/CheckCompatibility",
 		"/" SERVICE_NAME "/LocateLibraries",
 		"/grpc.health.v1.Health/Check",
+		REFLECTION_PATH_V1,
 	};
 	if (!idx) {
 		struct index_opts o = { 0 };
@@ -27,7 +29,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!size)
 		return 0;
 	struct service_reply r;
-	service_call(&svc, paths[data[0] % 3], data + 1, size - 1, &r);
+	service_call(&svc, paths[data[0] % 4], data + 1, size - 1, &r);
 	free(r.body);
 	service_work_free(r.work);	/* work for a worker (a registry, directories): not run here */
 	return 0;

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Seeds that are binary are made here at run time, never committed:
-# seeds.sh NAME DIR fills DIR for the fuzz target NAME (elf, ldcache, h2conn, tar).
+# seeds.sh NAME DIR fills DIR for the fuzz target NAME (elf, ldcache, h2conn, h2, tar,
+# reflection, regauth).
 set -u
 name=$1 dir=$2
 mkdir -p "$dir"
@@ -90,7 +91,32 @@ open(out + "/reset", "wb").write(pre + frame(1, 4, 1, hdrs()) + frame(0, 1, 1, m
                                  frame(3, 0, 1, b"\x00\x00\x00\x08"))
 open(out + "/timeout", "wb").write(pre + frame(1, 4, 1, hdrs(lit(b"grpc-timeout", b"1m"))) + frame(0, 1, 1, msg(0)))
 open(out + "/too-long", "wb").write(pre + frame(1, 4, 1, hdrs()) + frame(0, 0, 1, b"\x00\x00\x01\x00\x00"))
+# Streaming calls (/t.S/Stream): several messages in one DATA frame, one
+# cut across two frames, an empty call, one never ended, more than the
+# 4 messages a stream may carry, a huge prefix after a message.
+def shdrs():
+    return (b"\x83\x86" + lit(b":path", b"/t.S/Stream") + lit(b":authority", b"x") +
+            lit(b"content-type", b"application/grpc") + lit(b"te", b"trailers"))
+three = msg(1) + msg(0) + msg(2)
+open(out + "/stream-calls", "wb").write(pre + frame(1, 4, 1, shdrs()) + frame(0, 0, 1, three[:20]) +
+                                        frame(0, 1, 1, three[20:]) + frame(1, 5, 3, shdrs()))
+open(out + "/stream-endless", "wb").write(pre + frame(1, 4, 1, shdrs()) + frame(0, 0, 1, msg(1) + msg(0)))
+open(out + "/stream-many", "wb").write(pre + frame(1, 4, 1, shdrs()) + frame(0, 1, 1, msg(1) * 6))
+open(out + "/stream-huge", "wb").write(pre + frame(1, 4, 1, shdrs()) + frame(0, 0, 1, msg(1) + b"\x00\x00\x01\x00\x00"))
 PY
+	;;
+reflection)
+	# Requests (first byte even) against the embedded set, and the set
+	# itself (first byte odd) with fixed requests.
+	printf '\0\072\000' > "$dir/list-services"
+	printf '\0\042\063convergedcomputing.org.grpc.v1.CompatibilityService' > "$dir/symbol"
+	printf '\0\032\014health.proto\012\011localhost' > "$dir/file-and-host"
+	printf '\0\052\045\012\041grpc.health.v1.HealthCheckRequest\020\005' > "$dir/extension"
+	top=$(cd "$(dirname "$0")/../.." && pwd)
+	if protoc -I"$top/proto" --include_imports --descriptor_set_out="$dir/.set" "$top"/proto/*.proto 2> /dev/null; then
+		{ printf '\1'; cat "$dir/.set"; } > "$dir/descriptor-set"
+	fi
+	rm -f "$dir/.set"
 	;;
 regauth)
 	# A WWW-Authenticate value, a newline, a URL.

@@ -641,7 +641,95 @@ def case_emfile():
     after(p, fd0)
 
 
-CASES = {"drain": case_drain, "queue": case_queue, "emfile": case_emfile, "ssrf": case_ssrf, "uaf": case_uaf, "needs": case_needs, "dirs": case_dirs, "memory": case_memory,
+REFLECT = "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo"
+LIST = b"\x3a\x00"    # ServerReflectionRequest{list_services: ""}
+
+
+def reflect_fn(ch):
+    return ch.stream_stream(REFLECT, request_serializer=lambda b: b, response_deserializer=lambda b: b)
+
+
+def case_stream():
+    """Server reflection is a bidirectional stream, the one kind of call
+    that stays open while messages come: each of its bounds, hit. The
+    server runs with --request-timeout RT (ms) and --max-stream-messages
+    MAXMSG; a client streaming requests for ever, a huge message, a stream
+    never ended, and many streams of many tiny messages whose answers are
+    never read."""
+    rt, maxmsg = int(OPTS["rt"]), int(OPTS["maxmsg"])
+    p = Prober()
+    fd0 = baseline(p)
+    p.start()
+    ch = channel()
+    # 1. Requests for ever (bounded here at 100,000 and 20 s), answers read.
+    sent, got = [0], 0
+    t_end = time.time() + 20
+
+    def forever():
+        while sent[0] < 100000 and time.time() < t_end:
+            sent[0] += 1
+            yield LIST
+    t0 = time.time()
+    try:
+        for _ in reflect_fn(ch)(forever(), timeout=30):
+            got += 1
+        code, det = "OK", ""
+    except grpc.RpcError as e:
+        code, det = e.code().name, e.details()
+    t("a client streaming requests for ever: %d answered, then %s (%s) in %.2f s" % (got, code, det, time.time() - t0),
+      got == maxmsg and code == "RESOURCE_EXHAUSTED" and det == "more than %d request messages on one stream" % maxmsg)
+    # 2. A message over --max-message (4 MiB), after a normal one.
+    huge = b"\x22" + bytes([0x80 | 0x0a, 0x80, 0x80, 0x02]) + b"a" * ((4 << 20) + 10)  # field 4, 4 MiB + 10
+    got = 0
+    try:
+        for _ in reflect_fn(ch)(iter([LIST, huge]), timeout=30):
+            got += 1
+        code, det = "OK", ""
+    except grpc.RpcError as e:
+        code, det = e.code().name, e.details()
+    t("a huge message: the first answered, then %s (%s)" % (code, det),
+      got == 1 and code == "RESOURCE_EXHAUSTED" and det == "request message larger than 4194304 bytes")
+    # 3. A stream never ended: its answer, then DEADLINE_EXCEEDED at --request-timeout.
+    stop = threading.Event()
+
+    def one_then_wait():
+        yield LIST
+        stop.wait(30)
+    got, t0 = 0, time.time()
+    try:
+        for _ in reflect_fn(ch)(one_then_wait(), timeout=30):
+            got += 1
+        code, det = "OK", ""
+    except grpc.RpcError as e:
+        code, det = e.code().name, e.details()
+    dt = time.time() - t0
+    stop.set()
+    t("a stream never ended: answered, then %s (%s) after %.1f s" % (code, det, dt),
+      got == 1 and code == "DEADLINE_EXCEEDED" and det == "request not complete within %d ms" % rt and
+      rt / 1000.0 <= dt < rt / 1000.0 + 2 * SLOW)
+    ch.close()
+    # 4. Many streams of many tiny requests, answers never read (no
+    #    WINDOW_UPDATE: the server can send 64 KB): a DATA frame of 3,000
+    #    empty messages on each of 50 streams, never ended. Each stream is
+    #    answered as far as its bounds go, then reset once its answers
+    #    have waited --request-timeout, and its bytes given back.
+    s = raw_conn()
+    burst = b"\x00\x00\x00\x00\x00" * 3000
+    frames = b"".join(frame(1, 4, 2 * i + 1, grpc_headers(REFLECT)) + frame(0, 0, 2 * i + 1, burst) for i in range(50))
+    cpu0 = cpu_seconds()
+    s.sendall(frames)
+    fr, closed = read_frames(s, secs=2 * rt / 1000.0 + 2 * SLOW, limit=64 << 20)
+    reset = {f[2] for f in fr if f[0] == 3}
+    cpu = cpu_seconds() - cpu0
+    t("50 streams x 3,000 requests, answers unread: every stream reset in time (%d of 50)" % len(reset),
+      reset == {2 * i + 1 for i in range(50)})
+    t("... server CPU for the 150,000 requests sent (at most 1,024 answered per stream) %.2f s (< %.1f s)" % (cpu, 1.0 * SLOW), cpu < 1.0 * SLOW)
+    rst_close(s)
+    p.finish("during the attack")
+    after(p, fd0)
+
+
+CASES = {"stream": case_stream, "drain": case_drain, "queue": case_queue, "emfile": case_emfile, "ssrf": case_ssrf, "uaf": case_uaf, "needs": case_needs, "dirs": case_dirs, "memory": case_memory,
          "halfopen": case_halfopen}
 
 if __name__ == "__main__":

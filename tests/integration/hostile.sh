@@ -118,6 +118,10 @@ serve queue --allow-registry "$SLOW" --allow-registry "$FAST" --fetch-workers 2 
 	hostile queue slow="$SLOW" fast="$FAST" && stop queue
 kill $P1 $P2 2> /dev/null
 
+# 10. Server reflection, a streaming call: requests for ever, a huge
+#     message, a stream never ended, bursts of tiny requests never read.
+serve stream --request-timeout 2000 --max-stream-messages 1024 && hostile stream rt=2000 maxmsg=1024 && stop stream
+
 # 9. A connection storm under a 64-descriptor limit, --max-connections 1024.
 FDLIMIT=64 serve emfile --handshake-timeout 1000 &&
 	t "emfile: --max-connections is lowered to fit the descriptor limit" grep -q 'max-connections 1024 lowered to' "$TMP/emfile.err" &&

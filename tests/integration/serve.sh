@@ -50,7 +50,7 @@ kill -TERM "$PID"; wait "$PID"; rc=$?
 t "SIGTERM: the server exits 0" test "$rc" = 0
 
 if /usr/bin/python3 -c 'import socket; s=socket.socket(socket.AF_INET6); s.bind(("::1",0))' 2> /dev/null; then
-	start '[::]:0'
+	start '[::]:0' --log
 	port=${ADDR##*:}
 	out=$(timeout 20 /usr/bin/python3 - "$TMP/gen" "$PEERS/xz.json" "$port" <<'PY'
 import sys
@@ -66,6 +66,9 @@ PY
 )
 	t "[::] serves IPv6 and IPv4 clients" bash -c 'grep -q "\[::1\] True" <<< "$1" && grep -q "127.0.0.1 True" <<< "$1"' _ "$out"
 	kill -TERM "$PID"; wait "$PID"
+	m=/convergedcomputing.org.grpc.v1.CompatibilityService/CheckCompatibility
+	t "--log on [::]: an IPv6 client as [ADDR]:PORT" grep -qE "^\[::1\]:[0-9]+ $m OK compatible [0-9]+us\$" "$TMP/srv.err"
+	t "--log on [::]: an IPv4 client as plain IPv4, not ::ffff:" grep -qE "^127\.0\.0\.1:[0-9]+ $m OK compatible [0-9]+us\$" "$TMP/srv.err"
 else
 	skip "IPv6: this machine has no ::1"
 fi

@@ -69,7 +69,7 @@ t "gen /usr/bin/*: every line on stderr a skipped file or a gen warning" \
 	bash -c '! grep -v -e "(skipped)$" -e "recorded as unbound" -e "which the image" "$1"' _ "$TMP/err"
 
 # ---- a typo, or no argument: one line and a hint, for every applet ----
-for a in check gen labels pull push trace; do
+for a in check gen labels pull push serve trace; do
 	run 2 "$a --jsn: exit 2" "$COMPAT" "$a" --jsn
 	exactly "$a --jsn: one line naming the option, then the hint" "$TMP/err" \
 		"compat $a: unrecognized option '--jsn'"$'\n'"Try 'compat $a --help'."
@@ -103,6 +103,17 @@ run 2 "check --exec without -- before the command" "$COMPAT" check --exec "$TMP/
 exactly "... one line and the hint" "$TMP/err" "compat check: --exec needs a command after --"$'\n'"Try 'compat check --help'."
 run 2 "options that do not go together" "$COMPAT" check --cache /tmp x
 exactly "... one line and the hint" "$TMP/err" "compat check: --cache goes with --exec"$'\n'"Try 'compat check --help'."
+run 2 "serve with an operand: exit 2" "$COMPAT" serve 127.0.0.1:0
+exactly "... one line naming it, then the hint" "$TMP/err" "compat serve: extra operand '127.0.0.1:0'"$'\n'"Try 'compat serve --help'."
+run 2 "serve with a bad number: exit 2" "$COMPAT" serve --max-streams 0
+exactly "... one line with the range, then the hint" "$TMP/err" \
+	"compat serve: --max-streams: expected a number from 1 to 100000, got '0'"$'\n'"Try 'compat serve --help'."
+run 2 "serve --tls-cert without --tls-key: exit 2" "$COMPAT" serve --tls-cert x.pem
+exactly "... says they go together" "$TMP/err" \
+	"compat serve: --tls-cert and --tls-key go together (and --tls-client-ca needs them)"$'\n'"Try 'compat serve --help'."
+run 2 "serve --listen without its argument: exit 2" "$COMPAT-server" --listen
+exactly "... named as getopt names it, through the prototype's name" "$TMP/err" \
+	"compat serve: option '--listen' requires an argument"$'\n'"Try 'compat serve --help'."
 run 2 "compat --jsn (no applet)" "$COMPAT" --jsn
 line1 "compat --jsn: an option, not an applet" "$TMP/err" "compat: unrecognized option '--jsn'"
 

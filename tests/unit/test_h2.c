@@ -42,6 +42,11 @@ struct seen {
 	char path[160];
 	uint8_t msg[64];
 	size_t len;
+	/* streaming calls */
+	int sync;		/* answer each message at once (an echo) */
+	int dones;
+	struct h2_call last_call;
+	char last_call_path[160];
 };
 
 static void on_request(void *ctx, struct h2_conn *c, int32_t id, const char *path, const uint8_t *msg, size_t len)
@@ -52,6 +57,35 @@ static void on_request(void *ctx, struct h2_conn *c, int32_t id, const char *pat
 	snprintf(s->path, sizeof s->path, "%s", path);
 	s->len = len;
 	memcpy(s->msg, msg, len < sizeof s->msg ? len : sizeof s->msg);
+}
+
+/* "/test.S/Stream" is a streaming method; the rest unary. */
+static int on_streaming(void *ctx, const char *path)
+{
+	return strcmp(path, "/test.S/Stream") == 0;
+}
+
+/* A streaming handler: records, and with sync echoes "re:" + the message. */
+static void on_stream_request(void *ctx, struct h2_conn *c, int32_t id, const char *path, const uint8_t *msg,
+			      size_t len)
+{
+	struct seen *s = ctx;
+	on_request(ctx, c, id, path, msg, len);
+	if (!s->sync)
+		return;
+	uint8_t *b = malloc(len + 3);
+	memcpy(b, "re:", 3);
+	memcpy(b + 3, msg, len);
+	h2_conn_note(c, id, 7);
+	CHECK_INT(h2_conn_reply(c, id, 0, NULL, b, len + 3), 0);
+}
+
+static void on_done(void *ctx, struct h2_conn *c, int32_t id, const struct h2_call *call)
+{
+	struct seen *s = ctx;
+	s->dones++;
+	s->last_call = *call;
+	snprintf(s->last_call_path, sizeof s->last_call_path, "%s", call->path);
 }
 
 static void on_cancel(void *ctx, struct h2_conn *c, int32_t id)
@@ -126,7 +160,8 @@ static ssize_t c_read(nghttp2_session *s, int32_t id, uint8_t *buf, size_t lengt
 	size_t n = limit - x->sent;
 	if (n > length)
 		n = length;
-	memcpy(buf, x->body + x->sent, n);
+	if (n)
+		memcpy(buf, x->body + x->sent, n);
 	x->sent += n;
 	if (x->sent == x->body_len) {
 		if (x->end)
@@ -187,11 +222,12 @@ static void pump(struct client *cl)
 
 /* Open a stream with a gRPC body (prefix + body, of which allowed bytes go
  * now; end: END_STREAM after it). timeout: grpc-timeout or NULL. */
-static struct cstream *request(struct client *cl, const uint8_t *body, size_t len, size_t allowed, int end,
-			       const char *timeout)
+static struct cstream *request_to(struct client *cl, const char *path, const uint8_t *body, size_t len,
+				  size_t allowed, int end, const char *timeout)
 {
 	struct cstream *x = &cl->st[cl->nst++];
-	nghttp2_nv nva[7] = { NV(":method", "POST"), NV(":scheme", "http"), NV(":path", "/test.S/M"),
+	nghttp2_nv nva[7] = { NV(":method", "POST"), NV(":scheme", "http"),
+			      { (uint8_t *)":path", (uint8_t *)path, 5, strlen(path), NGHTTP2_NV_FLAG_NONE },
 			      NV(":authority", "x"), NV("content-type", "application/grpc"), NV("te", "trailers") };
 	size_t nn = 6;
 	if (timeout)
@@ -205,6 +241,36 @@ static struct cstream *request(struct client *cl, const uint8_t *body, size_t le
 	nghttp2_data_provider prd = { .source.ptr = x, .read_callback = c_read };
 	x->id = nghttp2_submit_request(cl->s, NULL, nva, nn, &prd, NULL);
 	return x;
+}
+
+static struct cstream *request(struct client *cl, const uint8_t *body, size_t len, size_t allowed, int end,
+			       const char *timeout)
+{
+	return request_to(cl, "/test.S/M", body, len, allowed, end, timeout);
+}
+
+/* Let more of a held request body go (up to allowed), END_STREAM after it
+ * when end. */
+static void allow(struct client *cl, struct cstream *x, size_t allowed, int end)
+{
+	x->allowed = allowed;
+	x->end = end;
+	nghttp2_session_resume_data(cl->s, x->id);
+	pump(cl);
+}
+
+/* n gRPC messages "m0", "m1", ... one after another. */
+static uint8_t *messages(int n, size_t *len)
+{
+	uint8_t *b = malloc((size_t)n * (GRPC_PREFIX + 2));
+	for (int i = 0; i < n; i++) {
+		uint8_t *p = b + (size_t)i * (GRPC_PREFIX + 2);
+		grpc_prefix_encode(p, 2);
+		p[GRPC_PREFIX] = 'm';
+		p[GRPC_PREFIX + 1] = (uint8_t)('0' + i % 10);
+	}
+	*len = (size_t)n * (GRPC_PREFIX + 2);
+	return b;
 }
 
 static uint8_t *grpc_msg(const char *text, size_t *len)
@@ -509,6 +575,198 @@ static void test_zero_window_stall(void)
 	free(body);
 }
 
+/* A streaming call: each message is answered as it completes (here one
+ * and a half arrive, then the rest), the trailers come after the client's
+ * END_STREAM, done() sees it all, and every buffered byte is given back. */
+static void test_stream_answers_each_message(void)
+{
+	struct seen seen = { .sync = 1 };
+	struct h2_budget budget = { .max = 1 << 20 };
+	struct h2_limits lim = limits();
+	lim.budget = &budget;
+	struct h2_handler hd = { .request = on_stream_request, .cancel = on_cancel, .streaming = on_streaming,
+				 .done = on_done, .ctx = &seen };
+	struct h2_conn *srv;
+	struct client cl;
+	size_t len;
+	uint8_t *body = messages(3, &len);
+	CHECK_INT(h2_conn_new(&srv, &lim, &hd), 0);
+	client_new(&cl, srv);
+	struct cstream *x = request_to(&cl, "/test.S/Stream", body, len, 7 + 4, 0, NULL);
+	pump(&cl);
+	CHECK_INT(seen.requests, 1);
+	CHECK_INT(seen.len, 2);
+	CHECK(memcmp(seen.msg, "m0", 2) == 0);
+	CHECK_INT(x->data_len, GRPC_PREFIX + 5);	/* "re:m0", before the request ends */
+	CHECK_INT(x->grpc_status, -1);
+	CHECK(!x->closed);
+	allow(&cl, x, len, 1);
+	CHECK_INT(seen.requests, 3);
+	CHECK(memcmp(seen.msg, "m2", 2) == 0);
+	CHECK_INT(x->data_len, 3 * (GRPC_PREFIX + 5));
+	CHECK_INT(x->grpc_status, 0);
+	CHECK(x->closed && !x->rst);
+	CHECK_INT(seen.dones, 1);
+	CHECK_INT(seen.last_call.status, 0);
+	CHECK_INT(seen.last_call.messages, 3);
+	CHECK_INT(seen.last_call.note, 7);
+	CHECK_INT(seen.last_call.http_status, 200);
+	CHECK_STR(seen.last_call_path, "/test.S/Stream");
+	CHECK_INT(h2_conn_pending(srv), 0);
+	CHECK_INT(budget.used, 0);
+	/* A unary call on the same connection is unchanged. */
+	size_t ulen;
+	uint8_t *u = grpc_msg("unary", &ulen);
+	struct cstream *y = request(&cl, u, ulen, ulen, 1, NULL);
+	seen.sync = 0;
+	pump(&cl);
+	CHECK_INT(seen.requests, 4);
+	CHECK_INT(h2_conn_reply(srv, y->id, 0, NULL, NULL, 0), 0);
+	pump(&cl);
+	CHECK_INT(y->grpc_status, 0);
+	CHECK_INT(seen.dones, 2);
+	CHECK_INT(seen.last_call.messages, 1);
+	nghttp2_session_del(cl.s);
+	h2_conn_free(srv);
+	free(body);
+	free(u);
+}
+
+/* A handler that answers later: the second message waits for the answer
+ * to the first; a streaming call with no message ends OK. */
+static void test_stream_one_at_a_time(void)
+{
+	struct seen seen = { .sync = 0 };
+	struct h2_limits lim = limits();
+	struct h2_handler hd = { .request = on_stream_request, .cancel = on_cancel, .streaming = on_streaming,
+				 .ctx = &seen };
+	struct h2_conn *srv;
+	struct client cl;
+	size_t len;
+	uint8_t *body = messages(2, &len);
+	CHECK_INT(h2_conn_new(&srv, &lim, &hd), 0);
+	client_new(&cl, srv);
+	struct cstream *x = request_to(&cl, "/test.S/Stream", body, len, len, 1, NULL);
+	pump(&cl);
+	CHECK_INT(seen.requests, 1);
+	CHECK_INT(h2_conn_pending(srv), 1);
+	CHECK_INT(h2_conn_reply(srv, x->id, 0, NULL, malloc(1), 1), 0);
+	pump(&cl);
+	CHECK_INT(seen.requests, 2);
+	CHECK(memcmp(seen.msg, "m1", 2) == 0);
+	CHECK_INT(x->grpc_status, -1);	/* the second is not answered yet */
+	CHECK_INT(h2_conn_reply(srv, x->id, 0, NULL, NULL, 0), 0);	/* nothing to send for it */
+	pump(&cl);
+	CHECK_INT(x->grpc_status, 0);
+	CHECK_INT(x->data_len, GRPC_PREFIX + 1);
+	struct cstream *e = request_to(&cl, "/test.S/Stream", NULL, 0, 0, 1, NULL);
+	pump(&cl);
+	CHECK_INT(e->grpc_status, 0);
+	CHECK(e->closed);
+	CHECK_INT(seen.requests, 2);
+	/* An error status ends the call, even with messages still to come. */
+	struct cstream *z = request_to(&cl, "/test.S/Stream", body, len, len, 0, NULL);
+	pump(&cl);
+	CHECK_INT(seen.requests, 3);
+	CHECK_INT(h2_conn_reply(srv, z->id, GRPC_NOT_FOUND, "no such thing", NULL, 0), 0);
+	pump(&cl);
+	CHECK_INT(z->grpc_status, GRPC_NOT_FOUND);
+	CHECK_STR(z->grpc_message, "no such thing");
+	CHECK(z->rst && z->rst_code == NGHTTP2_NO_ERROR);
+	CHECK_INT(seen.requests, 3);
+	nghttp2_session_del(cl.s);
+	h2_conn_free(srv);
+	free(body);
+}
+
+/* The bounds of a streaming call: messages per stream; a message larger
+ * than max_message refused from its prefix; request_ms for a stream that
+ * never ends (its answers so far delivered first). */
+static void test_stream_bounds(void)
+{
+	struct seen seen = { .sync = 1 };
+	struct h2_budget budget = { .max = 1 << 20 };
+	struct h2_limits lim = limits();
+	lim.max_stream_messages = 2;
+	lim.max_message = 1000;
+	lim.request_ms = 100;
+	lim.budget = &budget;
+	struct h2_handler hd = { .request = on_stream_request, .cancel = on_cancel, .streaming = on_streaming,
+				 .done = on_done, .ctx = &seen };
+	struct h2_conn *srv;
+	struct client cl;
+	size_t len;
+	uint8_t *body = messages(5, &len);
+	CHECK_INT(h2_conn_new(&srv, &lim, &hd), 0);
+	client_new(&cl, srv);
+	struct cstream *x = request_to(&cl, "/test.S/Stream", body, len, len, 0, NULL);
+	pump(&cl);
+	CHECK_INT(seen.requests, 2);
+	CHECK_INT(x->data_len, 2 * (GRPC_PREFIX + 5));
+	CHECK_INT(x->grpc_status, GRPC_RESOURCE_EXHAUSTED);
+	CHECK_STR(x->grpc_message, "more than 2 request messages on one stream");
+	CHECK(x->rst && x->rst_code == NGHTTP2_NO_ERROR);
+	CHECK_INT(seen.last_call.status, GRPC_RESOURCE_EXHAUSTED);
+
+	uint8_t head[GRPC_PREFIX + 7 + 10] = { 0 };
+	memcpy(head, body, GRPC_PREFIX + 2);
+	grpc_prefix_encode(head + GRPC_PREFIX + 2, 5000);
+	struct cstream *h = request_to(&cl, "/test.S/Stream", head, sizeof head, sizeof head, 0, NULL);
+	pump(&cl);
+	CHECK_INT(seen.requests, 3);	/* the first message, not the huge one */
+	CHECK_INT(h->grpc_status, GRPC_RESOURCE_EXHAUSTED);
+	CHECK_STR(h->grpc_message, "request message larger than 1000 bytes");
+
+	struct cstream *n = request_to(&cl, "/test.S/Stream", body, len, GRPC_PREFIX + 2, 0, NULL);
+	pump(&cl);
+	CHECK_INT(seen.requests, 4);
+	h2_conn_tick(srv, now_ns() + 500 * 1000000LL);
+	pump(&cl);
+	CHECK_INT(n->data_len, GRPC_PREFIX + 5);
+	CHECK_INT(n->grpc_status, GRPC_DEADLINE_EXCEEDED);
+	CHECK_STR(n->grpc_message, "request not complete within 100 ms");
+	CHECK(n->rst && n->rst_code == NGHTTP2_NO_ERROR);
+	CHECK_INT(h2_conn_streams(srv), 0);
+	CHECK_INT(budget.used, 0);
+	nghttp2_session_del(cl.s);
+	h2_conn_free(srv);
+	free(body);
+}
+
+/* A streaming path that is not a POST of application/grpc is refused at
+ * its HEADERS; a stream cut off with its connection is reported. */
+static void test_stream_refused_and_cut_off(void)
+{
+	struct seen seen = { .sync = 1 };
+	struct h2_limits lim = limits();
+	struct h2_handler hd = { .request = on_stream_request, .cancel = on_cancel, .streaming = on_streaming,
+				 .done = on_done, .ctx = &seen };
+	struct h2_conn *srv;
+	struct client cl;
+	CHECK_INT(h2_conn_new(&srv, &lim, &hd), 0);
+	client_new(&cl, srv);
+	struct cstream *x = &cl.st[cl.nst++];
+	nghttp2_nv nva[] = { NV(":method", "POST"), NV(":scheme", "http"), NV(":path", "/test.S/Stream"),
+			     NV(":authority", "x"), NV("content-type", "text/plain") };
+	x->grpc_status = -1;
+	x->id = nghttp2_submit_request(cl.s, NULL, nva, 5, NULL, NULL);
+	pump(&cl);
+	CHECK_INT(seen.dones, 1);
+	CHECK_INT(seen.last_call.http_status, 415);
+	CHECK_INT(seen.last_call.status, -1);
+	size_t len;
+	uint8_t *body = messages(1, &len);
+	request_to(&cl, "/test.S/Stream", body, len, len, 0, NULL);
+	pump(&cl);
+	CHECK_INT(seen.requests, 1);
+	h2_conn_free(srv);
+	CHECK_INT(seen.dones, 2);
+	CHECK_INT(seen.last_call.error_code, NGHTTP2_CANCEL);
+	CHECK_INT(seen.last_call.messages, 1);
+	nghttp2_session_del(cl.s);
+	free(body);
+}
+
 int main(void)
 {
 	RUN(test_request_answered_later);
@@ -519,5 +777,9 @@ int main(void)
 	RUN(test_deadlines);
 	RUN(test_shutdown_and_terminate);
 	RUN(test_zero_window_stall);
+	RUN(test_stream_answers_each_message);
+	RUN(test_stream_one_at_a_time);
+	RUN(test_stream_bounds);
+	RUN(test_stream_refused_and_cut_off);
 	return check_summary();
 }
