@@ -5,9 +5,11 @@
 # This script counts them and ends with "N passed, N failed, N skipped".
 # An integration script belongs to the host suite when one of its first lines
 # is "# suite: host" (sweeps over every program of the machine, Debian trees).
-# Tests run JOBS at a time (default: the online CPUs); a script whose first
-# lines say "# serial" (it measures time: latency bounds, deadlines) runs
-# afterwards, alone. Results are reported in the order the tests were named.
+# Tests run JOBS at a time (default: the online CPUs). The scripts whose
+# first lines say "# serial" (they measure time: latency bounds, deadlines)
+# run one after another in a lane of their own, beside JOBS - 1 lanes for
+# the rest, so that a timing test never shares the machine with more than
+# that. Results are reported in the order the tests were named.
 # Env: BUILD (object dir of the unit binaries), SUITE (check, host, fuzz),
 #      FUZZ_SECONDS (per target, SUITE=fuzz),
 #      TESTS (a regex: run only the unit/integration files whose name matches).
@@ -42,6 +44,13 @@ start_one() {
 	local f=$log/$(echo "$name" | tr '/' '_')
 	names+=("$name")
 	while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n; done
+	run_in_background "$f" "$@"
+}
+
+# run_in_background FILE-PREFIX COMMAND...: run it, its output, exit status
+# and time (tenths of seconds) in FILE-PREFIX.{out,rc,time}.
+run_in_background() {
+	local f=$1; shift
 	(
 		t0=${EPOCHREALTIME/./}
 		"$@" > "$f.out" 2>&1
@@ -69,9 +78,35 @@ run_one() { # name, command...: alone, now
 	wait
 }
 
+# The serial lane: its scripts one after another, in the background.
+run_serial_lane() {
+	local t f
+	for t in "$@"; do
+		f=$log/integration_$(basename "$t" .sh)
+		(
+			t0=${EPOCHREALTIME/./}
+			bash "$t" > "$f.out" 2>&1
+			echo $? > "$f.rc"
+			echo $(((${EPOCHREALTIME/./} - t0) / 100000)) > "$f.time"
+		)
+	done
+}
+
 sel=${TESTS:-.}
 suite_of() { head -5 "$1" | grep -q '^# suite: host' && echo host || echo check; }
-serial=()
+serial=() others=()
+for t in tests/integration/*.sh; do
+	# sourced helpers (lib.sh, fixtures.sh) have no "#!" line
+	head -c2 "$t" | grep -q '^#!' || continue
+	[ "$(suite_of "$t")" = "$SUITE" ] || continue
+	echo "$t" | grep -qE "$sel" || continue
+	if head -5 "$t" | grep -q '^# serial'; then serial+=("$t"); else others+=("$t"); fi
+done
+# The serial lane first: it holds one of the JOBS slots until it is done.
+if [ ${#serial[@]} -gt 0 ]; then
+	for t in "${serial[@]}"; do names+=("integration/$(basename "$t" .sh)"); done
+	run_serial_lane "${serial[@]}" &
+fi
 if [ "$SUITE" = check ]; then
 	for t in "$BUILD"/tests/test_*; do
 		[ -x "$t" ] || continue
@@ -79,18 +114,10 @@ if [ "$SUITE" = check ]; then
 		start_one "unit/$(basename "$t")" "$t"
 	done
 fi
-for t in tests/integration/*.sh; do
-	# sourced helpers (lib.sh, fixtures.sh) have no "#!" line
-	head -c2 "$t" | grep -q '^#!' || continue
-	[ "$(suite_of "$t")" = "$SUITE" ] || continue
-	echo "$t" | grep -qE "$sel" || continue
-	if head -5 "$t" | grep -q '^# serial'; then serial+=("$t"); continue; fi
+for t in "${others[@]+"${others[@]}"}"; do
 	start_one "integration/$(basename "$t" .sh)" bash "$t"
 done
 wait
-for t in "${serial[@]+"${serial[@]}"}"; do
-	run_one "integration/$(basename "$t" .sh)" bash "$t"
-done
 for n in "${names[@]+"${names[@]}"}"; do report "$n"; done
 names=()
 if [ "$SUITE" = fuzz ] && ls tests/fuzz/fuzz_*.c > /dev/null 2>&1; then
