@@ -230,158 +230,180 @@ static void warn_unbound(struct describer *d, const char *path, const struct str
 	d->warn(d->ctx, path, msg);
 }
 
-static int describe_one(struct describer *d, const char *path, struct cerr *err)
-{
+/* One file being described: its resolution, which objects are the
+ * application's own, and the order a symbol is looked up in. */
+struct one {
+	struct describer *d;
+	const char *path;
 	struct resolution r;
-	int rc = resolver_run(d->rv, path, &r, err);
-	if (rc < 0)
-		return rc;
-	const struct elf_info *mi = r.objs[0].info;
-	int program = is_program(mi);
-	struct strmap mine = { 0 };	/* this file's unbound symbols, for the warning */
-	unsigned char *ours = calloc(r.n ? r.n : 1, 1);
-	int *scope = calloc(r.n ? r.n : 1, sizeof *scope);
-	size_t nscope = 0;
-	if (!ours || !scope) {
-		rc = cerr_set(err, COMPAT_ENOMEM, "out of memory");
-		goto out;
-	}
-	for (size_t i = 0; i < r.n; i++) {
-		const struct rs_obj *o = &r.objs[i];
+	unsigned char *ours;	/* per object: the application's (not a host need) */
+	int *scope;		/* objects in symbol lookup order: load order, loader last */
+	size_t nscope;
+	int program;
+	int interp_used;	/* something names the loader in DT_NEEDED */
+	struct strmap mine;	/* this file's unbound symbols, for the warning */
+};
+
+/* Which objects travel with the application, and the lookup scope. */
+static int classify(struct one *f)
+{
+	const struct resolution *r = &f->r;
+	if (!(f->ours = calloc(r->n ? r->n : 1, 1)) || !(f->scope = calloc(r->n ? r->n : 1, sizeof *f->scope)))
+		return COMPAT_ENOMEM;
+	for (size_t i = 0; i < r->n; i++) {
+		const struct rs_obj *o = &r->objs[i];
 		/* A DT_NEEDED path names the application's own file, as a
 		 * dlopen of a path does. */
-		ours[i] = i == 0 || (o->path && (o->via_origin || o->how == RS_PATH || inside_roots(d, o->path)));
-		if (i > 0 && !o->path && d->o->missing)
-			d->o->missing(d->o->missing_ctx, path, o->name);
-		if ((int)i != r.interp && o->info)
-			scope[nscope++] = (int)i;
+		f->ours[i] = i == 0 || (o->path && (o->via_origin || o->how == RS_PATH || inside_roots(f->d, o->path)));
+		if (i > 0 && !o->path && f->d->o->missing)
+			f->d->o->missing(f->d->o->missing_ctx, f->path, o->name);
+		if ((int)i != r->interp && o->info)
+			f->scope[f->nscope++] = (int)i;
 	}
-	int interp_used = 0;
-	for (size_t i = 0; i < r.n; i++)
-		for (size_t k = 0; r.objs[i].needs && k < r.objs[i].info->nneeded; k++)
-			interp_used |= r.objs[i].needs[k] == r.interp && r.interp >= 0;
-	if (r.interp >= 0)
-		scope[nscope++] = r.interp;
+	for (size_t i = 0; i < r->n; i++)
+		for (size_t k = 0; r->objs[i].needs && k < r->objs[i].info->nneeded; k++)
+			f->interp_used |= r->objs[i].needs[k] == r->interp && r->interp >= 0;
+	if (r->interp >= 0)
+		f->scope[f->nscope++] = r->interp;
+	return 0;
+}
 
-	/* Architecture from the first program described. */
+/* Architecture from the first program described; the loader it names. */
+static int record_arch(struct describer *d, const struct elf_info *mi)
+{
 	if (!d->have_arch) {
 		char buf[32];
 		d->have_arch = 1;
 		if (artifact_set(d->a, ARTIFACT_NS "elf.class", elf_class_name(mi->elf_class)) < 0 ||
-		    artifact_set(d->a, ARTIFACT_NS "elf.machine",
-				 elf_machine_name(mi->machine, buf, sizeof buf)) < 0 ||
-		    artifact_set(d->a, ARTIFACT_NS "elf.osabi",
-				 elf_osabi_name(mi->osabi, buf, sizeof buf)) < 0)
-			goto oom;
+		    artifact_set(d->a, ARTIFACT_NS "elf.machine", elf_machine_name(mi->machine, buf, sizeof buf)) < 0 ||
+		    artifact_set(d->a, ARTIFACT_NS "elf.osabi", elf_osabi_name(mi->osabi, buf, sizeof buf)) < 0)
+			return COMPAT_ENOMEM;
 	}
 	if (mi->interp && !artifact_get(d->a, ARTIFACT_NS "elf.interpreter") &&
 	    artifact_set(d->a, ARTIFACT_NS "elf.interpreter", mi->interp) < 0)
-		goto oom;
+		return COMPAT_ENOMEM;
+	return 0;
+}
 
-	for (size_t i = 0; i < r.n; i++) {
-		const struct rs_obj *o = &r.objs[i];
-		if (i > 0 && ((int)i != r.interp || interp_used) &&
-		    set_add(&d->closure, host_name(&r, (int)i)) < 0)
-			goto oom;
-		if (!ours[i] || !o->info)
+/* What object i (the application's own) needs from the host: sonames with
+ * their versions, its ISA level, its RPATH/RUNPATH directories. */
+static int record_needs(struct one *f, size_t i)
+{
+	struct describer *d = f->d;
+	const struct rs_obj *o = &f->r.objs[i];
+	if (f->r.objs[0].info->machine == EM_X86_64)
+		d->isa |= o->info->isa_needed;
+	/* ld.so ignores DT_RPATH in an object that has DT_RUNPATH */
+	if ((!o->info->runpath && add_dirs(&d->rpath, o->info->rpath) < 0) || add_dirs(&d->runpath, o->info->runpath) < 0)
+		return COMPAT_ENOMEM;
+	for (size_t k = 0; o->needs && k < o->info->nneeded; k++) {
+		int t = o->needs[k];
+		if (t >= 0 && f->ours[t])
 			continue;
-		if (mi->machine == EM_X86_64)
-			d->isa |= o->info->isa_needed;
-		/* ld.so ignores DT_RPATH in an object that has DT_RUNPATH */
-		if ((!o->info->runpath && add_dirs(&d->rpath, o->info->rpath) < 0) ||
-		    add_dirs(&d->runpath, o->info->runpath) < 0)
-			goto oom;
-		/* Host needs by name, with the versions required from them. */
-		for (size_t k = 0; o->needs && k < o->info->nneeded; k++) {
-			int t = o->needs[k];
-			if (t >= 0 && ours[t])
-				continue;
-			if (!need_get(d, t >= 0 ? host_name(&r, t) : o->info->needed[k]))
-				goto oom;
-		}
-		for (size_t v = 0; v < o->info->nvneeds; v++) {
-			const struct elf_vneed *vn = &o->info->vneeds[v];
-			int bundled = 0;
-			for (size_t k = 0; o->needs && k < o->info->nneeded; k++)
-				if (strcmp(o->info->needed[k], vn->file) == 0 && o->needs[k] >= 0 &&
-				    ours[o->needs[k]])
-					bundled = 1;
-			if (bundled)
-				continue;
-			struct need *n = need_get(d, vn->file);
-			if (!n)
-				goto oom;
-			for (size_t j = 0; j < vn->nversions; j++)
-				if (set_add(vn->weak[j] ? &n->weak : &n->versions, vn->versions[j]) < 0)
-					goto oom;
-		}
-		if (d->o->no_symbols)
-			continue;
-		/* The resolver reads undefined symbols of the program only;
-		 * a bundled library's are read here. */
-		struct elf_info bundled;
-		const struct elf_info *ui = o->info;
-		memset(&bundled, 0, sizeof bundled);
-		if (i > 0) {
-			int fd = resolver_open(d->rv, o->path);
-			int r2 = fd < 0 ? -1 : elf_read_fd(fd, o->path, ELF_READ_UNDEFS | ELF_READ_VERSIONS,
-							   &bundled, NULL);
-			if (fd >= 0)
-				close(fd);
-			if (r2 < 0)
-				continue;
-			ui = &bundled;
-		}
-		/* Bind each strong undefined symbol to the first definer in
-		 * scope; a weak one may stay unbound and is no need. */
-		for (size_t u = 0; u < ui->nundefs; u++) {
-			const struct elf_undef *un = &ui->undefs[u];
-			char tok[600];
-			int bound = 0;
-			if (un->weak || !sym_token(tok, sizeof tok, un))
-				continue;
-			for (size_t s = 0; s < nscope && !bound; s++) {
-				int idx = scope[s];
-				const struct elf_symtab *t = r.objs[idx].symtab;
-				int def = t ? elf_symtab_defines(t, un->name, un->version) : 0;
-				if (def < 0) {
-					elf_info_free(&bundled);
-					goto oom;
-				}
-				if (!def)
-					continue;
-				bound = 1;
-				if (!ours[idx]) {
-					struct need *n = need_get(d, host_name(&r, idx));
-					if (!n || set_add(&n->symbols, tok) < 0) {
-						elf_info_free(&bundled);
-						goto oom;
-					}
-				}
-			}
-			if (!bound && (set_add(program ? &d->unbound : &d->plugin, tok) < 0 ||
-				       set_add(&mine, tok) < 0)) {
-				elf_info_free(&bundled);
-				goto oom;
-			}
-		}
-		elf_info_free(&bundled);
+		if (!need_get(d, t >= 0 ? host_name(&f->r, t) : o->info->needed[k]))
+			return COMPAT_ENOMEM;
 	}
-	if (program) {
-		warn_unbound(d, path, &mine);
+	for (size_t v = 0; v < o->info->nvneeds; v++) {
+		const struct elf_vneed *vn = &o->info->vneeds[v];
+		int bundled = 0;
+		for (size_t k = 0; o->needs && k < o->info->nneeded; k++)
+			if (strcmp(o->info->needed[k], vn->file) == 0 && o->needs[k] >= 0 && f->ours[o->needs[k]])
+				bundled = 1;
+		if (bundled)
+			continue;
+		struct need *n = need_get(d, vn->file);
+		if (!n)
+			return COMPAT_ENOMEM;
+		for (size_t j = 0; j < vn->nversions; j++)
+			if (set_add(vn->weak[j] ? &n->weak : &n->versions, vn->versions[j]) < 0)
+				return COMPAT_ENOMEM;
+	}
+	return 0;
+}
+
+/* Bind each strong undefined symbol of object i (the application's own)
+ * to the first definer in scope, as ld.so would: a host library's go to
+ * its symbols.SONAME, what nothing defines to unbound (a program) or
+ * plugin-imports (a shared object). A weak one may stay unbound: no need. */
+static int bind_symbols(struct one *f, size_t i)
+{
+	struct describer *d = f->d;
+	const struct rs_obj *o = &f->r.objs[i];
+	struct elf_info bundled;
+	const struct elf_info *ui = o->info;
+	int rc = 0;
+	memset(&bundled, 0, sizeof bundled);
+	if (i > 0) {
+		/* the resolver reads the program's undefined symbols only */
+		int fd = resolver_open(d->rv, o->path);
+		int r2 = fd < 0 ? -1 : elf_read_fd(fd, o->path, ELF_READ_UNDEFS | ELF_READ_VERSIONS, &bundled, NULL);
+		if (fd >= 0)
+			close(fd);
+		if (r2 < 0)
+			return r2 == COMPAT_ENOMEM ? r2 : 0;
+		ui = &bundled;
+	}
+	for (size_t u = 0; u < ui->nundefs && rc == 0; u++) {
+		const struct elf_undef *un = &ui->undefs[u];
+		char tok[600];
+		int bound = 0;
+		if (un->weak || !sym_token(tok, sizeof tok, un))
+			continue;
+		for (size_t s = 0; s < f->nscope && !bound && rc == 0; s++) {
+			int idx = f->scope[s];
+			const struct elf_symtab *t = f->r.objs[idx].symtab;
+			int def = t ? elf_symtab_defines(t, un->name, un->version) : 0;
+			if (def <= 0) {
+				rc = def;	/* 0: not here; < 0: out of memory */
+				continue;
+			}
+			bound = 1;
+			if (!f->ours[idx]) {
+				struct need *n = need_get(d, host_name(&f->r, idx));
+				if (!n || set_add(&n->symbols, tok) < 0)
+					rc = COMPAT_ENOMEM;
+			}
+		}
+		if (rc == 0 && !bound &&
+		    (set_add(f->program ? &d->unbound : &d->plugin, tok) < 0 || set_add(&f->mine, tok) < 0))
+			rc = COMPAT_ENOMEM;
+	}
+	elf_info_free(&bundled);
+	return rc;
+}
+
+static int describe_one(struct describer *d, const char *path, struct cerr *err)
+{
+	struct one f = { .d = d, .path = path };
+	int rc = resolver_run(d->rv, path, &f.r, err);
+	if (rc < 0)
+		return rc;
+	const struct elf_info *mi = f.r.objs[0].info;
+	f.program = is_program(mi);
+	if ((rc = classify(&f)) < 0 || (rc = record_arch(d, mi)) < 0)
+		goto out;
+	for (size_t i = 0; i < f.r.n && rc == 0; i++) {
+		const struct rs_obj *o = &f.r.objs[i];
+		if (i > 0 && ((int)i != f.r.interp || f.interp_used) && set_add(&d->closure, host_name(&f.r, (int)i)) < 0)
+			rc = COMPAT_ENOMEM;
+		else if (f.ours[i] && o->info && (rc = record_needs(&f, i)) == 0 && !d->o->no_symbols)
+			rc = bind_symbols(&f, i);
+	}
+	if (rc == 0 && f.program) {
+		warn_unbound(d, path, &f.mine);
 		/* the loading process of the shared objects described with it */
 		if (VEC_GROW(d->programs, d->nprograms) < 0)
-			goto oom;
-		d->programs[d->nprograms++] = r.objs[0].symtab;
+			rc = COMPAT_ENOMEM;
+		else
+			d->programs[d->nprograms++] = f.r.objs[0].symtab;
 	}
-	goto out;
-oom:
-	rc = cerr_set(err, COMPAT_ENOMEM, "out of memory");
 out:
-	strmap_free(&mine);
-	free(ours);
-	free(scope);
-	resolution_free(&r);
+	if (rc < 0)
+		rc = cerr_set(err, rc, "out of memory");
+	strmap_free(&f.mine);
+	free(f.ours);
+	free(f.scope);
+	resolution_free(&f.r);
 	return rc;
 }
 
