@@ -178,6 +178,122 @@ out:
 	return rc;
 }
 
+/* Where the trace goes: stderr by default (none with --from-cache),
+ * stdout for "-", a device or FIFO directly, a regular file atomically once
+ * the program has finished (into memory until then). */
+struct output {
+	const char *path;
+	FILE *f;
+	char *mem;
+	size_t memlen;
+	int in_memory;
+};
+
+static void output_open(struct output *o, const char *path)
+{
+	o->path = path;
+	if (!path) {
+		o->f = stderr;
+	} else if (!strcmp(path, "-")) {
+		o->f = stdout;
+	} else {
+		struct stat st;
+		if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+			if (!(o->f = fopen(path, "w")))
+				cli_die("trace", "%s: %m", path);
+			return;
+		}
+		/* Fail now, not after the program has run. */
+		char *d = strdup(path), *slash = d ? strrchr(d, '/') : NULL;
+		const char *dir = !slash ? "." : slash == d ? "/" : (*slash = 0, d);
+		int writable = d && access(dir, W_OK) == 0;
+		free(d);
+		if (!writable)
+			cli_die("trace", "%s: cannot write there: %m", path);
+		if (!(o->f = open_memstream(&o->mem, &o->memlen)))
+			cli_die("trace", "out of memory");
+		o->in_memory = 1;
+	}
+}
+
+/* Close the stream; write a regular file now (unless discard: nothing is
+ * written when the program could not be run). Returns an exit status. */
+static int output_close(struct output *o, int discard)
+{
+	struct cerr err;
+	int status = 0;
+	if (o->f && o->f != stdout && o->f != stderr)
+		fclose(o->f);
+	o->f = NULL;
+	if (o->in_memory && !discard && fs_write_atomic(o->path, o->mem, o->memlen, &err) < 0)
+		status = cli_error("trace", &err);
+	o->in_memory = 0;
+	free(o->mem);
+	o->mem = NULL;
+	return status;
+}
+
+/* --from-cache DIR: LD_AUDIT in the program's environment (*env, freed by
+ * the caller with *env_owned), and the figures of the recorded run. */
+static void from_cache_prepare(const char *dir, const char *cmd, char ***env, char **env_owned,
+			       struct libcache_stats *before, int *have_before)
+{
+	struct libcache_audit aud;
+	struct cerr err;
+	int rc = libcache_audit_prepare(dir, cmd, &aud, &err);
+	if (rc == COMPAT_ENOTFOUND)
+		cli_warn("trace", "%s: running without the cache", err.msg);
+	else if (rc < 0)
+		exit(cli_error("trace", &err));
+	else if (!(*env = env_with_audit(aud.ld_audit, env_owned)))
+		cli_die("trace", "out of memory");
+	if (rc == 0 && aud.setid)
+		cli_warn("trace", "%s is set-user-ID or set-group-ID: traced, it runs without those "
+			 "privileges and uses the cache, but run normally ld.so ignores LD_AUDIT "
+			 "for it (secure mode) and the cache does not apply", cmd);
+	*have_before = libcache_stats_read(dir, before, &err) == 0;
+	if (!*have_before)
+		cli_warn("trace", "%s (no figures to compare with)", err.msg);
+}
+
+/* --from-cache: the library opens and start time, against the recorded run. */
+static void from_cache_report(const struct trace_ctx *ctx, const struct ptrace_result *res,
+			      const struct libcache_stats *before, int have_before)
+{
+	if (have_before)
+		fprintf(stderr, "compat trace: library opens: %lu ok, %lu failed (was %lu failed)\n",
+			ctx->seen.stats.lib_ok, ctx->seen.stats.lib_failed, before->lib_failed);
+	else
+		fprintf(stderr, "compat trace: library opens: %lu ok, %lu failed\n", ctx->seen.stats.lib_ok,
+			ctx->seen.stats.lib_failed);
+	print_start("compat trace: start: ", res->entry_ns, res->exit_ns);
+	if (have_before && (before->entry_ns || before->exit_ns)) {
+		print_start(" (was: ", before->entry_ns, before->exit_ns);
+		fputs(")", stderr);
+	}
+	fputs("\n", stderr);
+}
+
+/* --artifact and --cache, from what the run loaded. Returns an exit status. */
+static int write_results(struct trace_ctx *ctx, const struct ptrace_result *res, const char *artifact,
+			 const char *cache, int copy)
+{
+	struct libcache_lib *libs = NULL;
+	size_t nlibs = 0;
+	struct cerr err;
+	int status = 0;
+	if (libcache_loaded(&ctx->seen, &libs, &nlibs, &err) < 0)
+		return cli_error("trace", &err);
+	if (artifact && write_artifact(artifact, ctx, libs, nlibs, &err) < 0)
+		status = cli_error("trace", &err);
+	ctx->seen.stats.entry_ns = res->entry_ns;
+	ctx->seen.stats.exit_ns = res->exit_ns;
+	if (cache && libcache_write(cache, libs, nlibs, copy, &ctx->seen.stats, &err) < 0)
+		status = status ? status : cli_error("trace", &err);
+	libcache_libs_free(libs, nlibs);
+	return status;
+}
+
 int trace_main(int argc, char **argv)
 {
 	const char *out = NULL, *artifact = NULL, *cache = NULL, *from_cache = NULL;
@@ -211,121 +327,43 @@ int trace_main(int argc, char **argv)
 
 	struct trace_ctx ctx;
 	struct libcache_stats before = { 0, 0, 0, 0 };
-	struct libcache_audit aud;
-	int have_before = 0;
-	char **env = NULL, *env_owned = NULL;
-	char *membuf = NULL;
-	size_t memlen = 0;
-	FILE *f = NULL;
+	struct output o = { 0 };
+	struct ptrace_result res;
 	struct cerr err;
-	int mem = 0, rc;
+	char **env = NULL, *env_owned = NULL;
+	int have_before = 0;
 
 	libcache_seen_init(&ctx.seen, artifact || cache);
-	if (from_cache) {
-		rc = libcache_audit_prepare(from_cache, argv[optind], &aud, &err);
-		if (rc == COMPAT_ENOTFOUND) {
-			cli_warn("trace", "%s: running without the cache", err.msg);
-		} else if (rc < 0) {
-			return cli_error("trace", &err);
-		} else if (!(env = env_with_audit(aud.ld_audit, &env_owned))) {
-			cli_die("trace", "out of memory");
-		}
-		if (aud.setid)
-			cli_warn("trace", "%s is set-user-ID or set-group-ID: traced, it runs without those "
-				 "privileges and uses the cache, but run normally ld.so ignores LD_AUDIT "
-				 "for it (secure mode) and the cache does not apply",
-				 argv[optind]);
-		have_before = libcache_stats_read(from_cache, &before, &err) == 0;
-		if (!have_before)
-			cli_warn("trace", "%s (no figures to compare with)", err.msg);
-	}
-
-	/* Where the trace goes: stderr by default (none with --from-cache),
-	 * stdout for "-", a device or FIFO directly, a regular file
-	 * atomically once the program has finished. */
+	if (from_cache)
+		from_cache_prepare(from_cache, argv[optind], &env, &env_owned, &before, &have_before);
 	ctx.fmt_on = !(from_cache && !out);
-	if (!out) {
-		f = stderr;
-	} else if (!strcmp(out, "-")) {
-		f = stdout;
-	} else {
-		struct stat st;
-		if (stat(out, &st) == 0 && !S_ISREG(st.st_mode)) {
-			if (!(f = fopen(out, "w")))
-				cli_die("trace", "%s: %m", out);
-		} else {
-			/* Fail now, not after the program has run. */
-			char *d = strdup(out), *slash = d ? strrchr(d, '/') : NULL;
-			const char *dir = !slash ? "." : slash == d ? "/" : (*slash = 0, d);
-			int writable = d && access(dir, W_OK) == 0;
-			free(d);
-			if (!writable)
-				cli_die("trace", "%s: cannot write there: %m", out);
-			if (!(f = open_memstream(&membuf, &memlen)))
-				cli_die("trace", "out of memory");
-			mem = 1;
-		}
-	}
-	tracefmt_init(&ctx.fmt, kind, f);
+	output_open(&o, out);
+	tracefmt_init(&ctx.fmt, kind, o.f);
 
 	struct ptrace_opts po = { .argv = argv + optind, .envp = env, .on_event = on_event,
-				  .ctx = &ctx, .loader_only = loader_only,
-				  .ignore_interrupts = 1 };
-	struct ptrace_result res;
-	rc = ptrace_run(&po, &res, &err);
+				  .ctx = &ctx, .loader_only = loader_only, .ignore_interrupts = 1 };
+	int rc = ptrace_run(&po, &res, &err);
 	if (rc < 0) {
-		status = rc == COMPAT_ENOTFOUND ? 127 : cli_error("trace", &err);
+		/* not found: 127, as a shell says; the message either way */
+		status = cli_error("trace", &err);
 		if (rc == COMPAT_ENOTFOUND)
-			cli_error("trace", &err);
+			status = 127;
 		tracefmt_finish(&ctx.fmt);
+		output_close(&o, 1);
 		goto out;
 	}
 	status = ptrace_exit_code(res.status);
 	if (tracefmt_finish(&ctx.fmt) < 0)
 		cli_warn("trace", "%s: write failed", out ? out : "stderr");
-	if (mem) {
-		fclose(f);
-		f = NULL;
-		if (fs_write_atomic(out, membuf, memlen, &err) < 0)
-			status = status ? status : cli_error("trace", &err);
-	} else if (f != stdout && f != stderr) {
-		fclose(f);
-		f = NULL;
-	}
-
+	if ((rc = output_close(&o, 0)) && !status)
+		status = rc;
 	if (artifact || cache) {
-		struct libcache_lib *libs = NULL;
-		size_t nlibs = 0;
-		if (libcache_loaded(&ctx.seen, &libs, &nlibs, &err) < 0) {
-			status = status ? status : cli_error("trace", &err);
-			goto out;
-		}
-		if (artifact && write_artifact(artifact, &ctx, libs, nlibs, &err) < 0)
-			status = status ? status : cli_error("trace", &err);
-		ctx.seen.stats.entry_ns = res.entry_ns;
-		ctx.seen.stats.exit_ns = res.exit_ns;
-		if (cache && libcache_write(cache, libs, nlibs, copy, &ctx.seen.stats, &err) < 0)
-			status = status ? status : cli_error("trace", &err);
-		libcache_libs_free(libs, nlibs);
+		if ((rc = write_results(&ctx, &res, artifact, cache, copy)) && !status)
+			status = rc;
 	}
-	if (from_cache) {
-		if (have_before)
-			fprintf(stderr, "compat trace: library opens: %lu ok, %lu failed (was %lu failed)\n",
-				ctx.seen.stats.lib_ok, ctx.seen.stats.lib_failed, before.lib_failed);
-		else
-			fprintf(stderr, "compat trace: library opens: %lu ok, %lu failed\n",
-				ctx.seen.stats.lib_ok, ctx.seen.stats.lib_failed);
-		print_start("compat trace: start: ", res.entry_ns, res.exit_ns);
-		if (have_before && (before.entry_ns || before.exit_ns)) {
-			print_start(" (was: ", before.entry_ns, before.exit_ns);
-			fputs(")", stderr);
-		}
-		fputs("\n", stderr);
-	}
+	if (from_cache)
+		from_cache_report(&ctx, &res, &before, have_before);
 out:
-	if (f && f != stdout && f != stderr)
-		fclose(f);
-	free(membuf);
 	free(env);
 	free(env_owned);
 	libcache_seen_free(&ctx.seen);
