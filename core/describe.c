@@ -62,11 +62,6 @@ struct describer {
 	void *ctx;
 };
 
-static int set_add(struct strmap *m, const char *s)
-{
-	return strmap_get(m, s) || strmap_put(m, s, (void *)1) == 0 ? 0 : COMPAT_ENOMEM;
-}
-
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -168,7 +163,7 @@ static int add_dirs(struct dir_list *dl, const char *list)
 		char *np = NULL;
 		if (dir[0] != '/' || strchr(dir, '$') || strmap_get(&dl->seen, dir))
 			continue;
-		if (set_add(&dl->seen, dir) < 0 ||
+		if (strset_add(&dl->seen, dir) < 0 ||
 		    asprintf(&np, "%s%s%s", dl->list ? dl->list : "", dl->list ? ":" : "", dir) < 0) {
 			rc = COMPAT_ENOMEM;
 			break;
@@ -315,7 +310,7 @@ static int record_needs(struct one *f, size_t i)
 		if (!n)
 			return COMPAT_ENOMEM;
 		for (size_t j = 0; j < vn->nversions; j++)
-			if (set_add(vn->weak[j] ? &n->weak : &n->versions, vn->versions[j]) < 0)
+			if (strset_add(vn->weak[j] ? &n->weak : &n->versions, vn->versions[j]) < 0)
 				return COMPAT_ENOMEM;
 	}
 	return 0;
@@ -360,12 +355,12 @@ static int bind_symbols(struct one *f, size_t i)
 			bound = 1;
 			if (!f->ours[idx]) {
 				struct need *n = need_get(d, host_name(&f->r, idx));
-				if (!n || set_add(&n->symbols, tok) < 0)
+				if (!n || strset_add(&n->symbols, tok) < 0)
 					rc = COMPAT_ENOMEM;
 			}
 		}
 		if (rc == 0 && !bound &&
-		    (set_add(f->program ? &d->unbound : &d->plugin, tok) < 0 || set_add(&f->mine, tok) < 0))
+		    (strset_add(f->program ? &d->unbound : &d->plugin, tok) < 0 || strset_add(&f->mine, tok) < 0))
 			rc = COMPAT_ENOMEM;
 	}
 	elf_info_free(&bundled);
@@ -384,7 +379,7 @@ static int describe_one(struct describer *d, const char *path, struct cerr *err)
 		goto out;
 	for (size_t i = 0; i < f.r.n && rc == 0; i++) {
 		const struct rs_obj *o = &f.r.objs[i];
-		if (i > 0 && ((int)i != f.r.interp || f.interp_used) && set_add(&d->closure, host_name(&f.r, (int)i)) < 0)
+		if (i > 0 && ((int)i != f.r.interp || f.interp_used) && strset_add(&d->closure, host_name(&f.r, (int)i)) < 0)
 			rc = COMPAT_ENOMEM;
 		else if (f.ours[i] && o->info && (rc = record_needs(&f, i)) == 0 && !d->o->no_symbols)
 			rc = bind_symbols(&f, i);
@@ -506,7 +501,7 @@ static int write_attrs(struct describer *d, const char *exe_name)
 			*at = '\0';
 		for (size_t k = 0; k < d->nprograms && !bound; k++)
 			bound = d->programs[k] ? elf_symtab_defines(d->programs[k], tok, at ? at + 1 : NULL) : 0;
-		if (bound < 0 || (!bound && set_add(&kept, d->plugin.slots[i].key) < 0)) {
+		if (bound < 0 || (!bound && strset_add(&kept, d->plugin.slots[i].key) < 0)) {
 			strmap_free(&kept);
 			return COMPAT_ENOMEM;
 		}

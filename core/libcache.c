@@ -55,11 +55,6 @@ void libcache_seen_free(struct libcache_seen *s)
 	s->nexecs = 0;
 }
 
-static int set_add(struct strmap *m, const char *k)
-{
-	return strmap_get(m, k) || strmap_put(m, k, (void *)1) == 0 ? 0 : COMPAT_ENOMEM;
-}
-
 int libcache_note(struct libcache_seen *s, const struct ptrace_event *ev)
 {
 	if (ev->kind == PTRACE_KIND_OPEN && libcache_is_library_name(ev->path)) {
@@ -85,13 +80,13 @@ int libcache_note(struct libcache_seen *s, const struct ptrace_event *ev)
 	if (!s->collect)
 		return 0;
 	if (ev->kind == PTRACE_KIND_OPEN)
-		return set_add(&s->opened, ev->path);
+		return strset_add(&s->opened, ev->path);
 	if (ev->kind != PTRACE_KIND_EXEC)
 		return 0;
 	if (!strmap_get(&s->execd, ev->path) && s->nexecs < LIBCACHE_MAX_EXECS &&
 	    !(s->execs[s->nexecs++] = strdup(ev->path)))
 		return COMPAT_ENOMEM;
-	return set_add(&s->execd, ev->path);
+	return strset_add(&s->execd, ev->path);
 }
 
 void libcache_libs_free(struct libcache_lib *libs, size_t n)
@@ -230,10 +225,10 @@ int libcache_merge_artifact(struct artifact *a, const struct libcache_lib *libs,
 		return COMPAT_ENOMEM;
 	for (size_t i = 0; i < a->nattrs; i++)
 		if (!strncmp(a->attrs[i].key, prefix, sizeof prefix - 1) &&
-		    set_add(&names, a->attrs[i].value) < 0)
+		    strset_add(&names, a->attrs[i].value) < 0)
 			goto out;
 	for (size_t i = 0; i < n; i++) {
-		if (set_add(&names, libs[i].soname) < 0)
+		if (strset_add(&names, libs[i].soname) < 0)
 			goto out;
 		if (strlen(libs[i].soname) > 400 || (own && own[i]))
 			continue;

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "err.h"
 #include "strmap.h"
 
 static uint64_t hash_str(const char *s)
@@ -76,4 +77,9 @@ void strmap_free(struct strmap *m)
 		free(m->slots[i].key);
 	free(m->slots);
 	memset(m, 0, sizeof *m);
+}
+
+int strset_add(struct strmap *m, const char *key)
+{
+	return strmap_get(m, key) || strmap_put(m, key, (void *)1) == 0 ? 0 : COMPAT_ENOMEM;
 }

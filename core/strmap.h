@@ -21,6 +21,10 @@ void *strmap_get(const struct strmap *m, const char *key);
 /* Insert or replace. Returns 0, or -1 when out of memory. */
 int strmap_put(struct strmap *m, const char *key, void *value);
 
+/* A strmap used as a set of strings: add key (no-op when present).
+ * Returns 0 or COMPAT_ENOMEM. */
+int strset_add(struct strmap *m, const char *key);
+
 /* Call fn on every value (e.g. to free them). */
 void strmap_each(const struct strmap *m, void (*fn)(void *value));
 
