@@ -85,15 +85,7 @@ t "gen oci: warns that the image lacks libfoo.so.1 (naming the program)" grep -q
 t "gen oci: the temporary tree is removed" tree_gone
 
 # ---- the registry ----
-free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-port=$(free_port)
-mkdir -p "$TMP/reg"
-printf 'version: 0.1\nlog: {level: error}\nstorage: {filesystem: {rootdirectory: %s}}\nhttp:\n  addr: 127.0.0.1:%s\n' \
-	"$TMP/reg/data" "$port" > "$TMP/reg/config.yml"
-docker-registry serve "$TMP/reg/config.yml" > "$TMP/reg/log" 2>&1 &
-RPID=$!; cleanup_hooks+=("kill $RPID 2> /dev/null")
-for i in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$port/v2/" && break; sleep 0.1; done
-REG=127.0.0.1:$port
+start_docker_registry reg || nok "docker-registry answers on $REG"
 sk() { skopeo "$@" --quiet 2> "$TMP/skopeo.err" || { sed 's/^/#   skopeo: /' "$TMP/skopeo.err" | head -3; return 1; }; }
 digest_of() { skopeo inspect --raw --tls-verify=false "docker://$REG/$1" | sha256sum | cut -d' ' -f1; }
 tags_of() { skopeo list-tags --tls-verify=false "docker://$REG/$1" | /usr/bin/python3 -c 'import json,sys; print(" ".join(sorted(json.load(sys.stdin)["Tags"])))'; }
@@ -208,10 +200,7 @@ t "check IMAGE_REF: the newest attached (arm64): wrong-arch (exit $rc)" bash -c 
 
 # A registry with the referrers API: the newest attached by created (the
 # arm64 one, listed first), not the last listed; the fallback tag unused.
-/usr/bin/python3 "$(dirname "$0")/image_referrers.py" "$TMP/fakeport" "$TMP/m-arm.json" "$TMP/cuda.json" "$TMP/fake.log" &
-FPID=$!; cleanup_hooks+=("kill $FPID 2> /dev/null")
-for i in $(seq 100); do [ -s "$TMP/fakeport" ] && break; sleep 0.05; done
-FREG=127.0.0.1:$(cat "$TMP/fakeport")
+start_fake "$(dirname "$0")/image_referrers.py" "$TMP/fakeport" "$TMP/m-arm.json" "$TMP/cuda.json" "$TMP/fake.log"
 "$COMPAT" check --plain-http --json "$FREG/r:img" > "$TMP/report.json"; rc=$?
 t "referrers API: check IMAGE_REF judges the newest attached (arm64: wrong-arch, exit $rc)" \
 	bash -c '[ "$1" = 1 ] && grep -q "\"kind\":\"wrong-arch\"" "$2"' _ "$rc" "$TMP/report.json"

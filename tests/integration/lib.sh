@@ -90,3 +90,45 @@ make_test_certs() {
 		openssl req -newkey rsa:2048 -nodes -keyout cli.key -out cli.csr -subj '/CN=client' &&
 		openssl x509 -req -in cli.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out cli.pem -days 2) > "$d/openssl.log" 2>&1
 }
+
+# free_port: a TCP port on 127.0.0.1 nobody listens on now.
+free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# start_docker_registry NAME [EXTRA_YAML [CURL_OPTS [SCHEME]]]: Debian's
+# docker-registry on a free loopback port, storage under $TMP/NAME, stopped
+# at exit. Sets REG (127.0.0.1:PORT) and REG_PID; 1 when it does not answer
+# /v2/ within 10 s.
+start_docker_registry() {
+	local name=$1 port i
+	port=$(free_port)
+	mkdir -p "$TMP/$name"
+	{
+		echo "version: 0.1"; echo "log: {level: error}"
+		echo "storage: {filesystem: {rootdirectory: $TMP/$name/data}}"
+		echo "http:"; echo "  addr: 127.0.0.1:$port"
+		[ -n "${2:-}" ] && printf '%s\n' "$2"
+	} > "$TMP/$name/config.yml"
+	docker-registry serve "$TMP/$name/config.yml" > "$TMP/$name/log" 2>&1 &
+	REG_PID=$!
+	cleanup_hooks+=("kill $REG_PID 2> /dev/null")
+	REG=127.0.0.1:$port
+	for ((i = 0; i < 100; i++)); do
+		curl -s -o /dev/null ${3:-} "${4:-http}://$REG/v2/" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# start_fake SCRIPT ARGS...: a Python fake (registry_fake.py, ...) that
+# writes its port to the file named by its first argument, in the
+# background, stopped at exit. Sets FREG (127.0.0.1:PORT) and FPID.
+start_fake() {
+	local script=$1 portfile=$2; shift 2
+	rm -f "$portfile"
+	/usr/bin/python3 "$script" "$portfile" "$@" &
+	FPID=$!
+	cleanup_hooks+=("kill $FPID 2> /dev/null")
+	local i=0
+	while [ ! -s "$portfile" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+	FREG=127.0.0.1:$(cat "$portfile" 2> /dev/null)
+}

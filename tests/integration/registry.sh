@@ -9,23 +9,7 @@ export COMPAT_CACHE=$TMP/cache
 unset DOCKER_CONFIG
 export HOME=$TMP/home; mkdir -p "$HOME"
 
-free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-start_registry() { # name [extra yaml]
-	local name=$1 port; port=$(free_port)
-	mkdir -p "$TMP/$name"
-	{
-		echo "version: 0.1"; echo "log: {level: error}"
-		echo "storage: {filesystem: {rootdirectory: $TMP/$name/data}}"
-		echo "http:"; echo "  addr: 127.0.0.1:$port"
-		[ -n "${2:-}" ] && printf '%s\n' "$2"
-	} > "$TMP/$name/config.yml"
-	docker-registry serve "$TMP/$name/config.yml" > "$TMP/$name/log" 2>&1 &
-	cleanup_hooks+=("kill $! 2>/dev/null")
-	for i in $(seq 100); do
-		curl -s -o /dev/null ${3:-} "${4:-http}://127.0.0.1:$port/v2/" && break; sleep 0.1
-	done
-	REG=127.0.0.1:$port
-}
+start_registry() { start_docker_registry "$@"; }
 
 "$COMPAT" gen --no-symbols -o "$TMP/xz.json" /usr/bin/xz
 start_registry plain
@@ -96,10 +80,8 @@ expect_status 2 "push --subject in another repository is refused" "$COMPAT" push
 if /usr/bin/python3 -c 'import grpc, google.protobuf' 2> /dev/null; then
 	mkdir -p "$TMP/gen"
 	protoc -I"$COMPAT_ROOT/proto" --python_out="$TMP/gen" "$COMPAT_ROOT/proto/compat.proto"
-	"$BIN/compat-server" --listen 127.0.0.1:0 --allow-registry "$REG" > "$TMP/srv.out" 2> "$TMP/srv.err" &
-	SPID=$!; cleanup_hooks+=("kill -9 $SPID 2>/dev/null")
-	for i in $(seq 100); do grep -q 'server listening:' "$TMP/srv.out" && break; sleep 0.05; done
-	SADDR=$(sed -n 's/^server listening: //p' "$TMP/srv.out")
+	start_server "$TMP/srv.out" --listen 127.0.0.1:0 --allow-registry "$REG"
+	SADDR=$SERVER_ADDR
 	uri_check() { # uri -> "STATUS compatible"
 		timeout 30 /usr/bin/python3 - "$TMP/gen" "$SADDR" "$1" <<'PY'
 import sys
@@ -119,7 +101,7 @@ PY
 	t "server uri: another registry is DENIED ($out)" test "$out" = "DENIED False"
 	out=$(uri_check "http://$REG/apps/xz:missing")
 	t "server uri: a missing tag is ERROR ($out)" test "$out" = "ERROR False"
-	kill -TERM $SPID; wait $SPID
+	kill -TERM $SERVER_PID; wait $SERVER_PID
 else
 	skip "server uri: /usr/bin/python3 lacks grpc (python3-grpcio)"
 fi
@@ -171,13 +153,7 @@ else
 fi
 
 # A fake registry: the bearer-token flow, and bad replies.
-fake() { # mode
-	rm -f "$TMP/fakeport"
-	/usr/bin/python3 "$(dirname "$0")/registry_fake.py" "$TMP/fakeport" "$1" "$TMP/xz.json" &
-	cleanup_hooks+=("kill $! 2>/dev/null"); FPID=$!
-	for i in $(seq 100); do [ -s "$TMP/fakeport" ] && break; sleep 0.05; done
-	FREG=127.0.0.1:$(cat "$TMP/fakeport")
-}
+fake() { start_fake "$(dirname "$0")/registry_fake.py" "$TMP/fakeport" "$1" "$TMP/xz.json"; } # mode
 fake bearer; rm -rf "$COMPAT_CACHE"
 "$COMPAT" pull --plain-http "$FREG/apps/x:v1" > "$TMP/out" 2> "$TMP/err"; rc=$?
 t "bearer token flow: challenge, token endpoint, retry" bash -c '[ "$1" = 0 ] && cmp -s "$2" "$3"' _ "$rc" "$TMP/out" "$TMP/xz.json"
@@ -191,10 +167,8 @@ kill $FPID
 # A slow registry does not stall the server: its fetch runs off the loop.
 if /usr/bin/python3 -c 'import grpc' 2> /dev/null; then
 	fake slow
-	"$BIN/compat-server" --listen 127.0.0.1:0 --allow-registry "$FREG" > "$TMP/srv2.out" 2> /dev/null &
-	SPID=$!; cleanup_hooks+=("kill -9 $SPID 2>/dev/null")
-	for i in $(seq 100); do grep -q 'server listening:' "$TMP/srv2.out" && break; sleep 0.05; done
-	SADDR=$(sed -n 's/^server listening: //p' "$TMP/srv2.out")
+	start_server "$TMP/srv2.out" --listen 127.0.0.1:0 --allow-registry "$FREG"
+	SADDR=$SERVER_ADDR
 	rm -rf "$COMPAT_CACHE"
 	out=$(timeout 60 /usr/bin/python3 - "$TMP/gen" "$SADDR" "http://$FREG/apps/x:v1" "$TMP/xz.json" <<'PY'
 import sys, threading, time
@@ -219,7 +193,7 @@ PY
 	read -r ok_fast dt slow_status <<< "$out"
 	t "a slow registry fetch does not stall other requests (answered in ${dt}s)" \
 		bash -c '[ "$1" = True ] && awk "BEGIN{exit !($2 < 1.5)}" && [ "$3" = SUCCESS ]' _ "$ok_fast" "$dt" "$slow_status"
-	kill -TERM $SPID; wait $SPID; kill $FPID 2> /dev/null
+	kill -TERM $SERVER_PID; wait $SERVER_PID; kill $FPID 2> /dev/null
 fi
 # Credentials stay with their origin: a TLS registry whose blob redirects to
 # plain http on the same host and port must not get them sent in clear.

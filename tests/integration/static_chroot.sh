@@ -45,7 +45,7 @@ t "in the chroot: a removed library is a missing-soname finding (exit 1)" \
 mkdir -p "$R/etc"
 chroot "$R" /bin/compat serve --listen 127.0.0.1:0 > "$TMP/srv.out" 2> "$TMP/srv.err" &
 SPID=$!; cleanup_hooks+=("kill -9 $SPID 2>/dev/null")
-for i in $(seq 100); do grep -q 'server listening:' "$TMP/srv.out" && break; sleep 0.05; done
+wait_for_line "$TMP/srv.out" 'server listening:' 10 || nok "the static server starts in the chroot"
 ADDR=$(sed -n 's/^server listening: //p' "$TMP/srv.out")
 if /usr/bin/python3 -c 'import grpc' 2> /dev/null && [ -n "$ADDR" ]; then
 	mkdir -p "$TMP/gen"
