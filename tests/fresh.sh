@@ -4,9 +4,10 @@
 # two set-up commands, run inside chroot. Fails on any non-zero exit or any
 # failed test. Run by .ci/run (as root); takes a few minutes.
 #
-# The Debian tarball and the downloaded .deb files are cached between runs in
-# $COMPAT_TEST_CACHE (default /var/cache/compat-tests): the tree itself is new
-# every time, and 'make deps' still installs every package in it.
+# The Debian tarballs and the downloaded .deb files are cached between runs in
+# $COMPAT_TEST_CACHE (default /var/cache/compat-tests), and the tree sees the
+# same cache: the tree itself is new every time, and 'make deps' still
+# installs every package in it.
 . "$(dirname "$0")/integration/lib.sh"
 if [ "$(id -u)" != 0 ]; then skip "fresh: needs root (chroot, mounts)"; echo "0 passed, 0 failed, 1 skipped"; exit 0; fi
 CACHE=${COMPAT_TEST_CACHE:-/var/cache/compat-tests}
@@ -44,11 +45,14 @@ git clone -q --no-hardlinks "$COMPAT_ROOT" "$R/root/compat" ||
 rm -rf "$R/root/compat/.git/hooks"
 printf '#!/bin/sh\nexit 101\n' > "$R/usr/sbin/policy-rc.d" && chmod 755 "$R/usr/sbin/policy-rc.d"
 cp /etc/resolv.conf "$R/etc/resolv.conf" 2> /dev/null
-mkdir -p "$CACHE/apt-archives/partial"
+mkdir -p "$CACHE/apt-archives/partial" "$R/var/cache/compat-tests"
+# The same caches inside: downloaded .deb files, and the Debian tarballs the
+# tests build their trees from (tests/integration/lib.sh's debian_tarball).
 mount -t proc proc "$R/proc" &&
 	mount --rbind /dev "$R/dev" && mount --make-rslave "$R/dev" &&
 	mount -t sysfs sysfs "$R/sys" &&
-	mount --bind "$CACHE/apt-archives" "$R/var/cache/apt/archives" ||
+	mount --bind "$CACHE/apt-archives" "$R/var/cache/apt/archives" &&
+	mount --bind "$CACHE" "$R/var/cache/compat-tests" ||
 	{ fail "fresh: mount /proc, /dev, /sys and the apt cache in the tree"; summary; exit 1; }
 
 in_tree() { # LOG COMMAND: run COMMAND in the clone, as a login on that machine would
