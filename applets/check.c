@@ -585,15 +585,27 @@ static int run_exec(const struct check_args *ca, const char *source, char **cmd)
 	return rc;
 }
 
+static int check_run(struct check_args *cap, int argc, char **argv, const char **ops);
+
+/* What check_run allocates is freed here, whichever way it returns. */
 int check_main(int argc, char **argv)
 {
 	struct check_args ca = { 0 };
 	const char **ops = calloc((size_t)argc + 1, sizeof *ops);	/* the operands, in order */
-	int nops = 0, dashdash = 0, c;
-
 	if (!ops)
 		cli_die("check", "out of memory");
-	cli_json(ca.json = cli_json_in(argc, argv));
+	int rc = check_run(&ca, argc, argv, ops);
+	free(ops);
+	free(ca.hosts);
+	free(ca.hosts_text);
+	return rc;
+}
+
+static int check_run(struct check_args *cap, int argc, char **argv, const char **ops)
+{
+	int nops = 0, dashdash = 0, c;
+
+	cli_json(cap->json = cli_json_in(argc, argv));
 	opterr = 0;
 	/* Options may follow operands, as GNU tools allow, but nothing after
 	 * "--" is an option (CMD's own): getopt_long in order ('+'), resumed
@@ -601,27 +613,27 @@ int check_main(int argc, char **argv)
 	for (;;) {
 		while ((c = getopt_long(argc, argv, "+:hv", options, NULL)) != -1) {
 			switch (c) {
-			case OPT_JSON: cli_json(ca.json = 1); break;
-			case 'v': ca.verbose = 1; break;
-			case OPT_LIBPATH: ca.libpath = optarg; break;
-			case OPT_ROOT: ca.root = optarg; break;
-			case OPT_MACHINE: ca.machine = optarg; break;
-			case OPT_HOST: add_host(&ca, optarg); break;
-			case OPT_HOSTS: add_hosts_file(&ca, optarg); break;
+			case OPT_JSON: cli_json(cap->json = 1); break;
+			case 'v': cap->verbose = 1; break;
+			case OPT_LIBPATH: cap->libpath = optarg; break;
+			case OPT_ROOT: cap->root = optarg; break;
+			case OPT_MACHINE: cap->machine = optarg; break;
+			case OPT_HOST: add_host(cap, optarg); break;
+			case OPT_HOSTS: add_hosts_file(cap, optarg); break;
 			case OPT_TIMEOUT: {
 				char *end;
 				long ms = strtol(optarg, &end, 10);
 				if (*end || ms <= 0 || ms > 3600000)
 					cli_usage_die("check", "--timeout: expected milliseconds (1 to 3600000), got '%s'", optarg);
-				ca.timeout_ms = (int)ms;
+				cap->timeout_ms = (int)ms;
 				break;
 			}
-			case OPT_TLSCA: ca.tls_ca = optarg; break;
-			case OPT_TLSNAME: ca.tls_name = optarg; break;
-			case OPT_CAFILE: ca.ca_file = optarg; break;
-			case OPT_PLAIN: ca.plain_http = 1; break;
-			case OPT_EXEC: ca.exec = 1; break;
-			case OPT_CACHE: ca.cache = optarg; break;
+			case OPT_TLSCA: cap->tls_ca = optarg; break;
+			case OPT_TLSNAME: cap->tls_name = optarg; break;
+			case OPT_CAFILE: cap->ca_file = optarg; break;
+			case OPT_PLAIN: cap->plain_http = 1; break;
+			case OPT_EXEC: cap->exec = 1; break;
+			case OPT_CACHE: cap->cache = optarg; break;
 			case 'h': fputs(usage_text, stdout); return 0;
 			case OPT_VERSION: return cli_version("check");
 			default: return cli_bad_option("check", argc, argv, options, c);
@@ -635,32 +647,27 @@ int check_main(int argc, char **argv)
 			break;
 		ops[nops++] = argv[optind++];
 	}
-	if (ca.cache && !ca.exec)
+	if (cap->cache && !cap->exec)
 		cli_usage_die("check", "--cache goes with --exec");
-	if (ca.exec) {
-		if (ca.nhosts)
+	if (cap->exec) {
+		if (cap->nhosts)
 			cli_usage_die("check", "--exec judges here: --host does not go with it");
 		if (nops > 1)
 			cli_usage_die("check", "extra operand '%s' (compat check --exec [ARTIFACT] -- CMD [ARGS...])", ops[1]);
 		if (!dashdash || optind >= argc)
 			cli_usage_die("check", "--exec needs a command after --");
-		return run_exec(&ca, ops[0], argv + optind);
+		return run_exec(cap, ops[0], argv + optind);
 	}
 	for (; dashdash && optind < argc; optind++)
 		ops[nops++] = argv[optind];
 	if (nops == 0)
 		cli_usage_die("check", "missing operand (a PROGRAM, DIR, ARTIFACT, REF or -)");
-	if (nops > 1 && ca.nhosts)
+	if (nops > 1 && cap->nhosts)
 		cli_usage_die("check", "extra operand '%s' (one operand with --host)", ops[1]);
 	const char *src = ops[0];
-	if (ca.nhosts) {
-		int rc = judge_remote(&ca, src);
-		free(ca.hosts);
-		free(ca.hosts_text);
-		free(ops);
+	if (cap->nhosts) {
+		int rc = judge_remote(cap, src);
 		return rc;
 	}
-	int rc = check_local(&ca, ops, nops);
-	free(ops);
-	return rc;
+	return check_local(cap, ops, nops);
 }
