@@ -106,7 +106,9 @@ int net_connect(struct net_conn *c, const char *addr, const char *default_port, 
 			char m[sizeof err->msg];
 			snprintf(m, sizeof m, "%s", err ? err->msg : "TLS handshake failed");
 			net_close(c);
-			return cerr_set(err, COMPAT_EUNREACH, "%s: %s", addr, m);
+			/* An HTTP answer to a ClientHello: a plain-HTTP registry (as oras says). */
+			const char *hint = strstr(m, "invalid SSL record") ? " (the server speaks plain HTTP? try --plain-http)" : "";
+			return cerr_set(err, COMPAT_EUNREACH, "%s: %s%s", addr, m, hint);
 		}
 		if (wait_fd(fd, h == TLS_WANT_READ ? POLLIN : POLLOUT, c->deadline, NULL) < 0) {
 			net_close(c);

@@ -42,6 +42,8 @@ if command -v skopeo > /dev/null; then
 	t "skopeo reads the cache as an OCI layout (oci:DIR:TAG)" bash -c 'skopeo inspect --raw "oci:$1:v1" | grep -q compatlib' _ "$COMPAT_CACHE"
 fi
 expect_status 0 "check REF: pulls and checks (compatible)" "$COMPAT" check --plain-http "$REG/apps/xz:v1"
+expect_status 3 "a plain-HTTP registry spoken to in TLS: exit 3" "$COMPAT" pull "$REG/apps/xz:v1"
+t "... the message says to try --plain-http" grep -q '(the server speaks plain HTTP? try --plain-http)$' "$TMP/err"
 "$COMPAT" gen -o /dev/null --plain-http --push "$REG/apps/true:v1" /bin/true 2> "$TMP/err"
 t "gen --push: pushed and named in the message" grep -q "pushed $REG/apps/true:v1@sha256:" "$TMP/err"
 expect_status 0 "check REF on what gen --push sent" "$COMPAT" check --plain-http "$REG/apps/true:v1"
