@@ -495,11 +495,12 @@ static int judge_remote(const struct check_args *ca, const char *src)
 
 /* --exec --cache DIR: LD_AUDIT for cmd, after the checks of a cache that
  * others could have changed. 0, or the exit status of the error. */
-static int cache_setenv(const char *dir, const char *cmd)
+static int cache_setenv(const char *dir, const char *cmd, int *in_effect)
 {
 	struct libcache_audit a;
 	struct cerr err;
 	int rc = libcache_audit_prepare(dir, cmd, &a, &err);
+	*in_effect = 0;
 	if (rc == COMPAT_ENOTFOUND) {
 		cli_warn("check", "%s: running without the cache", err.msg);
 		return 0;
@@ -511,6 +512,7 @@ static int cache_setenv(const char *dir, const char *cmd)
 			 "(secure mode), the cache does not apply", cmd);
 	if (setenv("LD_AUDIT", a.ld_audit, 1) < 0)
 		cli_die("check", "out of memory");
+	*in_effect = !a.setid;
 	return 0;
 }
 
@@ -540,6 +542,27 @@ static int run_exec(const struct check_args *ca, const char *source, char **cmd)
 
 	if (command_find(cmd[0], getenv("PATH"), &found, &err) < 0)
 		return cannot_run(&err);
+	if (ca->cache) {
+		/* The cache's checks first (a cache others could have changed is
+		 * refused). When it covers CMD as CMD is now -- every library
+		 * its load needs an unchanged recorded file, the versions met --
+		 * ld.so will load what the traced run loaded: no search, no
+		 * judgement to repeat (that is the launcher's speed on a slow
+		 * file system). Else CMD is judged as without a cache. */
+		int in_effect;
+		char why[512];
+		if ((rc = cache_setenv(ca->cache, found, &in_effect)) != 0) {
+			free(found);
+			return rc;
+		}
+		if (in_effect && !source) {
+			int cov = libcache_audit_covers(ca->cache, found, why, sizeof why, &err);
+			if (cov == 1)
+				goto exec;
+			cli_warn("check", "%s: the cache does not cover %s (%s): judging it", ca->cache, cmd[0],
+				 cov < 0 ? err.msg : why);
+		}
+	}
 	if (source) {
 		rc = load_source(ca, source, 0, &s, &err);
 	} else {
@@ -573,10 +596,7 @@ static int run_exec(const struct check_args *ca, const char *source, char **cmd)
 	}
 	verdict_free(&v);
 	source_free(&s);
-	if (ca->cache && (rc = cache_setenv(ca->cache, found)) != 0) {
-		free(found);
-		return rc;
-	}
+exec:
 	fflush(NULL);
 	execv(found, cmd);
 	int e = errno;

@@ -777,3 +777,139 @@ int libcache_stats_read(const char *dir, struct libcache_stats *st, struct cerr 
 	free(text);
 	return rc;
 }
+
+/* Is the entry's file the one recorded (device, inode, size, mtime)? */
+static int entry_unchanged(const struct auditmap_entry *e)
+{
+	struct stat st;
+	return stat(e->path, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_ino == e->ino &&
+	       major(st.st_dev) == e->dev_major && minor(st.st_dev) == e->dev_minor &&
+	       (uint64_t)st.st_size == e->size && st.st_mtim.tv_sec == e->mtime_sec &&
+	       (uint32_t)st.st_mtim.tv_nsec == e->mtime_nsec;
+}
+
+/* Does one of the loaded objects (infos[0..n), with their map names)
+ * define the versions obj needs? The first unmet one into why. */
+static int versions_met(const struct elf_info *obj, const char *obj_name, const struct elf_info *infos,
+			const char *const *names, size_t n, char *why, size_t cap)
+{
+	for (size_t i = 0; i < obj->nvneeds; i++) {
+		const struct elf_vneed *vn = &obj->vneeds[i];
+		const struct elf_info *lib = NULL;
+		for (size_t k = 0; k < n && !lib; k++)
+			if (strcmp(names[k], vn->file) == 0 || (infos[k].soname && strcmp(infos[k].soname, vn->file) == 0))
+				lib = &infos[k];
+		if (!lib)
+			continue;	/* the loader's (not read here) */
+		for (size_t j = 0; j < vn->nversions; j++) {
+			int has = vn->weak[j];
+			for (size_t d = 0; d < lib->nverdefs && !has; d++)
+				has = strcmp(lib->verdefs[d], vn->versions[j]) == 0;
+			if (!has) {
+				snprintf(why, cap, "%s needs %s from %s, which the cached file lacks", obj_name,
+					 vn->versions[j], vn->file);
+				return 0;
+			}
+		}
+	}
+	return 1;
+}
+
+int libcache_audit_covers(const char *dir_arg, const char *program, char *why, size_t cap, struct cerr *err)
+{
+	char dir[PATH_MAX], path[PATH_MAX + 64];
+	char *map = NULL, *prog = NULL;
+	size_t maplen = 0, n = 0, bad = 0;
+	struct auditmap_entry *v = NULL;
+	struct strmap loaded = { 0 };
+	struct elf_info info, *libs = NULL;
+	const char **queue = NULL, **libnames = NULL;
+	size_t nqueue = 0, head = 0, nlibs = 0, qcap = AUDITMAP_MAX_ENTRIES * 4;
+	int rc = 0, have_info = 0;
+
+	*why = '\0';
+	if (!trim_dir(dir_arg, dir, sizeof dir))
+		return cerr_set(err, COMPAT_EIO, "%s: path too long", dir_arg);
+	const struct audit_abi *abi = NULL;
+	if ((rc = command_program(program, getenv("PATH"), &prog, NULL, err)) < 0)
+		goto out;
+	if ((rc = elf_read(prog, ELF_READ_VERSIONS, &info, err)) < 0)
+		goto out;
+	have_info = 1;
+	if (!(abi = audit_abi_of(info.elf_class, info.machine))) {
+		snprintf(why, cap, "%s: no audit object for its machine", prog);
+		goto out;
+	}
+	snprintf(path, sizeof path, "%s/%s", dir, AUDITMAP_FILE);
+	if ((rc = fs_read_file(path, AUDITMAP_MAX_BYTES, &map, &maplen, err)) < 0)
+		goto out;
+	if (!(v = malloc(AUDITMAP_MAX_ENTRIES * sizeof *v)) || !(queue = malloc(qcap * sizeof *queue)) ||
+	    !(libs = calloc(AUDITMAP_MAX_ENTRIES, sizeof *libs)) || !(libnames = calloc(AUDITMAP_MAX_ENTRIES, sizeof *libnames)))
+		goto oom;
+	if (auditmap_parse(map, maplen, abi->elf_class, abi->machine, v, AUDITMAP_MAX_ENTRIES, &n, &bad) < 0) {
+		rc = cerr_set(err, COMPAT_EINVAL, "%s:%zu: malformed cache map", path, bad);
+		goto out;
+	}
+	if (info.interp && access(info.interp, F_OK) != 0) {
+		snprintf(why, cap, "its loader %s is missing", info.interp);
+		goto out;
+	}
+	/* The loader is loaded already: a need of its name (libc's) is met. */
+	if (info.interp && strset_add(&loaded, strrchr(info.interp, '/') ? strrchr(info.interp, '/') + 1 : info.interp) < 0)
+		goto oom;
+	/* Breadth first, as ld.so loads: every name must be an unchanged
+	 * recorded file, whose own needs are then followed. */
+	for (size_t k = 0; k < info.nneeded && nqueue < qcap; k++)
+		queue[nqueue++] = info.needed[k];
+	while (head < nqueue && !*why) {
+		const char *name = queue[head++];
+		if (strmap_get(&loaded, name))
+			continue;
+		const struct auditmap_entry *e = strchr(name, '/') ? NULL : auditmap_find(v, n, name);
+		if (!e) {
+			snprintf(why, cap, "%s is not in the cache", name);
+			break;
+		}
+		if (!entry_unchanged(e)) {
+			snprintf(why, cap, "%s changed since the cache was made", e->path);
+			break;
+		}
+		if (nlibs == AUDITMAP_MAX_ENTRIES) {
+			snprintf(why, cap, "more than %d libraries", AUDITMAP_MAX_ENTRIES);
+			break;
+		}
+		struct elf_info *li = &libs[nlibs];
+		if ((rc = elf_read(e->path, ELF_READ_VERSIONS, li, err)) < 0)
+			goto out;
+		libnames[nlibs++] = e->name;
+		if (strset_add(&loaded, name) < 0 || (li->soname && strset_add(&loaded, li->soname) < 0))
+			goto oom;
+		/* its needs, as the map's own strings (li's stay until the end) */
+		for (size_t k = 0; k < li->nneeded && nqueue < qcap; k++)
+			if (!strmap_get(&loaded, li->needed[k]))
+				queue[nqueue++] = li->needed[k];
+	}
+	if (!*why && versions_met(&info, prog, libs, libnames, nlibs, why, cap)) {
+		size_t k = 0;
+		while (k < nlibs && versions_met(&libs[k], libnames[k], libs, libnames, nlibs, why, cap))
+			k++;
+		if (k == nlibs)
+			rc = 1;
+	}
+	goto out;
+oom:
+	rc = cerr_set(err, COMPAT_ENOMEM, "out of memory");
+out:
+	if (have_info)
+		elf_info_free(&info);
+	for (size_t k = 0; libs && k < nlibs; k++)
+		elf_info_free(&libs[k]);
+	strmap_free(&loaded);
+	free(libs);
+	free(libnames);
+	free(queue);
+	free(v);
+	free(map);
+	free(prog);
+	return rc;
+}

@@ -163,6 +163,16 @@ struct libcache_audit {
 int libcache_audit_prepare(const char *dir, const char *program, struct libcache_audit *a,
 			   struct cerr *err);
 
+/* Does the cache in dir cover program as it is now? 1 when every library
+ * its load needs, breadth first from its DT_NEEDED, is a map entry for its
+ * ABI whose file is unchanged (device, inode, size, mtime): ld.so with the
+ * audit object loads exactly those files, as the traced run did, so a
+ * launcher need not search or judge again. 0 with the reason in why when
+ * not (a name not in the map, a changed file, a missing loader); else
+ * COMPAT_EIO, COMPAT_EINVAL (malformed map or ELF file), COMPAT_ENOTFOUND
+ * (program), COMPAT_ENOMEM. Call after libcache_audit_prepare accepted dir. */
+int libcache_audit_covers(const char *dir, const char *program, char *why, size_t cap, struct cerr *err);
+
 /* Parse a stats file's text. Returns 0 or COMPAT_EINVAL. */
 int libcache_stats_parse(const char *text, size_t len, struct libcache_stats *st);
 

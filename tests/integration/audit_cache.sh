@@ -149,6 +149,30 @@ t "check --exec --cache: the program runs (exit $rc) with 0 failed library opens
 t "check --exec --cache: it loads the audit object, and its libraries from the map" \
 	bash -c 'grep -q "/compat-audit-x86_64.so\",\"result\":[0-9]" "$1" &&
 		grep -q "\"$2/x/d5/libl5.so.1\",\"result\":[0-9]" "$1"' _ "$W/exec-prog.jsonl" "$W"
+# The launcher itself searches nothing when the cache covers the program as
+# it is now (every library an unchanged recorded file): no failed opens
+# before the exec either, and nothing said.
+$PY - "$W/exec.jsonl" "$W/rpath" > "$W/exec-launcher.jsonl" <<'PY'
+import json, sys
+for l in open(sys.argv[1]):
+    e = json.loads(l)
+    if e["syscall"] == "execve" and e["path"] == sys.argv[2] and e["result"] == 0:
+        break
+    print(l, end="")
+PY
+read -r okl failedl <<< "$(count "$W/exec-launcher.jsonl")"
+t "check --exec --cache: the launcher searches nothing for a covered program ($failedl failed library opens)" \
+	test "$failedl" = 0
+t "... and says nothing" test ! -s "$W/exec-err"
+# A library changed since the cache: the launcher says so, judges the
+# program, and still runs it (the audit object falls back for that file).
+: > "$W/l3.stamp" && touch -r "$W/x/d3/libl3.so.1" "$W/l3.stamp"	# its times, to put back
+touch -d '2001-01-01' "$W/x/d3/libl3.so.1"
+"$COMPAT" check --exec --cache "$W/cache-rpath" -- "$W/rpath" > /dev/null 2> "$W/exec-changed-err"; rc=$?
+t "check --exec --cache, a library changed: judged, then run (exit $rc)" \
+	bash -c '[ "$1" = 0 ] && grep -q "does not cover .*libl3.so.1 changed since the cache was made): judging it" "$2"' \
+	_ "$rc" "$W/exec-changed-err"
+touch -r "$W/l3.stamp" "$W/x/d3/libl3.so.1"	# the same file again, as recorded
 
 # i386, where this machine can build and run it.
 if gcc -m32 -o "$W/m32probe" -x c - <<< 'int main(void) { return 0; }' 2> /dev/null && "$W/m32probe"; then
