@@ -126,7 +126,7 @@ run_set() {
 	printf '  %-44s %s %s   %5d failed, %2d ok library opens\n' "no cache" "$(ms "$t0")" "$(ratio "$t0" "$t0")" "$f0" "$ok0"
 	printf '  %-44s %s %s   %5d failed, %2d ok\n' "LD_LIBRARY_PATH=cache (older approach)" "$(ms "$t1")" "$(ratio "$t0" "$t1")" "$f1" "$ok1"
 	printf '  %-44s %s %s   %5d failed, %2d ok\n' "LD_AUDIT cache (compat trace --cache)" "$(ms "$t2")" "$(ratio "$t0" "$t2")" "$f2" "$ok2"
-	printf '  %-44s %s %s\n' "compat check --exec --cache (judge + exec)" "$(ms "$t3")" "$(ratio "$t0" "$t3")"
+	printf '  %-44s %s %s\n' "compat check --exec --cache (launcher + exec)" "$(ms "$t3")" "$(ratio "$t0" "$t3")"
 	last_t0=$t0 last_t2=$t2 last_f0=$f0 last_f2=$f2
 }
 
