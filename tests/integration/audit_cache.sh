@@ -10,11 +10,7 @@
 PY=/usr/bin/python3
 T="timeout 60"
 
-probe=$($T "$COMPAT" trace -o /dev/null -- true 2>&1); prc=$?
-if [ $prc != 0 ] && grep -q "not permitted\|seccomp" <<< "$probe"; then
-	skip "audit cache: ptrace or seccomp is not permitted on this machine: $probe"
-	exit 0
-fi
+need_ptrace "audit cache"
 
 W=$TMP/w
 mkdir -p "$W"

@@ -132,3 +132,14 @@ start_fake() {
 	while [ ! -s "$portfile" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
 	FREG=127.0.0.1:$(cat "$portfile" 2> /dev/null)
 }
+
+# need_ptrace NAME: skip the whole script (exit 0) when this machine does not
+# let compat trace a program (ptrace or seccomp refused), saying so.
+need_ptrace() {
+	local probe prc
+	probe=$(timeout 60 "$COMPAT" trace -o /dev/null -- true 2>&1); prc=$?
+	if [ $prc != 0 ] && grep -q "not permitted\|seccomp" <<< "$probe"; then
+		skip "$1: ptrace or seccomp is not permitted on this machine: $probe"
+		exit 0
+	fi
+}

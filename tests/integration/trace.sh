@@ -7,11 +7,7 @@ PY=/usr/bin/python3
 T="timeout 60"
 
 # Is ptrace usable at all here? (A container may forbid it.)
-probe=$($T "$COMPAT" trace -o /dev/null -- true 2>&1); prc=$?
-if [ $prc != 0 ] && grep -q "not permitted\|seccomp" <<< "$probe"; then
-	skip "trace: ptrace or seccomp is not permitted on this machine: $probe"
-	exit 0
-fi
+need_ptrace "trace"
 
 cat > "$TMP/exit7.c" <<'C'
 int main(void) { return 7; }

@@ -6,11 +6,7 @@
 . "$(dirname "$0")/lib.sh"
 T="timeout 60"
 
-probe=$($T "$COMPAT" trace -o /dev/null -- true 2>&1); prc=$?
-if [ $prc != 0 ] && grep -q "not permitted\|seccomp" <<< "$probe"; then
-	skip "trace --artifact: ptrace or seccomp is not permitted on this machine: $probe"
-	exit 0
-fi
+need_ptrace "trace --artifact"
 json_has() { # file python-expression-over-attributes-a
 	/usr/bin/python3 -c '
 import json, sys

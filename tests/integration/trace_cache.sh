@@ -6,11 +6,7 @@
 PY=/usr/bin/python3
 T="timeout 60"
 
-probe=$($T "$COMPAT" trace -o /dev/null -- true 2>&1); prc=$?
-if [ $prc != 0 ] && grep -q "not permitted\|seccomp" <<< "$probe"; then
-	skip "trace cache: ptrace or seccomp is not permitted on this machine: $probe"
-	exit 0
-fi
+need_ptrace "trace cache"
 
 W=$TMP/w
 mkdir -p "$W"
