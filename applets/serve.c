@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "applets/applets.h"
 #include "applets/cli.h"
@@ -24,6 +25,8 @@ static const char usage_text[] =
 	"--drain-timeout, exit 0. SIGHUP (or a new /etc/ld.so.cache): rebuild the index.\n"
 	"\n"
 	"      --listen ADDR          HOST:PORT to listen on (default [::]:50051; port 0: any)\n"
+	"      --threads N            event loops, each on its own thread and listening socket\n"
+	"                             (SO_REUSEPORT), sharing one index (default: the online CPUs)\n"
 	"      --library-path DIRS    also index these directories, searched first\n"
 	"      --allow-registry HOST  registry hosts a request's uri may name, and the only\n"
 	"                             hosts its redirects and token realms may lead to (repeatable)\n"
@@ -66,10 +69,11 @@ static const char usage_text[] =
 enum { OPT_LISTEN = 256, OPT_LIBPATH, OPT_ALLOW, OPT_ALLOWPATH, OPT_MAXMSG, OPT_MAXSTREAMS, OPT_MAXCONN,
        OPT_MAXHDR, OPT_CONNBUF, OPT_MAXBUF, OPT_MAXREPLY, OPT_MAXNEEDS, OPT_MAXSYMS, OPT_DIRENTRIES,
        OPT_FETCHW, OPT_SCANW, OPT_QUEUE, OPT_JOBS, OPT_IDLE, OPT_HANDSHAKE, OPT_REQUEST, OPT_JOB, OPT_DRAIN,
-       OPT_TLSCERT, OPT_TLSKEY, OPT_TLSCA, OPT_VERSION, OPT_LOG, OPT_STREAMMSGS };
+       OPT_TLSCERT, OPT_TLSKEY, OPT_TLSCA, OPT_VERSION, OPT_LOG, OPT_STREAMMSGS, OPT_THREADS };
 
 static const struct option options[] = {
 	{ "listen", required_argument, NULL, OPT_LISTEN },
+	{ "threads", required_argument, NULL, OPT_THREADS },
 	{ "library-path", required_argument, NULL, OPT_LIBPATH },
 	{ "allow-registry", required_argument, NULL, OPT_ALLOW },
 	{ "allow-path", required_argument, NULL, OPT_ALLOWPATH },
@@ -104,7 +108,8 @@ static const struct option options[] = {
 };
 
 struct daemon {
-	struct service svc;
+	struct service svc;		/* the loops' template: svc.slot holds the index */
+	struct host_index *current;	/* the slot's index (for stale(); control thread) */
 	struct index_opts io;
 	int quiet;
 };
@@ -127,8 +132,8 @@ static int reload(void *ctx)
 		cli_warn("serve", "index rebuild failed, keeping the old one: %s", err.msg);
 		return err.code;
 	}
-	index_free(d->svc.idx);
-	d->svc.idx = idx;
+	d->current = idx;
+	index_slot_publish(d->svc.slot, idx);	/* the old one goes with its last reader */
 	if (!d->quiet)
 		fprintf(stderr, "compat serve: index rebuilt: %zu libraries\n", index_count(idx));
 	return 0;
@@ -172,7 +177,7 @@ static void log_request(void *ctx, const char *peer, const struct h2_call *call)
 static int stale(void *ctx)
 {
 	struct daemon *d = ctx;
-	return index_is_stale(d->svc.idx);
+	return index_is_stale(d->current);
 }
 
 /* A repeatable option's values. */
@@ -202,10 +207,13 @@ int serve_main(int argc, char **argv)
 			 .scan = { .max_dirs = 64, .max_entries = 10000, .max_libs = 20000, .timeout_ms = 5000 } },
 	};
 	int c, log = 0;
+	long online = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned threads = online < 1 ? 1 : online > 256 ? 256 : (unsigned)online;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":hq", options, NULL)) != -1) {
 		switch (c) {
 		case OPT_LISTEN: listen_addr = optarg; break;
+		case OPT_THREADS: threads = (unsigned)number("threads", optarg, 1, 256); break;
 		case OPT_LIBPATH: libpath = optarg; break;
 		case OPT_ALLOW: push(&allow, &nallow, optarg); break;
 		case OPT_ALLOWPATH:
@@ -269,11 +277,13 @@ int serve_main(int argc, char **argv)
 		cli_die("serve", "out of memory");
 	d.io.extra_dirs = (const char *const *)dirs.v;
 	d.io.nextra = dirs.n;
-	if (index_build(&d.io, &d.svc.idx, &err) < 0)
+	if (index_build(&d.io, &d.current, &err) < 0)
 		cli_die("serve", "%s", err.msg);
-	int lfd;
+	if (index_slot_new(&d.svc.slot, d.current) < 0)
+		cli_die("serve", "out of memory");
+	int lfds[256];
 	char bound[128];
-	if (server_listen(listen_addr, &lfd, bound, sizeof bound, &err) < 0)
+	if (server_listen(listen_addr, threads, lfds, bound, sizeof bound, &err) < 0)
 		cli_die("serve", "%s", err.msg);
 	so.reload = reload;
 	so.stale = stale;
@@ -281,10 +291,10 @@ int serve_main(int argc, char **argv)
 	so.ctx = &d;
 	printf("server listening: %s\n", bound);
 	fflush(stdout);
-	int rc = server_run(lfd, &d.svc, &so, &err);
+	int rc = server_run(lfds, threads, &d.svc, &so, &err);
 	if (rc < 0)
 		cli_warn("serve", "%s", err.msg);
-	index_free(d.svc.idx);
+	index_slot_free(d.svc.slot);
 	tls_config_free(so.tls);
 	free(allow);
 	free(allow_path);

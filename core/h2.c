@@ -102,10 +102,15 @@ static int charge(struct h2_conn *c, size_t n)
 		return OVER_CONN;
 	size_t extra = over_reserve(c->buffered + n) - over_reserve(c->buffered);
 	struct h2_budget *b = c->lim.budget;
-	if (b && extra && (extra > b->max || b->used > b->max - extra))
-		return OVER_TOTAL;
-	if (b)
-		b->used += extra;
+	if (b && extra) {
+		/* The budget is shared by the server's loops. */
+		size_t used = __atomic_load_n(&b->used, __ATOMIC_RELAXED);
+		do {
+			if (extra > b->max || used > b->max - extra)
+				return OVER_TOTAL;
+		} while (!__atomic_compare_exchange_n(&b->used, &used, used + extra, 1, __ATOMIC_RELAXED,
+						      __ATOMIC_RELAXED));
+	}
 	c->buffered += n;
 	return FITS;
 }
@@ -113,8 +118,8 @@ static int charge(struct h2_conn *c, size_t n)
 static void release(struct h2_conn *c, size_t n)
 {
 	size_t less = over_reserve(c->buffered) - over_reserve(c->buffered - n);
-	if (c->lim.budget)
-		c->lim.budget->used -= less;
+	if (c->lim.budget && less)
+		__atomic_sub_fetch(&c->lim.budget->used, less, __ATOMIC_RELAXED);
 	c->buffered -= n;
 }
 

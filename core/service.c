@@ -563,10 +563,43 @@ static void reflect(struct service *s, const uint8_t *msg, size_t len, struct se
 	}
 }
 
+int service_open(struct service *s, const struct service *tmpl)
+{
+	*s = *tmpl;
+	s->dirs = NULL;
+	if (s->slot)
+		s->idx = index_slot_acquire(s->slot, &s->gen);
+	if (dircache_new(&s->dirs, 16, 20000, 30000) < 0) {
+		service_close(s);
+		return COMPAT_ENOMEM;
+	}
+	return 0;
+}
+
+void service_close(struct service *s)
+{
+	dircache_free(s->dirs);
+	s->dirs = NULL;
+	if (s->slot)
+		index_release(s->idx);
+	s->idx = NULL;
+}
+
+void service_refresh(struct service *s)
+{
+	if (!s->slot || index_slot_generation(s->slot) == s->gen)
+		return;
+	index_release(s->idx);
+	s->idx = index_slot_acquire(s->slot, &s->gen);
+	if (s->dirs)
+		dircache_clear(s->dirs);
+}
+
 void service_call(struct service *s, const char *path, const uint8_t *msg, size_t len,
 		  struct service_reply *r)
 {
 	memset(r, 0, sizeof *r);
+	service_refresh(s);
 	if (strcmp(path, PATH_CHECK) == 0)
 		check(s, msg, len, r);
 	else if (strcmp(path, PATH_LOCATE) == 0)
