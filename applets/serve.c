@@ -56,6 +56,8 @@ static const char usage_text[] =
 	"      --max-symbols N        symbols checked per artifact [65536]\n"
 	"      --max-stream-messages N  request messages on one streaming call (reflection) [1024]\n"
 	"      --max-dir-entries N    entries read per request-named directory [10000]\n"
+	"      --memo-entries N       answers kept per loop, by request (0: none) [512]\n"
+	"      --memo-bytes BYTES     bytes of requests and answers kept per loop [1048576]\n"
 	"      --fetch-workers N      threads fetching from registries [4]\n"
 	"      --scan-workers N       threads reading request-named directories [2]\n"
 	"      --max-queue N          requests waiting for each kind of worker [64]\n"
@@ -69,7 +71,7 @@ static const char usage_text[] =
 enum { OPT_LISTEN = 256, OPT_LIBPATH, OPT_ALLOW, OPT_ALLOWPATH, OPT_MAXMSG, OPT_MAXSTREAMS, OPT_MAXCONN,
        OPT_MAXHDR, OPT_CONNBUF, OPT_MAXBUF, OPT_MAXREPLY, OPT_MAXNEEDS, OPT_MAXSYMS, OPT_DIRENTRIES,
        OPT_FETCHW, OPT_SCANW, OPT_QUEUE, OPT_JOBS, OPT_IDLE, OPT_HANDSHAKE, OPT_REQUEST, OPT_JOB, OPT_DRAIN,
-       OPT_TLSCERT, OPT_TLSKEY, OPT_TLSCA, OPT_VERSION, OPT_LOG, OPT_STREAMMSGS, OPT_THREADS };
+       OPT_TLSCERT, OPT_TLSKEY, OPT_TLSCA, OPT_VERSION, OPT_LOG, OPT_STREAMMSGS, OPT_THREADS, OPT_MEMO, OPT_MEMOBYTES };
 
 static const struct option options[] = {
 	{ "listen", required_argument, NULL, OPT_LISTEN },
@@ -88,6 +90,8 @@ static const struct option options[] = {
 	{ "max-symbols", required_argument, NULL, OPT_MAXSYMS },
 	{ "max-stream-messages", required_argument, NULL, OPT_STREAMMSGS },
 	{ "max-dir-entries", required_argument, NULL, OPT_DIRENTRIES },
+	{ "memo-entries", required_argument, NULL, OPT_MEMO },
+	{ "memo-bytes", required_argument, NULL, OPT_MEMOBYTES },
 	{ "fetch-workers", required_argument, NULL, OPT_FETCHW },
 	{ "scan-workers", required_argument, NULL, OPT_SCANW },
 	{ "max-queue", required_argument, NULL, OPT_QUEUE },
@@ -203,7 +207,8 @@ int serve_main(int argc, char **argv)
 		.max_jobs_per_conn = 4,
 	};
 	struct daemon d = {
-		.svc = { .max_needs = 1024, .max_symbols = 65536, .max_reply = 4u << 20,
+		.svc = { .max_needs = 1024, .max_symbols = 65536, .max_reply = 4u << 20, .memo_entries = 512,
+			 .memo_bytes = 1u << 20,
 			 .scan = { .max_dirs = 64, .max_entries = 10000, .max_libs = 20000, .timeout_ms = 5000 } },
 	};
 	int c, log = 0;
@@ -213,6 +218,8 @@ int serve_main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, ":hq", options, NULL)) != -1) {
 		switch (c) {
 		case OPT_LISTEN: listen_addr = optarg; break;
+		case OPT_MEMO: d.svc.memo_entries = (size_t)number("memo-entries", optarg, 0, 1000000); break;
+		case OPT_MEMOBYTES: d.svc.memo_bytes = (size_t)number("memo-bytes", optarg, 0, 1L << 32); break;
 		case OPT_THREADS: threads = (unsigned)number("threads", optarg, 1, 256); break;
 		case OPT_LIBPATH: libpath = optarg; break;
 		case OPT_ALLOW: push(&allow, &nallow, optarg); break;

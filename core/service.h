@@ -29,6 +29,8 @@ struct service {
 	size_t nallow;
 	struct dirscan_limits scan;	/* request-named directories, --allow-path */
 	struct dircache *dirs;		/* indexes of request-named directories; NULL: not kept */
+	struct memo *memo;		/* CheckCompatibility answers by request (memo.h); NULL: none */
+	size_t memo_entries, memo_bytes;	/* its bounds, per loop (service_open); 0: no memo */
 	size_t max_needs;		/* host needs per artifact (RESOURCE_EXHAUSTED beyond); 0: any */
 	size_t max_symbols;		/* symbols per artifact; 0: any */
 	size_t max_reply;		/* encoded Response bytes; 0: any */
@@ -37,7 +39,7 @@ struct service {
 };
 
 /* A service for one loop (thread) from a template: the same settings, its
- * own directory cache, and its own reference to the slot's index when the
+ * own directory cache and memo of answers, and its own reference to the slot's index when the
  * template has a slot. Returns 0 or COMPAT_ENOMEM. service_close frees
  * what it took. */
 int service_open(struct service *s, const struct service *tmpl);
