@@ -592,6 +592,11 @@ static void check(struct service *s, const uint8_t *msg, size_t len, struct serv
 	pb_istream_t is = pb_istream_from_buffer(msg, len);
 	if (!pb_decode(&is, convergedcomputing_org_grpc_v1_CompatRequest_fields, &req)) {
 		char m[200];
+		if (w->payload.nomem || w->dirs.nomem) {
+			fail(r, GRPC_RESOURCE_EXHAUSTED, "out of memory");
+			service_work_free(w);
+			return;
+		}
 		snprintf(m, sizeof m, "malformed CompatRequest: %s", PB_GET_ERROR(&is));
 		fail(r, GRPC_INVALID_ARGUMENT, m);
 		service_work_free(w);
