@@ -167,6 +167,10 @@ static char *put_utf8(char *o, unsigned c)
 
 enum { FLAT_OK = 0, FLAT_DECLINE = 1 };
 
+static const unsigned char special[256] = {
+	[0 ... 0x1f] = 1, ['"'] = 1, ['\\'] = 1,
+};
+
 /* A string at f->p ('"'), decoded into *out (malloc'd; NULL when out is
  * NULL: only checked). FLAT_OK, FLAT_DECLINE, COMPAT_ENOMEM. */
 static int flat_string(struct flat *f, char **out)
@@ -175,16 +179,17 @@ static int flat_string(struct flat *f, char **out)
 		return FLAT_DECLINE;
 	const char *s = ++f->p, *q = s;
 	int escapes = 0;
-	while (q < f->end && *q != '"') {
-		unsigned char c = (unsigned char)*q;
-		if (c < 0x20)
+	for (;;) {
+		/* the bytes that need a look: '"', '\\' and controls */
+		while (q < f->end && !special[(unsigned char)*q])
+			q++;
+		if (q >= f->end || *q == '"')
+			break;
+		if ((unsigned char)*q < 0x20)
 			return FLAT_DECLINE;
-		if (c == '\\') {
-			escapes = 1;
-			if (++q >= f->end)
-				return FLAT_DECLINE;
-		}
-		q++;
+		escapes = 1;
+		if ((q += 2) > f->end)
+			return FLAT_DECLINE;
 	}
 	if (q >= f->end)
 		return FLAT_DECLINE;

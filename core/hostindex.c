@@ -69,6 +69,7 @@ struct host_index {
 	size_t ndirs, nextra;
 	unsigned char *dir_ok;	/* the directory exists */
 	const struct ldso_abi **abis;	/* per table row: the row that applies for its ABI here */
+	const struct ldso_abi *native;	/* ldso_native_abi, found once (it probes directories) */
 	size_t nabis;
 	const char **subs;	/* every subdirectory any of those loaders tries, "" last */
 	size_t nsubs;
@@ -364,6 +365,7 @@ static int model_root(struct host_index *idx)
 	}
 	idx->subs[idx->nsubs++] = "";
 	idx->cpu = ldso_native_cpu();
+	idx->native = ldso_native_abi(&idx->root);
 	if (idx->root.fd < 0)
 		return 0;
 	/* A tree's CPU is the one its loaders are built for, in table
@@ -598,7 +600,7 @@ const struct host_lib *index_lookup_step(const struct host_index *idx, const cha
 	}
 	/* No ABI named (the prototype's artifacts): this host's own loader
 	 * first, then every other one it has. */
-	const struct ldso_abi *native = ldso_native_abi(&idx->root);
+	const struct ldso_abi *native = idx->native;
 	const struct host_lib *hit = native ? lookup_abi(idx, native, soname, native->elf_class, native->machine,
 							 how, bad) : NULL;
 	for (size_t i = 0; !hit && i < idx->nabis; i++)
@@ -709,7 +711,7 @@ size_t index_default_dirs(const struct host_index *idx, int elf_class, int machi
 {
 	const struct ldso_abi *abi = abi_of(idx, elf_class, machine);
 	if (!abi && !elf_class && !machine)
-		abi = ldso_native_abi(&idx->root);
+		abi = idx->native;
 	if (!abi)
 		abi = ldso_generic_abi();
 	size_t n = 0;

@@ -113,6 +113,12 @@ int jsonw_utf8_valid(const char *str, size_t n)
 {
 	const unsigned char *s = (const unsigned char *)str;
 	for (size_t i = 0; i < n;) {
+		/* ASCII, eight bytes at a time */
+		uint64_t w8;
+		while (i + 8 <= n && (memcpy(&w8, s + i, 8), !(w8 & 0x8080808080808080ull)))
+			i += 8;
+		if (i >= n)
+			break;
 		unsigned c = s[i];
 		size_t size;
 		uint32_t v;
