@@ -881,6 +881,9 @@ static void before_sleep(struct ev_loop *ev, void *data)
 static void *loop_main(void *arg)
 {
 	struct server *s = arg;
+	char name[16];
+	snprintf(name, sizeof name, "loop %u", (unsigned)(s - s->g->loops));
+	pthread_setname_np(pthread_self(), name);	/* for top, perf, tests */
 	s->rc = ev_run(s->ev, &s->err);
 	uint64_t one = 1;
 	if (write(s->g->ctl_fd, &one, sizeof one) < 0) {
