@@ -2,6 +2,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "err.h"
 #include "memo.h"
 
@@ -126,7 +127,7 @@ const uint8_t *memo_get(struct memo *m, const void *key, size_t klen, const void
 	for (struct entry *e = m->buckets[h & (m->nbuckets - 1)]; e; e = e->chain) {
 		if (e->hash != h || !key_equal(e, key, klen, key2, k2len))
 			continue;
-		if (now > e->until) {
+		if (e->until != INT64_MAX && (now == MEMO_NOW ? clock_now_ms() : now) > e->until) {
 			drop(m, e);
 			return NULL;
 		}

@@ -22,8 +22,11 @@ int memo_new(struct memo **out, size_t max_entries, size_t max_bytes);
 
 /* The answer kept for the key made of two parts, key[0..klen) and
  * key2[0..k2len) (so that a caller need not copy two pieces into one;
- * equal only when both parts are), or NULL; *len its length, *note what was kept with it. Borrowed until the
- * next memo_put or memo_clear. now: ms, monotonic (for the expiry). */
+ * equal only when both parts are), or NULL; *len its length, *note what
+ * was kept with it. Borrowed until the next memo_put or memo_clear. now:
+ * ms, monotonic (for the expiry), or MEMO_NOW: the clock is read only for
+ * an entry that has an expiry. */
+#define MEMO_NOW INT64_MIN
 const uint8_t *memo_get(struct memo *m, const void *key, size_t klen, const void *key2, size_t k2len,
 			int64_t now, size_t *len, int *note);
 

@@ -380,6 +380,11 @@ static void conn_read(struct conn *c)
 		c->srv->since_trim += (size_t)n;
 		if (h2_conn_feed(c->h, buf, (size_t)n) < 0)
 			break;	/* broken: flush the GOAWAY, then close */
+		/* A short read emptied the socket: no recv() just to hear
+		 * EAGAIN (epoll is level-triggered: more bytes wake us). TLS
+		 * may hold decrypted records back: it reads on. */
+		if (!c->tls && (size_t)n < sizeof buf)
+			break;
 	}
 	conn_flush(c);
 }

@@ -345,7 +345,7 @@ static int from_memo(struct service *s, struct service_work *w, struct service_r
 	int note;
 	if (!s->memo || !w->payload.p || memo_key(w) < 0)
 		return 0;
-	const uint8_t *a = memo_get(s->memo, w->key, w->keylen, w->payload.p, w->payload.n, now_ms(), &len, &note);
+	const uint8_t *a = memo_get(s->memo, w->key, w->keylen, w->payload.p, w->payload.n, MEMO_NOW, &len, &note);
 	if (!a)
 		return 0;
 	if (!(r->body = malloc(len ? len : 1))) {
