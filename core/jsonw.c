@@ -153,30 +153,37 @@ int jsonw_utf8_valid(const char *str, size_t n)
 	return 1;
 }
 
-/* "s", escaped as jansson escapes it. */
+/* The bytes jansson escapes: '"', '\\' and controls. */
+static const unsigned char needs_escape[256] = {
+	[0 ... 0x1f] = 1, ['"'] = 1, ['\\'] = 1,
+};
+
+/* "s", escaped as jansson escapes it: runs of plain bytes copied whole; the
+ * UTF-8 check only when a byte above 0x7f was seen. */
 static void quoted(struct jsonw *w, const char *s)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	size_t n = strlen(s);
 	if (w->err)
 		return;
-	if (!jsonw_utf8_valid(s, n)) {
-		w->err = COMPAT_EINVAL;
-		return;
-	}
 	/* At most 6 bytes out per byte in, and the quotes. */
 	if (n > ((size_t)-1) / 8 || reserve(w, 6 * n + 2) < 0) {
 		w->err = COMPAT_ENOMEM;
 		return;
 	}
 	char *o = w->p + w->len;
+	const unsigned char *p = (const unsigned char *)s, *end = p + n;
+	unsigned high = 0;
 	*o++ = '"';
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		unsigned c = *p;
-		if (c >= 0x20 && c != '"' && c != '\\') {
-			*o++ = (char)c;
-			continue;
-		}
+	for (;;) {
+		const unsigned char *run = p;
+		while (p < end && !needs_escape[*p])
+			high |= *p++;
+		memcpy(o, run, (size_t)(p - run));
+		o += p - run;
+		if (p == end)
+			break;
+		unsigned c = *p++;
 		*o++ = '\\';
 		switch (c) {
 		case '"': *o++ = '"'; break;
@@ -195,6 +202,10 @@ static void quoted(struct jsonw *w, const char *s)
 		}
 	}
 	*o++ = '"';
+	if ((high & 0x80) && !jsonw_utf8_valid(s, n)) {
+		w->err = COMPAT_EINVAL;	/* nothing of it kept: w->len is as it was */
+		return;
+	}
 	w->len = (size_t)(o - w->p);
 }
 
