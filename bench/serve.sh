@@ -44,6 +44,8 @@ run_compare() {  # run_compare LABEL COMMAND
 		./compare.sh "$2" "$PORT") | tee "$work/compare-$1.txt"
 }
 run_compare new "$top/bin/compat serve --listen 127.0.0.1:$PORT $threads"
+# the same without the memo: every request parsed and judged (no half-load probe)
+HALF_LOAD=0 run_compare new-no-memo "$top/bin/compat serve --listen 127.0.0.1:$PORT $threads --memo-entries 0"
 [ -z "$BASE" ] || run_compare base "$BASE serve --listen 127.0.0.1:$PORT"
 
 # ---- distinct artifacts ----
