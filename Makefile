@@ -11,6 +11,7 @@
 #   make check-cross  only the cross-release trees (root, minutes)
 #   make check-fuzz every fuzz target for a few seconds
 #   make SANITIZE=1 check   the same under ASan+UBSan (objects go to build/san)
+#   make CC=clang SANITIZE=thread check   under ThreadSanitizer (build/tsan)
 #   make fuzz FUZZ_SECONDS=N   every libFuzzer target for N seconds
 #   make deps       apt-get install everything the build, the tests and the benchmarks use
 
@@ -51,6 +52,12 @@ ifeq ($(SANITIZE),1)
   BUILD     := build/san
   SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
   override LDFLAGS += -fsanitize=address,undefined
+else ifeq ($(SANITIZE),thread)
+  # ThreadSanitizer (make CC=clang SANITIZE=thread): the server's loops,
+  # workers and control thread (docs/serve.md "Threads").
+  BUILD     := build/tsan
+  SAN_FLAGS := -fsanitize=thread -fno-omit-frame-pointer
+  override LDFLAGS += -fsanitize=thread
 else
   BUILD     := build/$(if $(filter clang%,$(notdir $(CC))),clang,gcc)
 endif

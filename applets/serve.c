@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "applets/applets.h"
 #include "applets/cli.h"
@@ -24,6 +25,8 @@ static const char usage_text[] =
 	"--drain-timeout, exit 0. SIGHUP (or a new /etc/ld.so.cache): rebuild the index.\n"
 	"\n"
 	"      --listen ADDR          HOST:PORT to listen on (default [::]:50051; port 0: any)\n"
+	"      --threads N            event loops, each on its own thread and listening socket\n"
+	"                             (SO_REUSEPORT), sharing one index (default: the online CPUs)\n"
 	"      --library-path DIRS    also index these directories, searched first\n"
 	"      --allow-registry HOST  registry hosts a request's uri may name, and the only\n"
 	"                             hosts its redirects and token realms may lead to (repeatable)\n"
@@ -53,6 +56,8 @@ static const char usage_text[] =
 	"      --max-symbols N        symbols checked per artifact [65536]\n"
 	"      --max-stream-messages N  request messages on one streaming call (reflection) [1024]\n"
 	"      --max-dir-entries N    entries read per request-named directory [10000]\n"
+	"      --memo-entries N       answers kept per loop, by request (0: none) [512]\n"
+	"      --memo-bytes BYTES     bytes of requests and answers kept per loop [1048576]\n"
 	"      --fetch-workers N      threads fetching from registries [4]\n"
 	"      --scan-workers N       threads reading request-named directories [2]\n"
 	"      --max-queue N          requests waiting for each kind of worker [64]\n"
@@ -66,10 +71,11 @@ static const char usage_text[] =
 enum { OPT_LISTEN = 256, OPT_LIBPATH, OPT_ALLOW, OPT_ALLOWPATH, OPT_MAXMSG, OPT_MAXSTREAMS, OPT_MAXCONN,
        OPT_MAXHDR, OPT_CONNBUF, OPT_MAXBUF, OPT_MAXREPLY, OPT_MAXNEEDS, OPT_MAXSYMS, OPT_DIRENTRIES,
        OPT_FETCHW, OPT_SCANW, OPT_QUEUE, OPT_JOBS, OPT_IDLE, OPT_HANDSHAKE, OPT_REQUEST, OPT_JOB, OPT_DRAIN,
-       OPT_TLSCERT, OPT_TLSKEY, OPT_TLSCA, OPT_VERSION, OPT_LOG, OPT_STREAMMSGS };
+       OPT_TLSCERT, OPT_TLSKEY, OPT_TLSCA, OPT_VERSION, OPT_LOG, OPT_STREAMMSGS, OPT_THREADS, OPT_MEMO, OPT_MEMOBYTES };
 
 static const struct option options[] = {
 	{ "listen", required_argument, NULL, OPT_LISTEN },
+	{ "threads", required_argument, NULL, OPT_THREADS },
 	{ "library-path", required_argument, NULL, OPT_LIBPATH },
 	{ "allow-registry", required_argument, NULL, OPT_ALLOW },
 	{ "allow-path", required_argument, NULL, OPT_ALLOWPATH },
@@ -84,6 +90,8 @@ static const struct option options[] = {
 	{ "max-symbols", required_argument, NULL, OPT_MAXSYMS },
 	{ "max-stream-messages", required_argument, NULL, OPT_STREAMMSGS },
 	{ "max-dir-entries", required_argument, NULL, OPT_DIRENTRIES },
+	{ "memo-entries", required_argument, NULL, OPT_MEMO },
+	{ "memo-bytes", required_argument, NULL, OPT_MEMOBYTES },
 	{ "fetch-workers", required_argument, NULL, OPT_FETCHW },
 	{ "scan-workers", required_argument, NULL, OPT_SCANW },
 	{ "max-queue", required_argument, NULL, OPT_QUEUE },
@@ -104,7 +112,8 @@ static const struct option options[] = {
 };
 
 struct daemon {
-	struct service svc;
+	struct service svc;		/* the loops' template: svc.slot holds the index */
+	struct host_index *current;	/* the slot's index (for stale(); control thread) */
 	struct index_opts io;
 	int quiet;
 };
@@ -127,8 +136,8 @@ static int reload(void *ctx)
 		cli_warn("serve", "index rebuild failed, keeping the old one: %s", err.msg);
 		return err.code;
 	}
-	index_free(d->svc.idx);
-	d->svc.idx = idx;
+	d->current = idx;
+	index_slot_publish(d->svc.slot, idx);	/* the old one goes with its last reader */
 	if (!d->quiet)
 		fprintf(stderr, "compat serve: index rebuilt: %zu libraries\n", index_count(idx));
 	return 0;
@@ -172,7 +181,7 @@ static void log_request(void *ctx, const char *peer, const struct h2_call *call)
 static int stale(void *ctx)
 {
 	struct daemon *d = ctx;
-	return index_is_stale(d->svc.idx);
+	return index_is_stale(d->current);
 }
 
 /* A repeatable option's values. */
@@ -198,14 +207,20 @@ int serve_main(int argc, char **argv)
 		.max_jobs_per_conn = 4,
 	};
 	struct daemon d = {
-		.svc = { .max_needs = 1024, .max_symbols = 65536, .max_reply = 4u << 20,
+		.svc = { .max_needs = 1024, .max_symbols = 65536, .max_reply = 4u << 20, .memo_entries = 512,
+			 .memo_bytes = 1u << 20,
 			 .scan = { .max_dirs = 64, .max_entries = 10000, .max_libs = 20000, .timeout_ms = 5000 } },
 	};
 	int c, log = 0;
+	long online = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned threads = online < 1 ? 1 : online > 256 ? 256 : (unsigned)online;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":hq", options, NULL)) != -1) {
 		switch (c) {
 		case OPT_LISTEN: listen_addr = optarg; break;
+		case OPT_MEMO: d.svc.memo_entries = (size_t)number("memo-entries", optarg, 0, 1000000); break;
+		case OPT_MEMOBYTES: d.svc.memo_bytes = (size_t)number("memo-bytes", optarg, 0, 1L << 32); break;
+		case OPT_THREADS: threads = (unsigned)number("threads", optarg, 1, 256); break;
 		case OPT_LIBPATH: libpath = optarg; break;
 		case OPT_ALLOW: push(&allow, &nallow, optarg); break;
 		case OPT_ALLOWPATH:
@@ -269,11 +284,13 @@ int serve_main(int argc, char **argv)
 		cli_die("serve", "out of memory");
 	d.io.extra_dirs = (const char *const *)dirs.v;
 	d.io.nextra = dirs.n;
-	if (index_build(&d.io, &d.svc.idx, &err) < 0)
+	if (index_build(&d.io, &d.current, &err) < 0)
 		cli_die("serve", "%s", err.msg);
-	int lfd;
+	if (index_slot_new(&d.svc.slot, d.current) < 0)
+		cli_die("serve", "out of memory");
+	int lfds[256];
 	char bound[128];
-	if (server_listen(listen_addr, &lfd, bound, sizeof bound, &err) < 0)
+	if (server_listen(listen_addr, threads, lfds, bound, sizeof bound, &err) < 0)
 		cli_die("serve", "%s", err.msg);
 	so.reload = reload;
 	so.stale = stale;
@@ -281,10 +298,10 @@ int serve_main(int argc, char **argv)
 	so.ctx = &d;
 	printf("server listening: %s\n", bound);
 	fflush(stdout);
-	int rc = server_run(lfd, &d.svc, &so, &err);
+	int rc = server_run(lfds, threads, &d.svc, &so, &err);
 	if (rc < 0)
 		cli_warn("serve", "%s", err.msg);
-	index_free(d.svc.idx);
+	index_slot_free(d.svc.slot);
 	tls_config_free(so.tls);
 	free(allow);
 	free(allow_path);

@@ -35,6 +35,15 @@ struct artifact {
 int artifact_parse(const char *json, size_t len, const char *name,
 		   struct artifact *a, struct cerr *err);
 
+/* The two readers behind artifact_parse (which tries the first, then the
+ * second), for tests/fuzz/fuzz_artifact.c to compare:
+ * artifact_parse_flat reads an artifact of the usual flat shape (see
+ * artifact.c) without jansson; returns 0, 1 (declined: not that shape, or
+ * not valid; *a empty) or COMPAT_ENOMEM. artifact_parse_json reads any
+ * JSON with jansson, as artifact_parse documents. */
+int artifact_parse_flat(const char *json, size_t len, struct artifact *a);
+int artifact_parse_json(const char *json, size_t len, const char *name, struct artifact *a, struct cerr *err);
+
 /* Read and parse a file ("-" = stdin). Same returns plus COMPAT_EIO. */
 int artifact_load(const char *path, struct artifact *a, struct cerr *err);
 

@@ -213,6 +213,11 @@ static char *make_key(const char *const *dirs, size_t n, size_t *len)
 	return k;
 }
 
+int64_t dircache_ttl(const struct dircache *c)
+{
+	return c->ttl_ms;
+}
+
 int dircache_new(struct dircache **out, size_t max_lists, size_t max_libs, int64_t ttl_ms)
 {
 	struct dircache *c = calloc(1, sizeof *c);
@@ -235,6 +240,12 @@ static void drop(struct dircache *c, size_t i)
 
 struct host_index *dircache_get(struct dircache *c, const char *const *dirs, size_t n, int64_t now)
 {
+	return dircache_lookup(c, dirs, n, now, NULL);
+}
+
+struct host_index *dircache_lookup(struct dircache *c, const char *const *dirs, size_t n, int64_t now,
+				   int64_t *until)
+{
 	size_t len;
 	char *k = make_key(dirs, n, &len);
 	struct host_index *found = NULL;
@@ -248,6 +259,8 @@ struct host_index *dircache_get(struct dircache *c, const char *const *dirs, siz
 		}
 		e->used = now;
 		found = e->idx;
+		if (until)
+			*until = e->born + c->ttl_ms;
 		break;
 	}
 	free(k);

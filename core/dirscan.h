@@ -54,6 +54,14 @@ int dircache_new(struct dircache **out, size_t max_lists, size_t max_libs, int64
  * dircache_put, dircache_expire or dircache_clear. now: ms, monotonic. */
 struct host_index *dircache_get(struct dircache *c, const char *const *dirs, size_t n, int64_t now);
 
+/* As dircache_get, and *until (if given) says when the entry expires: an
+ * answer judged with it is no fresher than that. */
+struct host_index *dircache_lookup(struct dircache *c, const char *const *dirs, size_t n, int64_t now,
+				   int64_t *until);
+
+/* How long an entry lives (ms). */
+int64_t dircache_ttl(const struct dircache *c);
+
 /* Keep idx (taken in every case) for dirs. Returns 0, COMPAT_ENOMEM. */
 int dircache_put(struct dircache *c, const char *const *dirs, size_t n, struct host_index *idx, int64_t now);
 

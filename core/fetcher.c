@@ -30,6 +30,7 @@ struct shared {
 	pthread_cond_t cv;
 	struct job_list todo, running, done;
 	int stop, efd, refs;
+	size_t own_queued, *queued;	/* atomic: jobs waiting, here or in every fetcher sharing it */
 };
 
 struct fetcher {
@@ -112,6 +113,7 @@ static void *worker(void *p)
 		if (sh->stop)
 			break;
 		struct job *j = list_pop(&sh->todo);
+		__atomic_sub_fetch(sh->queued, 1, __ATOMIC_RELAXED);
 		list_push(&sh->running, j);
 		pthread_mutex_unlock(&sh->mu);
 		j->run(j->arg, &j->cancelled);
@@ -175,6 +177,7 @@ int fetcher_create(struct fetcher **out, struct ev_loop *ev, unsigned nthreads, 
 	f->max_queue = max_queue;
 	f->next_id = 1;
 	sh->refs = 1;
+	sh->queued = &sh->own_queued;
 	sh->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (sh->efd < 0 || pthread_mutex_init(&sh->mu, NULL) != 0 || pthread_cond_init(&sh->cv, NULL) != 0) {
 		rc = cerr_sys(err, COMPAT_EIO, "fetch queue");
@@ -225,7 +228,8 @@ int fetcher_submit(struct fetcher *f, fetcher_run_fn *run, fetcher_done_fn *done
 	if (!j)
 		return COMPAT_ENOMEM;
 	pthread_mutex_lock(&f->sh->mu);
-	if (f->sh->todo.n >= f->max_queue) {
+	if (__atomic_add_fetch(f->sh->queued, 1, __ATOMIC_RELAXED) > f->max_queue) {
+		__atomic_sub_fetch(f->sh->queued, 1, __ATOMIC_RELAXED);
 		pthread_mutex_unlock(&f->sh->mu);
 		free(j);
 		return COMPAT_ELIMIT;
@@ -249,6 +253,7 @@ void fetcher_cancel(struct fetcher *f, uint64_t id)
 	struct job *j = list_find(&sh->todo, id);
 	if (j) {
 		list_remove(&sh->todo, j);
+		__atomic_sub_fetch(sh->queued, 1, __ATOMIC_RELAXED);
 		pthread_mutex_unlock(&sh->mu);
 		j->done(j->arg, 1);
 		free(j);
@@ -259,6 +264,14 @@ void fetcher_cancel(struct fetcher *f, uint64_t id)
 	if (j)
 		__atomic_store_n(&j->cancelled, 1, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&sh->mu);
+}
+
+void fetcher_share_queue(struct fetcher *f, size_t *queued)
+{
+	pthread_mutex_lock(&f->sh->mu);
+	if (!f->sh->todo.n)
+		f->sh->queued = queued;
+	pthread_mutex_unlock(&f->sh->mu);
 }
 
 size_t fetcher_queued(struct fetcher *f)
@@ -280,8 +293,10 @@ int fetcher_destroy(struct fetcher *f, int64_t wait_ms)
 	ev_file_del(f->ev, sh->efd, EV_READ | EV_WRITE);
 	pthread_mutex_lock(&sh->mu);
 	sh->stop = 1;
-	while ((j = list_pop(&sh->todo)))
+	while ((j = list_pop(&sh->todo))) {
+		__atomic_sub_fetch(sh->queued, 1, __ATOMIC_RELAXED);
 		list_push(&drop, j);
+	}
 	while ((j = list_pop(&sh->done)))
 		list_push(&drop, j);
 	for (j = sh->running.head; j; j = j->next)

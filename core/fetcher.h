@@ -43,6 +43,12 @@ int fetcher_submit(struct fetcher *f, fetcher_run_fn *run, fetcher_done_fn *done
  * unknown id (already done) is ignored. */
 void fetcher_cancel(struct fetcher *f, uint64_t id);
 
+/* Count f's waiting jobs in *queued (atomic, zero to start with), which
+ * other fetchers may share: max_queue then bounds the jobs waiting in all
+ * of them together (the server's loops each have their workers, and one
+ * --max-queue). Call before the first submit; *queued must outlive f. */
+void fetcher_share_queue(struct fetcher *f, size_t *queued);
+
 /* Jobs waiting for a worker (not counting running ones). */
 size_t fetcher_queued(struct fetcher *f);
 

@@ -21,7 +21,7 @@
  * Memory: request bytes being gathered and reply bytes not yet written are
  * "buffered". Each connection may buffer max_conn_buffer bytes; beyond the
  * first H2_CONN_RESERVE bytes of each connection, they also count against
- * a budget shared by all connections of one loop (struct h2_budget), so
+ * a budget shared by all connections of all loops (struct h2_budget), so
  * that no client can starve the others and the total is bounded. A request
  * that does not fit is answered RESOURCE_EXHAUSTED at once. */
 #ifndef COMPAT_H2_H
@@ -34,7 +34,8 @@
 #define H2_CONN_RESERVE (64u << 10)
 
 struct h2_budget {
-	size_t used, max;	/* bytes over the per-connection reserves; one loop's */
+	size_t used, max;	/* bytes over the per-connection reserves, of every
+				 * connection of every loop (used: atomic) */
 };
 
 struct h2_limits {
@@ -43,7 +44,7 @@ struct h2_limits {
 	uint32_t max_header_list;	/* header bytes per request (stream reset beyond) */
 	size_t max_output;		/* framed output held before the owner stops reading */
 	size_t max_conn_buffer;		/* buffered request + reply bytes per connection */
-	struct h2_budget *budget;	/* shared by the loop's connections; NULL: none */
+	struct h2_budget *budget;	/* shared by all connections; NULL: none */
 	int request_ms;			/* a request must be complete this long after its
 					   HEADERS (DEADLINE_EXCEEDED beyond), and an answer
 					   taken this long after it is given (else the stream

@@ -9,11 +9,22 @@
  * read once, its version definitions and its hash table from one mapping.
  * The answers are the ones the full index gives: the same candidates (a
  * directory entry whose name has ".so" and that is no directory), tried in
- * the same order by the same code. */
+ * the same order by the same code.
+ *
+ * Threads: a full index is shared by the server's loops (index_slot), so
+ * what it still reads on first use (a directory candidate's ELF fields, a
+ * library's symbol table) is read once under a lock: a candidate's state
+ * and its symbol table are published with a release store and read with
+ * an acquire load, and the slow path takes one of CAND_LOCKS mutexes
+ * picked by the candidate's address, checks again and reads. After the
+ * first use a lookup takes no lock. The out-of-memory count is atomic. A
+ * lazy index also grows its tables on lookups and stays single-threaded. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <gelf.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +39,8 @@
 enum cand_origin { FROM_EXTRA, FROM_DEFAULT, FROM_CACHE, FROM_LOADER };
 enum cand_state { CAND_UNREAD, CAND_OK, CAND_BAD, CAND_GONE };
 
+#define CAND_LOCKS 64
+
 struct cand {
 	struct host_lib lib;
 	enum cand_origin origin;
@@ -35,7 +48,8 @@ struct cand {
 	const char *sub;	/* subdirectory it was found in ("" for the directory itself) */
 	enum cand_state state;
 	struct elf_symtab *symtab;	/* opened on first symbol lookup */
-	int symtab_tried;
+	int symtab_tried;	/* under the lock: an open was tried */
+	int symtab_ready;	/* atomic: symtab final and set up (a lookup only reads it) */
 };
 
 struct cand_list {
@@ -55,6 +69,7 @@ struct host_index {
 	size_t ndirs, nextra;
 	unsigned char *dir_ok;	/* the directory exists */
 	const struct ldso_abi **abis;	/* per table row: the row that applies for its ABI here */
+	const struct ldso_abi *native;	/* ldso_native_abi, found once (it probes directories) */
 	size_t nabis;
 	const char **subs;	/* every subdirectory any of those loaders tries, "" last */
 	size_t nsubs;
@@ -64,30 +79,37 @@ struct host_index {
 	unsigned long failures;	/* lookups that ran out of memory (index_failures) */
 	int *dirfd;		/* lazy: per directory and subdirectory (ndirs x nsubs):
 				 * DIRFD_UNOPENED, -1 absent, or an O_PATH descriptor */
+	int refs;		/* atomic: index_release frees at zero */
+	pthread_mutex_t locks[CAND_LOCKS];	/* first reads of candidates (see the top) */
 };
 
 #define DIRFD_UNOPENED (-2)
 
-/* Read the ELF fields of a candidate once. */
-static void cand_load(const struct host_index *idx, struct cand *c)
+static void count_failure(const struct host_index *idx)
 {
-	if (c->state != CAND_UNREAD)
-		return;
-	c->state = CAND_GONE;
+	__atomic_fetch_add(&((struct host_index *)idx)->failures, 1, __ATOMIC_RELAXED);
+}
+
+static pthread_mutex_t *cand_lock(const struct host_index *idx, const void *c)
+{
+	uintptr_t h = (uintptr_t)c / 64;
+	return &((struct host_index *)idx)->locks[(h ^ (h >> 7)) % CAND_LOCKS];
+}
+
+/* Read the ELF fields of a candidate once (under its lock); the state,
+ * published last, says what was found. */
+static enum cand_state cand_read(const struct host_index *idx, struct cand *c)
+{
 	int fd = ldso_open(&idx->root, c->lib.path, O_RDONLY);
-	if (fd < 0) {
-		/* present but not a regular file: ld.so would fail there too */
-		if (errno == ENXIO)
-			c->state = CAND_BAD;
-		return;
-	}
+	if (fd < 0)	/* present but not a regular file: ld.so would fail there too */
+		return errno == ENXIO ? CAND_BAD : CAND_GONE;
 	struct elf_info info;
 	struct stat st;
+	enum cand_state state = CAND_BAD;
 	if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
 		close(fd);	/* a directory named like a library: passed over */
-		return;
+		return CAND_GONE;
 	}
-	c->state = CAND_BAD;
 	/* A lazy index keeps the mapping for symbol lookups (one open and
 	 * one mapping per library); a full one would hold hundreds. */
 	int rc = idx->lazy ? elf_read_fd_symtab(fd, c->lib.path, ELF_READ_VERSIONS, &info, &c->symtab, NULL)
@@ -98,15 +120,16 @@ static void cand_load(const struct host_index *idx, struct cand *c)
 		 * lookup's caller know its answer may be wrong */
 		if (rc == 0)
 			elf_info_free(&info);
-		c->state = CAND_UNREAD;
+		elf_symtab_close(c->symtab);
+		c->symtab = NULL;
 		c->symtab_tried = 0;
-		((struct host_index *)idx)->failures++;
+		count_failure(idx);
 		close(fd);
-		return;
+		return CAND_UNREAD;
 	}
 	if (rc == 0) {
 		if (info.type == ET_DYN || info.type == ET_EXEC)
-			c->state = CAND_OK;
+			state = CAND_OK;
 		c->lib.elf_class = info.elf_class;
 		c->lib.machine = info.machine;
 		c->lib.osabi = info.osabi;
@@ -121,6 +144,23 @@ static void cand_load(const struct host_index *idx, struct cand *c)
 		elf_info_free(&info);
 	}
 	close(fd);
+	return state;
+}
+
+/* The candidate's state, read first if it was not. */
+static enum cand_state cand_load(const struct host_index *idx, struct cand *c)
+{
+	enum cand_state st = __atomic_load_n(&c->state, __ATOMIC_ACQUIRE);
+	if (st != CAND_UNREAD)
+		return st;
+	pthread_mutex_t *mu = cand_lock(idx, c);
+	pthread_mutex_lock(mu);
+	if ((st = c->state) == CAND_UNREAD) {
+		st = cand_read(idx, c);
+		__atomic_store_n(&c->state, st, __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(mu);
+	return st;
 }
 
 static struct cand *cand_new(struct host_index *idx, enum cand_origin origin, const char *path)
@@ -325,6 +365,7 @@ static int model_root(struct host_index *idx)
 	}
 	idx->subs[idx->nsubs++] = "";
 	idx->cpu = ldso_native_cpu();
+	idx->native = ldso_native_abi(&idx->root);
 	if (idx->root.fd < 0)
 		return 0;
 	/* A tree's CPU is the one its loaders are built for, in table
@@ -410,6 +451,9 @@ int index_build(const struct index_opts *o, struct host_index **out, struct cerr
 		return rc;
 	}
 	idx->lazy = o->lazy;
+	idx->refs = 1;
+	for (int i = 0; i < CAND_LOCKS; i++)
+		pthread_mutex_init(&idx->locks[i], NULL);
 	if ((rc = model_root(idx)) < 0)
 		goto fail;
 	for (size_t i = 0; i < o->nextra; i++)
@@ -465,10 +509,10 @@ static const struct ldso_abi *abi_of(const struct host_index *idx, int elf_class
 /* 1: c is the library (right ABI); 0: passed over; -1: stops the search. */
 static int cand_take(const struct host_index *idx, struct cand *c, int elf_class, int machine)
 {
-	cand_load(idx, c);
-	if (c->state == CAND_GONE)
+	enum cand_state st = cand_load(idx, c);
+	if (st == CAND_GONE || st == CAND_UNREAD)
 		return 0;
-	if (c->state == CAND_BAD)
+	if (st == CAND_BAD)
 		return -1;
 	return (!elf_class || c->lib.elf_class == elf_class) && (!machine || c->lib.machine == machine);
 }
@@ -485,7 +529,7 @@ static const struct host_lib *lookup_dirs(const struct host_index *cidx, struct 
 		for (size_t s = 0; s < nsubs; s++) {
 			size_t dir = map ? map[d] : d;
 			if (idx->lazy && probe(idx, l, name, dir, subs[s]) < 0)
-				idx->failures++;
+				count_failure(idx);
 			for (size_t i = 0; i < l->n; i++) {
 				struct cand *c = l->v[i];
 				if (c->origin != origin || c->dir != dir || strcmp(c->sub, subs[s]) != 0)
@@ -510,7 +554,7 @@ static const struct host_lib *lookup_cache(const struct host_index *idx, const s
 	int in_cache = idx->have_cache && ldso_cache_lookup(&idx->cache, abi, soname, &e);
 	struct cand *c = in_cache ? strmap_get(&idx->cached, e.value) : NULL;
 	if (!c && in_cache && idx->lazy && !(c = cached_add((struct host_index *)idx, FROM_CACHE, e.value)))
-		((struct host_index *)idx)->failures++;
+		count_failure(idx);
 	if (!c)
 		return NULL;
 	int t = cand_take(idx, c, elf_class, machine);
@@ -527,7 +571,7 @@ static const struct host_lib *lookup_abi(const struct host_index *idx, const str
 		return abi && abi->ncache_flags ? lookup_cache(idx, abi, soname, elf_class, machine, bad) : NULL;
 	struct cand_list *l = strmap_get(&idx->names, soname);
 	if (!l && idx->lazy && !(l = list_get((struct host_index *)idx, soname)))
-		((struct host_index *)idx)->failures++;
+		count_failure(idx);
 	if (!l)
 		return NULL;
 	const char *subs[LDSO_MAX_SUBDIRS];
@@ -556,7 +600,7 @@ const struct host_lib *index_lookup_step(const struct host_index *idx, const cha
 	}
 	/* No ABI named (the prototype's artifacts): this host's own loader
 	 * first, then every other one it has. */
-	const struct ldso_abi *native = ldso_native_abi(&idx->root);
+	const struct ldso_abi *native = idx->native;
 	const struct host_lib *hit = native ? lookup_abi(idx, native, soname, native->elf_class, native->machine,
 							 how, bad) : NULL;
 	for (size_t i = 0; !hit && i < idx->nabis; i++)
@@ -587,7 +631,7 @@ static int known_path(const struct host_index *idx, const char *path)
 		if (idx->abis[i] && idx->abis[i]->interp && strcmp(idx->abis[i]->interp, path) == 0)
 			return FROM_LOADER;
 	if (idx->have_cache && ldcache_entries((struct ldcache *)&idx->cache) < 0)
-		((struct host_index *)idx)->failures++;
+		count_failure(idx);
 	for (size_t i = 0; idx->have_cache && i < idx->cache.n; i++)
 		if (strcmp(idx->cache.entries[i].value, path) == 0)
 			return FROM_CACHE;
@@ -599,11 +643,10 @@ const struct host_lib *index_lookup_path(const struct host_index *idx, const cha
 	struct cand *c = strmap_get(&idx->cached, path);
 	int origin = !c && idx->lazy ? known_path(idx, path) : -1;
 	if (origin >= 0 && !(c = cached_add((struct host_index *)idx, (enum cand_origin)origin, path)))
-		((struct host_index *)idx)->failures++;
+		count_failure(idx);
 	if (!c)
 		return NULL;
-	cand_load(idx, c);
-	return c->state == CAND_OK ? &c->lib : NULL;
+	return cand_load(idx, c) == CAND_OK ? &c->lib : NULL;
 }
 
 static struct cand *cand_of(const struct host_lib *lib)
@@ -611,13 +654,19 @@ static struct cand *cand_of(const struct host_lib *lib)
 	return (struct cand *)((char *)lib - offsetof(struct cand, lib));
 }
 
-/* The library's symbol table, opened on first use and kept: into *out
- * (NULL when it cannot be read). Returns 0, or COMPAT_ENOMEM, after which
- * the next call tries again. */
+/* The library's symbol table, opened and set up on first use (under the
+ * candidate's lock) and kept: into *out (NULL when it cannot be read).
+ * Returns 0, or COMPAT_ENOMEM, after which the next call tries again. */
 static int symtab_of(const struct host_index *idx, const struct host_lib *lib, const struct elf_symtab **out)
 {
 	struct cand *c = cand_of(lib);
 	int rc = 0;
+	if (__atomic_load_n(&c->symtab_ready, __ATOMIC_ACQUIRE)) {
+		*out = c->symtab;
+		return 0;
+	}
+	pthread_mutex_t *mu = cand_lock(idx, c);
+	pthread_mutex_lock(mu);
 	if (!c->symtab_tried) {
 		c->symtab_tried = 1;
 		int fd = ldso_open(&idx->root, lib->path, O_RDONLY);
@@ -632,7 +681,14 @@ static int symtab_of(const struct host_index *idx, const struct host_lib *lib, c
 			close(fd);
 		}
 	}
+	/* The table sets itself up on its first lookup: make that one here,
+	 * so that lookups from several threads only read it. */
+	if (rc == 0 && c->symtab && elf_symtab_defines(c->symtab, "", NULL) == COMPAT_ENOMEM)
+		rc = COMPAT_ENOMEM;
+	if (rc == 0)
+		__atomic_store_n(&c->symtab_ready, 1, __ATOMIC_RELEASE);
 	*out = c->symtab;
+	pthread_mutex_unlock(mu);
 	return rc;
 }
 
@@ -655,7 +711,7 @@ size_t index_default_dirs(const struct host_index *idx, int elf_class, int machi
 {
 	const struct ldso_abi *abi = abi_of(idx, elf_class, machine);
 	if (!abi && !elf_class && !machine)
-		abi = ldso_native_abi(&idx->root);
+		abi = idx->native;
 	if (!abi)
 		abi = ldso_generic_abi();
 	size_t n = 0;
@@ -695,7 +751,7 @@ int index_lazy(const struct host_index *idx)
 
 unsigned long index_failures(const struct host_index *idx)
 {
-	return idx->failures;
+	return __atomic_load_n(&idx->failures, __ATOMIC_RELAXED);
 }
 
 size_t index_count(const struct host_index *idx)
@@ -746,5 +802,69 @@ void index_free(struct host_index *idx)
 	free(idx->abis);
 	free(idx->subs);
 	ldso_root_close(&idx->root);
+	for (int i = 0; i < CAND_LOCKS; i++)
+		pthread_mutex_destroy(&idx->locks[i]);
 	free(idx);
+}
+
+void index_release(struct host_index *idx)
+{
+	if (idx && __atomic_sub_fetch(&idx->refs, 1, __ATOMIC_ACQ_REL) == 0)
+		index_free(idx);
+}
+
+/* ---- one index shared by threads ---- */
+
+struct index_slot {
+	pthread_mutex_t mu;
+	struct host_index *idx;		/* the current one; the slot holds a reference */
+	unsigned long gen;		/* atomic: bumped by each publish */
+};
+
+int index_slot_new(struct index_slot **out, struct host_index *idx)
+{
+	struct index_slot *s = calloc(1, sizeof *s);
+	*out = NULL;
+	if (!s)
+		return COMPAT_ENOMEM;
+	pthread_mutex_init(&s->mu, NULL);
+	s->idx = idx;
+	s->gen = 1;
+	*out = s;
+	return 0;
+}
+
+struct host_index *index_slot_acquire(struct index_slot *s, unsigned long *gen)
+{
+	pthread_mutex_lock(&s->mu);
+	struct host_index *idx = s->idx;
+	__atomic_add_fetch(&idx->refs, 1, __ATOMIC_RELAXED);
+	if (gen)
+		*gen = s->gen;
+	pthread_mutex_unlock(&s->mu);
+	return idx;
+}
+
+unsigned long index_slot_generation(const struct index_slot *s)
+{
+	return __atomic_load_n(&s->gen, __ATOMIC_ACQUIRE);
+}
+
+void index_slot_publish(struct index_slot *s, struct host_index *idx)
+{
+	pthread_mutex_lock(&s->mu);
+	struct host_index *old = s->idx;
+	s->idx = idx;
+	__atomic_store_n(&s->gen, s->gen + 1, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&s->mu);
+	index_release(old);
+}
+
+void index_slot_free(struct index_slot *s)
+{
+	if (!s)
+		return;
+	index_release(s->idx);
+	pthread_mutex_destroy(&s->mu);
+	free(s);
 }

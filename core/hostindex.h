@@ -36,7 +36,8 @@ struct index_opts {
 					 * library read when first found (one process judging a few
 					 * artifacts: a few dozen look-ups, not every library of the
 					 * host). The answers are a full index's. Lookups fill a lazy
-					 * index: it is not for sharing between threads. */
+					 * index: it is not for sharing between threads (a full
+					 * one is: see index_slot). */
 };
 
 struct host_index;
@@ -116,6 +117,37 @@ size_t index_count(const struct host_index *idx);
 /* True when /etc/ld.so.cache (under root) changed since the index was built. */
 int index_is_stale(const struct host_index *idx);
 
+/* Free the index now (its only owner). */
 void index_free(struct host_index *idx);
+
+/* Drop one reference (index_build gives the first, index_slot_acquire
+ * more); the last one frees the index. NULL is ignored. */
+void index_release(struct host_index *idx);
+
+/* One current full index shared by threads (the server's loops), swapped
+ * whole on a rebuild. A full index is safe to look up from several
+ * threads at once: what it reads on first use is read once under a lock
+ * (hostindex.c); a lazy one is not. Readers keep a reference for as long
+ * as they use it and compare the generation (one atomic load) to see
+ * whether a newer one was published; an old index is freed when its last
+ * reader lets it go. */
+struct index_slot;
+
+/* A slot holding idx (taken: the slot's reference). 0 or COMPAT_ENOMEM. */
+int index_slot_new(struct index_slot **out, struct host_index *idx);
+
+/* The current index with a reference for the caller (index_release), and
+ * its generation in *gen (if given). */
+struct host_index *index_slot_acquire(struct index_slot *s, unsigned long *gen);
+
+/* The generation of the current index: it changes with each publish. */
+unsigned long index_slot_generation(const struct index_slot *s);
+
+/* Make idx (taken) the current index; the slot's reference to the old one
+ * is dropped. */
+void index_slot_publish(struct index_slot *s, struct host_index *idx);
+
+/* Drops the slot's reference to its index. */
+void index_slot_free(struct index_slot *s);
 
 #endif

@@ -9,6 +9,8 @@ bool pbstr_read(pb_istream_t *stream, const pb_field_t *field, void **arg)
 	free(b->p);
 	b->n = stream->bytes_left;
 	b->p = malloc(b->n + 1);
+	if (!b->p)
+		b->nomem = 1;
 	if (!b->p || !pb_read(stream, (pb_byte_t *)b->p, b->n))
 		return false;
 	b->p[b->n] = '\0';
@@ -28,6 +30,8 @@ bool pbstr_list_read(pb_istream_t *stream, const pb_field_t *field, void **arg)
 	if (l->n >= PBSTR_LIST_MAX || n > PBSTR_LIST_ITEM)
 		return false;
 	char *p = malloc(n + 1);
+	if (!p)
+		l->nomem = 1;
 	if (!p || !pb_read(stream, (pb_byte_t *)p, n)) {
 		free(p);
 		return false;

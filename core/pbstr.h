@@ -12,6 +12,7 @@
 struct pbstr {
 	char *p;	/* malloc'd; the caller frees it */
 	size_t n;
+	int nomem;	/* reading failed for lack of memory (not a bad message) */
 };
 
 /* A repeated string field, bounded: at most PBSTR_LIST_MAX entries of at
@@ -22,6 +23,7 @@ struct pbstr {
 struct pbstr_list {
 	char *v[PBSTR_LIST_MAX];	/* malloc'd; pbstr_list_free */
 	size_t n;
+	int nomem;			/* as in struct pbstr */
 };
 
 /* Decode callback for a repeated string: *arg is a struct pbstr_list. */

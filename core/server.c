@@ -15,10 +15,12 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <nghttp2/nghttp2.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -39,9 +41,33 @@
 #define GOAWAY_DELAY_MS 200
 #define TRIM_BYTES (1u << 20)
 #define TRIM_FREE (8u << 20)
+#define STALE_MS 1000
+#define MAX_LOOPS 256
 
 struct server;
 struct pending;
+
+/* What the loops share: the bounds the issue calls "total", and the way
+ * the control thread (signals, rebuilds) reaches them. Counters atomic. */
+struct group {
+	struct server *loops;
+	unsigned n;
+	size_t nconns;			/* connections of all loops (--max-connections) */
+	struct h2_budget budget;	/* buffered bytes of all loops (--max-buffer) */
+	size_t queued[2];		/* jobs waiting: fetches, directory reads (--max-queue) */
+	int draining;			/* set once by the control thread */
+	int ctl_fd;			/* eventfd: a loop has ended */
+	unsigned started, ended;	/* loop threads (control thread only) */
+	struct ev_loop *ctl;
+	const struct server_opts *o;
+};
+
+/* A connection accepted by one loop and handed to a less busy one. */
+struct handoff {
+	int fd;
+	struct sockaddr_storage peer;
+	struct handoff *next;
+};
 
 struct conn {
 	struct server *srv;
@@ -68,24 +94,33 @@ struct pending {
 	struct pending *prev, *next;
 };
 
+/* One loop (one thread): its connections, workers and caches. */
 struct server {
+	struct group *g;
 	struct ev_loop *ev;
 	int lfd, reserve_fd;
-	struct service *svc;
+	struct service svc;		/* this loop's (service_open) */
+	int svc_open;
 	struct server_opts o;
-	struct h2_budget budget;
 	struct fetcher *fetch, *scan;
 	struct conn *conns, *dead;
 	size_t nconns;
+	size_t load;			/* atomic: nconns plus connections handed to it */
 	int draining, goaway_sent, accept_paused;
 	int64_t drain_deadline, goaway_at;
 	size_t since_trim;		/* request bytes handled since the last malloc_trim */
+	int wake_fd;			/* eventfd: handoffs waiting, or drain */
+	pthread_mutex_t inbox_mu;
+	struct handoff *inbox;
+	pthread_t thread;
+	int started, rc;
+	struct cerr err;
 };
 
 static void conn_flush(struct conn *c);
 static void on_conn(struct ev_loop *ev, int fd, void *data, int mask);
 
-int server_listen(const char *addr, int *fd_out, char *bound, size_t cap, struct cerr *err)
+static int listen_one(const char *addr, int reuseport, int *fd_out, char *bound, size_t cap, struct cerr *err)
 {
 	char host[256];
 	const char *colon = strrchr(addr, ':');
@@ -112,6 +147,8 @@ int server_listen(const char *addr, int *fd_out, char *bound, size_t cap, struct
 		goto out;
 	}
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	if (reuseport)
+		setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
 	if (res->ai_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
 	if (bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 512) < 0) {
@@ -136,6 +173,28 @@ int server_listen(const char *addr, int *fd_out, char *bound, size_t cap, struct
 out:
 	freeaddrinfo(res);
 	return rc;
+}
+
+int server_listen(const char *addr, unsigned n, int *fds, char *bound, size_t cap, struct cerr *err)
+{
+	char again[300];
+	int rc;
+	if (n < 1 || n > MAX_LOOPS)
+		return cerr_set(err, COMPAT_EINVAL, "%u listening sockets: from 1 to %d", n, MAX_LOOPS);
+	if ((rc = listen_one(addr, n > 1, &fds[0], bound, cap, err)) < 0)
+		return rc;
+	/* The others on the port the first one got (port 0: any). */
+	const char *colon = strrchr(addr, ':'), *port = strrchr(bound, ':');
+	snprintf(again, sizeof again, "%.*s%s", (int)(colon - addr), addr, port);
+	for (unsigned i = 1; i < n; i++) {
+		char b[128];
+		if ((rc = listen_one(again, 1, &fds[i], b, sizeof b, err)) < 0) {
+			while (i--)
+				close(fds[i]);
+			return rc;
+		}
+	}
+	return 0;
 }
 
 static size_t fd_reserve(size_t limit)
@@ -199,6 +258,13 @@ static void pending_cancel(struct pending *p)
 	fetcher_cancel(p->pool, p->job);	/* may free p (a job still waiting) */
 }
 
+/* A connection counted for s (at accept) is gone. */
+static void uncount(struct server *s)
+{
+	__atomic_sub_fetch(&s->g->nconns, 1, __ATOMIC_RELAXED);
+	__atomic_sub_fetch(&s->load, 1, __ATOMIC_RELAXED);
+}
+
 /* Close c now; it is freed before the loop sleeps again. */
 static void conn_close(struct conn *c)
 {
@@ -221,6 +287,7 @@ static void conn_close(struct conn *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	s->nconns--;
+	uncount(s);
 	c->prev = NULL;
 	c->next = s->dead;
 	s->dead = c;
@@ -313,6 +380,11 @@ static void conn_read(struct conn *c)
 		c->srv->since_trim += (size_t)n;
 		if (h2_conn_feed(c->h, buf, (size_t)n) < 0)
 			break;	/* broken: flush the GOAWAY, then close */
+		/* A short read emptied the socket: no recv() just to hear
+		 * EAGAIN (epoll is level-triggered: more bytes wake us). TLS
+		 * may hold decrypted records back: it reads on. */
+		if (!c->tls && (size_t)n < sizeof buf)
+			break;
 	}
 	conn_flush(c);
 }
@@ -360,7 +432,7 @@ static void work_done(void *arg, int cancelled)
 	}
 	pending_unlink(p);
 	struct service_reply r;
-	service_work_finish(c->srv->svc, p->w, &r);
+	service_work_finish(&c->srv->svc, p->w, &r);
 	reply(c, p->stream_id, &r);
 	free(p);
 	conn_flush(c);
@@ -405,7 +477,7 @@ static void on_request(void *ctx, struct h2_conn *h, int32_t id, const char *pat
 {
 	struct conn *c = ctx;
 	struct service_reply r;
-	service_call(c->srv->svc, path, msg, len, &r);
+	service_call(&c->srv->svc, path, msg, len, &r);
 	reply(c, id, &r);
 }
 
@@ -571,6 +643,48 @@ fail:
 	}
 	free(c);
 	close(fd);
+	uncount(s);
+}
+
+/* The loop with the fewest connections (s itself on a tie): connections
+ * are spread evenly whichever socket the kernel gave them to. */
+static struct server *least_loaded(struct server *s)
+{
+	struct server *best = s;
+	size_t best_load = __atomic_load_n(&s->load, __ATOMIC_RELAXED);
+	for (unsigned i = 0; i < s->g->n; i++) {
+		struct server *t = &s->g->loops[i];
+		size_t l = __atomic_load_n(&t->load, __ATOMIC_RELAXED);
+		if (l < best_load) {
+			best = t;
+			best_load = l;
+		}
+	}
+	return best;
+}
+
+static void wake(struct server *t)
+{
+	uint64_t one = 1;
+	if (write(t->wake_fd, &one, sizeof one) < 0) {
+		/* an eventfd counter cannot overflow here */
+	}
+}
+
+/* Give fd to loop t (counted for it already); 0, or -1 out of memory. */
+static int hand_over(struct server *t, int fd, const struct sockaddr_storage *peer)
+{
+	struct handoff *h = malloc(sizeof *h);
+	if (!h)
+		return -1;
+	h->fd = fd;
+	h->peer = *peer;
+	pthread_mutex_lock(&t->inbox_mu);
+	h->next = t->inbox;
+	t->inbox = h;
+	pthread_mutex_unlock(&t->inbox_mu);
+	wake(t);
+	return 0;
 }
 
 static void on_accept(struct ev_loop *ev, int lfd, void *data, int mask)
@@ -591,13 +705,24 @@ static void on_accept(struct ev_loop *ev, int lfd, void *data, int mask)
 			}
 			return;
 		}
-		if (s->nconns >= s->o.max_conns && !evict_one(s)) {
+		/* --max-connections counts every loop's; this loop makes
+		 * room among its own. */
+		if (__atomic_load_n(&s->g->nconns, __ATOMIC_RELAXED) >= s->o.max_conns && !evict_one(s)) {
 			close(fd);	/* full of connections at work */
 			continue;
 		}
+		__atomic_add_fetch(&s->g->nconns, 1, __ATOMIC_RELAXED);
 		int one = 1;
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-		conn_new(s, fd, &peer);
+		struct server *t = least_loaded(s);
+		__atomic_add_fetch(&t->load, 1, __ATOMIC_RELAXED);
+		if (t == s || hand_over(t, fd, &peer) < 0) {
+			if (t != s) {
+				__atomic_sub_fetch(&t->load, 1, __ATOMIC_RELAXED);
+				__atomic_add_fetch(&s->load, 1, __ATOMIC_RELAXED);
+			}
+			conn_new(s, fd, &peer);
+		}
 	}
 }
 
@@ -636,10 +761,9 @@ static int64_t on_tick(struct ev_loop *ev, int64_t id, void *data)
 			h2_conn_terminate(c->h, NGHTTP2_NO_ERROR);
 		conn_flush(c);
 	}
-	if (s->svc->dirs)
-		dircache_expire(s->svc->dirs, now);
-	if (!s->draining && s->o.stale && s->o.stale(s->o.ctx) && s->o.reload(s->o.ctx) == 0 && s->svc->dirs)
-		dircache_clear(s->svc->dirs);
+	service_refresh(&s->svc);	/* an idle loop lets an old index go */
+	if (s->svc.dirs)
+		dircache_expire(s->svc.dirs, now);
 	/* Large requests leave freed heap behind: give it back once there
 	 * is enough of it (trimming each time costs page faults later). */
 	if (s->since_trim > TRIM_BYTES) {
@@ -692,7 +816,7 @@ static void start_drain(struct server *s)
 	if (s->draining)
 		return;
 	s->draining = 1;
-	s->svc->serving = 0;
+	s->svc.serving = 0;
 	int64_t now = clock_now_ms();
 	s->drain_deadline = now + s->o.drain_ms;
 	s->goaway_at = now + GOAWAY_DELAY_MS;
@@ -714,15 +838,31 @@ static void start_drain(struct server *s)
 		ev_stop(s->ev);
 }
 
-static void on_signal(struct ev_loop *ev, int signo, void *data)
+/* The eventfd of a loop: connections handed to it, or the drain. */
+static void on_wake(struct ev_loop *ev, int fd, void *data, int mask)
 {
 	struct server *s = data;
-	if (signo == SIGHUP) {
-		if (s->o.reload && s->o.reload(s->o.ctx) == 0 && s->svc->dirs)
-			dircache_clear(s->svc->dirs);
-	} else {
-		start_drain(s);
+	uint64_t n;
+	if (read(fd, &n, sizeof n) < 0) {
+		/* EAGAIN: taken in an earlier round */
 	}
+	pthread_mutex_lock(&s->inbox_mu);
+	struct handoff *h = s->inbox;
+	s->inbox = NULL;
+	pthread_mutex_unlock(&s->inbox_mu);
+	while (h) {
+		struct handoff *next = h->next;
+		if (s->draining) {
+			close(h->fd);
+			uncount(s);
+		} else {
+			conn_new(s, h->fd, &h->peer);
+		}
+		free(h);
+		h = next;
+	}
+	if (__atomic_load_n(&s->g->draining, __ATOMIC_ACQUIRE))
+		start_drain(s);
 }
 
 /* Before the loop sleeps: TLS records already decrypted (the socket will
@@ -743,54 +883,207 @@ static void before_sleep(struct ev_loop *ev, void *data)
 	}
 }
 
-int server_run(int listen_fd, struct service *svc, const struct server_opts *o, struct cerr *err)
+static void *loop_main(void *arg)
 {
-	struct server s = { .lfd = listen_fd, .reserve_fd = -1, .svc = svc, .o = *o };
+	struct server *s = arg;
+	char name[16];
+	snprintf(name, sizeof name, "loop %u", (unsigned)(s - s->g->loops));
+	pthread_setname_np(pthread_self(), name);	/* for top, perf, tests */
+	s->rc = ev_run(s->ev, &s->err);
+	uint64_t one = 1;
+	if (write(s->g->ctl_fd, &one, sizeof one) < 0) {
+		/* an eventfd counter cannot overflow here */
+	}
+	return NULL;
+}
+
+/* Set one loop up (on the control thread, before any loop runs). */
+static int loop_open(struct group *g, struct server *s, int lfd, const struct service *svc, struct cerr *err)
+{
+	const struct server_opts *o = g->o;
 	size_t fd_limit;
+	int rc;
+	s->g = g;
+	s->lfd = lfd;
+	s->reserve_fd = -1;
+	s->wake_fd = -1;
+	s->o = *o;
+	s->o.max_conns = server_clamp_conns(o->max_conns, &fd_limit);
+	s->o.lim.budget = &g->budget;
+	pthread_mutex_init(&s->inbox_mu, NULL);
+	if ((rc = ev_create(&s->ev, (int)fd_limit + 16, err)) < 0)
+		return rc;
+	/* The workers of each kind, split between the loops; one queue bound. */
+	unsigned fw = (o->fetch_workers + g->n - 1) / g->n, sw = (o->scan_workers + g->n - 1) / g->n;
+	if ((rc = fetcher_create(&s->fetch, s->ev, fw ? fw : 1, o->max_queue, err)) < 0 ||
+	    (rc = fetcher_create(&s->scan, s->ev, sw ? sw : 1, o->max_queue, err)) < 0)
+		return rc;
+	fetcher_share_queue(s->fetch, &g->queued[0]);
+	fetcher_share_queue(s->scan, &g->queued[1]);
+	if (service_open(&s->svc, svc) < 0)
+		return cerr_set(err, COMPAT_ENOMEM, "out of memory");
+	s->svc_open = 1;
+	s->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if ((s->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0)
+		return cerr_sys(err, COMPAT_EIO, "eventfd");
+	if ((rc = ev_file_add(s->ev, s->lfd, EV_READ, on_accept, s)) < 0 ||
+	    (rc = ev_file_add(s->ev, s->wake_fd, EV_READ, on_wake, s)) < 0 ||
+	    ev_timer_add(s->ev, TICK_MS, on_tick, s) < 0)
+		return cerr_set(err, rc < 0 ? rc : COMPAT_ENOMEM, "cannot watch the listening socket");
+	ev_set_before_sleep(s->ev, before_sleep, s);
+	s->svc.serving = 1;
+	return 0;
+}
+
+static void loop_close(struct server *s)
+{
+	if (!s->g)
+		return;
+	while (s->conns)
+		conn_close(s->conns);
+	/* Workers still busy are not waited for past the drain deadline. */
+	int64_t left = s->draining ? s->drain_deadline - clock_now_ms() : 0;
+	fetcher_destroy(s->fetch, left > 100 ? left : 100);
+	fetcher_destroy(s->scan, left > 100 ? left : 100);
+	if (s->ev)
+		before_sleep(s->ev, s);	/* frees the closed connections */
+	while (s->inbox) {
+		struct handoff *h = s->inbox;
+		s->inbox = h->next;
+		close(h->fd);
+		free(h);
+	}
+	if (s->svc_open)
+		service_close(&s->svc);
+	if (s->reserve_fd >= 0)
+		close(s->reserve_fd);
+	if (s->wake_fd >= 0)
+		close(s->wake_fd);
+	if (s->lfd >= 0)
+		close(s->lfd);
+	ev_destroy(s->ev);
+	pthread_mutex_destroy(&s->inbox_mu);
+}
+
+/* ---- the control thread: signals, rebuilds, the end ---- */
+
+static void group_drain(struct group *g)
+{
+	if (__atomic_exchange_n(&g->draining, 1, __ATOMIC_ACQ_REL))
+		return;
+	for (unsigned i = 0; i < g->n; i++)
+		wake(&g->loops[i]);
+}
+
+static void on_signal(struct ev_loop *ev, int signo, void *data)
+{
+	struct group *g = data;
+	if (signo == SIGHUP) {
+		if (g->o->reload)
+			g->o->reload(g->o->ctx);	/* the loops take the new index themselves */
+	} else {
+		group_drain(g);
+	}
+}
+
+static int64_t on_stale_tick(struct ev_loop *ev, int64_t id, void *data)
+{
+	struct group *g = data;
+	if (!__atomic_load_n(&g->draining, __ATOMIC_ACQUIRE) && g->o->stale && g->o->stale(g->o->ctx) &&
+	    g->o->reload)
+		g->o->reload(g->o->ctx);
+	return STALE_MS;
+}
+
+/* A loop ended: when all have, so has the server. A loop that failed
+ * takes the others down with it (drained). */
+static void on_loop_end(struct ev_loop *ev, int fd, void *data, int mask)
+{
+	struct group *g = data;
+	uint64_t n;
+	if (read(fd, &n, sizeof n) < 0)
+		return;
+	g->ended += (unsigned)n;
+	group_drain(g);
+	if (g->ended >= g->started)
+		ev_stop(ev);
+}
+
+int server_run(const int *listen_fds, unsigned nloops, struct service *svc, const struct server_opts *o,
+	       struct cerr *err)
+{
+	struct group g = { .n = nloops, .ctl_fd = -1, .o = o };
 	int rc = 0;
-	s.o.max_conns = server_clamp_conns(o->max_conns, &fd_limit);
-	s.budget.max = o->max_buffer;
-	s.o.lim.budget = &s.budget;
+	g.budget.max = o->max_buffer;
 	signal(SIGPIPE, SIG_IGN);
-	json_object_seed(0);	/* jansson's one global, set before a worker uses it */
-	if ((rc = ev_create(&s.ev, (int)fd_limit + 16, err)) < 0)
+	json_object_seed(0);	/* jansson's one global, set before another thread uses it */
+	if (nloops < 1 || nloops > MAX_LOOPS || !(g.loops = calloc(nloops, sizeof *g.loops))) {
+		for (unsigned i = 0; i < nloops && i < MAX_LOOPS; i++)
+			close(listen_fds[i]);
+		return cerr_set(err, nloops ? COMPAT_ENOMEM : COMPAT_EINVAL, "cannot set %u loops up", nloops);
+	}
+	for (unsigned i = 0; i < nloops; i++) {
+		g.loops[i].lfd = listen_fds[i];
+		g.loops[i].reserve_fd = g.loops[i].wake_fd = -1;
+	}
+	/* The signals are this thread's: blocked here before the loops
+	 * start, they are blocked in every loop and worker. */
+	if ((rc = ev_create(&g.ctl, 64, err)) < 0)
 		goto out;
-	if ((rc = ev_signal_add(s.ev, SIGTERM, on_signal, &s)) < 0 || (rc = ev_signal_add(s.ev, SIGINT, on_signal, &s)) < 0 ||
-	    (rc = ev_signal_add(s.ev, SIGHUP, on_signal, &s)) < 0) {
+	if (ev_signal_add(g.ctl, SIGTERM, on_signal, &g) < 0 || ev_signal_add(g.ctl, SIGINT, on_signal, &g) < 0 ||
+	    ev_signal_add(g.ctl, SIGHUP, on_signal, &g) < 0) {
 		rc = cerr_sys(err, COMPAT_EIO, "signalfd");
 		goto out;
 	}
-	if ((rc = fetcher_create(&s.fetch, s.ev, o->fetch_workers, o->max_queue, err)) < 0 ||
-	    (rc = fetcher_create(&s.scan, s.ev, o->scan_workers, o->max_queue, err)) < 0)
-		goto out;
-	if ((rc = dircache_new(&svc->dirs, 16, 20000, 30000)) < 0) {
-		cerr_set(err, rc, "out of memory");
+	if ((g.ctl_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0) {
+		rc = cerr_sys(err, COMPAT_EIO, "eventfd");
 		goto out;
 	}
-	s.reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	if ((rc = ev_file_add(s.ev, s.lfd, EV_READ, on_accept, &s)) < 0 ||
-	    ev_timer_add(s.ev, TICK_MS, on_tick, &s) < 0) {
-		rc = cerr_set(err, rc < 0 ? rc : COMPAT_ENOMEM, "cannot watch the listening socket");
+	if ((rc = ev_file_add(g.ctl, g.ctl_fd, EV_READ, on_loop_end, &g)) < 0 ||
+	    (rc = (int)ev_timer_add(g.ctl, STALE_MS, on_stale_tick, &g)) < 0) {
+		cerr_set(err, rc, "cannot watch the loops");
 		goto out;
 	}
-	ev_set_before_sleep(s.ev, before_sleep, &s);
-	svc->serving = 1;
-	rc = ev_run(s.ev, err);
+	for (unsigned i = 0; i < nloops; i++)
+		if ((rc = loop_open(&g, &g.loops[i], listen_fds[i], svc, err)) < 0)
+			goto out;
+	for (unsigned i = 0; i < nloops; i++) {
+		int e = pthread_create(&g.loops[i].thread, NULL, loop_main, &g.loops[i]);
+		if (e != 0) {
+			errno = e;
+			rc = cerr_sys(err, COMPAT_EIO, "loop thread");
+			group_drain(&g);
+			break;
+		}
+		g.loops[i].started = 1;
+		g.started++;
+	}
+	if (g.started && (rc == 0 || g.ended < g.started)) {
+		int crc = ev_run(g.ctl, rc < 0 ? NULL : err);
+		if (rc == 0)
+			rc = crc;
+	}
+	for (unsigned i = 0; i < nloops; i++)
+		if (g.loops[i].started) {
+			pthread_join(g.loops[i].thread, NULL);
+			if (rc == 0 && g.loops[i].rc < 0) {
+				rc = g.loops[i].rc;
+				if (err)
+					*err = g.loops[i].err;
+			}
+		}
 out:
-	while (s.conns)
-		conn_close(s.conns);
-	/* Workers still busy are not waited for past the drain deadline. */
-	int64_t left = s.draining ? s.drain_deadline - clock_now_ms() : 0;
-	fetcher_destroy(s.fetch, left > 100 ? left : 100);
-	fetcher_destroy(s.scan, left > 100 ? left : 100);
-	if (s.ev)
-		before_sleep(s.ev, &s);	/* frees the closed connections */
-	dircache_free(svc->dirs);
-	svc->dirs = NULL;
-	if (s.reserve_fd >= 0)
-		close(s.reserve_fd);
-	if (s.lfd >= 0)
-		close(s.lfd);
-	ev_destroy(s.ev);
+	for (unsigned i = 0; i < nloops; i++) {
+		if (!g.loops[i].g) {	/* never set up: only its socket */
+			if (g.loops[i].lfd >= 0)
+				close(g.loops[i].lfd);
+			continue;
+		}
+		loop_close(&g.loops[i]);
+	}
+	free(g.loops);
+	if (g.ctl_fd >= 0)
+		close(g.ctl_fd);
+	ev_destroy(g.ctl);
 	return rc;
 }

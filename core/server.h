@@ -11,9 +11,15 @@
  * backs off when descriptors run out, with a reserve descriptor to turn the
  * waiting client away. SIGTERM/SIGINT drain gracefully within drain_ms.
  *
- * Everything lives in the server_run call (no globals): one loop per
- * thread is a matter of calling it from several threads on SO_REUSEPORT
- * sockets, each with its own struct service (sharing the host index). */
+ * Everything lives in the server_run call (no globals). It runs one event
+ * loop per thread, each with its own listening socket (SO_REUSEPORT), its
+ * connections, workers and struct service (service_open: its caches, its
+ * reference to the shared host index); a new connection goes to the loop
+ * with the fewest. Bounds on the whole server (connections, buffered
+ * bytes, queued jobs) are counted across loops; those per connection stay
+ * per connection. The calling thread is the control thread: it takes the
+ * signals (SIGTERM/SIGINT: every loop drains; SIGHUP: reload), polls
+ * stale() and waits for the loops to end. */
 #ifndef COMPAT_SERVER_H
 #define COMPAT_SERVER_H
 
@@ -37,31 +43,41 @@ struct server_opts {
 	unsigned scan_workers;		/* threads for request-named directories */
 	size_t max_queue;		/* jobs waiting for a worker, per kind */
 	size_t max_jobs_per_conn;	/* off-loop jobs in progress per connection */
-	int (*reload)(void *ctx);	/* SIGHUP, or stale() said so: rebuild the index */
-	int (*stale)(void *ctx);	/* polled about once a second */
+	int (*reload)(void *ctx);	/* SIGHUP, or stale() said so: rebuild the index (control thread) */
+	int (*stale)(void *ctx);	/* polled about once a second (control thread) */
 	/* A request log (compat serve --log): called once per request when
 	 * its stream ends, however it ends, with the client's address
 	 * ("127.0.0.1:5000", "[::1]:5000") and what became of the request
 	 * (call->note: the enum service_verdict of its answer). NULL: no log,
-	 * and no work done for one. */
+	 * and no work done for one. Called from every loop's thread. */
 	void (*log)(void *ctx, const char *peer, const struct h2_call *call);
 	void *ctx;
 };
 
-/* Bind and listen on "HOST:PORT" ("[::]:50051", "127.0.0.1:0"); [::] takes
- * IPv4 too. The address actually bound goes to bound ("[::]:50051").
- * Returns 0, COMPAT_EINVAL (bad address), COMPAT_EIO. */
-int server_listen(const char *addr, int *fd, char *bound, size_t cap, struct cerr *err);
+/* Bind n sockets (one per loop, 1 to 256; SO_REUSEPORT when n > 1) to
+ * "HOST:PORT" ("[::]:50051", "127.0.0.1:0": all on the port the first
+ * got) and listen, into fds[0..n). [::] takes IPv4 too. The address
+ * actually bound goes to bound ("[::]:50051"). Returns 0, COMPAT_EINVAL
+ * (bad address), COMPAT_EIO. */
+int server_listen(const char *addr, unsigned n, int *fds, char *bound, size_t cap, struct cerr *err);
 
 /* Raise the soft descriptor limit as far as want connections need (and
  * the hard limit allows); returns how many connections the limit leaves
  * room for (want, or fewer), and the limit in *fd_limit. */
 size_t server_clamp_conns(size_t want, size_t *fd_limit);
 
-/* Serve on listen_fd (taken: closed when draining starts) until
- * SIGTERM/SIGINT (read through a signalfd), then drain: stop accepting,
- * GOAWAY, finish in-flight requests within o->drain_ms, close. Workers
- * still busy then are not waited for. Returns 0, COMPAT_ENOMEM, COMPAT_EIO. */
-int server_run(int listen_fd, struct service *svc, const struct server_opts *o, struct cerr *err);
+/* Serve with n loops, loop i on listen_fds[i] (all taken: closed when
+ * draining starts), until SIGTERM/SIGINT (read through a signalfd of the
+ * calling thread, which blocks them), then drain every loop: stop
+ * accepting, GOAWAY, finish in-flight requests within o->drain_ms, close.
+ * Workers still busy then are not waited for. svc is the template of each
+ * loop's service (service_open); its idx, or the index of its slot, must
+ * be a full index (it is shared). o->reload and o->stale run on the
+ * calling thread: reload publishes a new index in svc->slot, and each loop
+ * takes it before its next request. Each loop has ceil(fetch_workers / n)
+ * and ceil(scan_workers / n) workers. Returns 0, COMPAT_EINVAL,
+ * COMPAT_ENOMEM, COMPAT_EIO. */
+int server_run(const int *listen_fds, unsigned n, struct service *svc, const struct server_opts *o,
+	       struct cerr *err);
 
 #endif

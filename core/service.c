@@ -1,5 +1,4 @@
 #include <elf.h>
-#include <jansson.h>
 #include <pb_decode.h>
 #include <pb_encode.h>
 #include <stdio.h>
@@ -12,6 +11,8 @@
 #include "elf.h"
 #include "grpc.h"
 #include "health.pb.h"
+#include "jsonw.h"
+#include "memo.h"
 #include "oci.h"
 #include "pathlist.h"
 #include "pbstr.h"
@@ -81,54 +82,132 @@ static void copy_trunc(char *dst, size_t cap, const char *src)
 	snprintf(dst, cap, "%s", src ? src : "");
 }
 
-static bool write_findings(pb_ostream_t *stream, const pb_field_t *field, void *const *arg)
+/* The Response is written here, field by field, as nanopb would encode it
+ * (tests/unit/test_service.c decodes and re-encodes it with nanopb to
+ * check): 1 payload, 2 compatible (when true), 3 status (when not 0),
+ * 4 findings, each Finding with its strings cut to the sizes
+ * compat.options gives them (kind 31, soname 255, detail 1023 bytes) and
+ * left out when empty, and warning when true. No tree, no allocation per
+ * finding: the report is written by jsonw behind room for the payload's
+ * tag and length, and the rest appended to the same buffer. */
+#define PB_HEAD 6	/* a tag and a length of up to 5 bytes */
+
+static size_t varint_size(uint64_t v)
 {
-	const struct verdict *v = *arg;
-	for (size_t i = 0; i < v->nfindings; i++) {
-		convergedcomputing_org_grpc_v1_Finding f = convergedcomputing_org_grpc_v1_Finding_init_zero;
-		copy_trunc(f.kind, sizeof f.kind, v->findings[i].kind);
-		copy_trunc(f.soname, sizeof f.soname, v->findings[i].soname);
-		copy_trunc(f.detail, sizeof f.detail, v->findings[i].detail);
-		f.warning = v->findings[i].warning != 0;
-		if (!pb_encode_tag_for_field(stream, field) ||
-		    !pb_encode_submessage(stream, convergedcomputing_org_grpc_v1_Finding_fields, &f))
-			return false;
+	size_t n = 1;
+	for (; v >= 0x80; v >>= 7)
+		n++;
+	return n;
+}
+
+static uint8_t *put_varint(uint8_t *p, uint64_t v)
+{
+	for (; v >= 0x80; v >>= 7)
+		*p++ = (uint8_t)(v | 0x80);
+	*p++ = (uint8_t)v;
+	return p;
+}
+
+static size_t cut(const char *s, size_t max)
+{
+	size_t n = s ? strlen(s) : 0;
+	return n < max ? n : max;
+}
+
+static size_t string_field_size(size_t n)
+{
+	return n ? 1 + varint_size(n) + n : 0;
+}
+
+static uint8_t *put_string_field(uint8_t *p, uint8_t tag, const char *s, size_t n)
+{
+	if (!n)
+		return p;
+	*p++ = tag;
+	p = put_varint(p, n);
+	memcpy(p, s, n);
+	return p + n;
+}
+
+static size_t finding_size(const struct finding *f)
+{
+	return string_field_size(cut(f->kind, 31)) + string_field_size(cut(f->soname, 255)) +
+	       string_field_size(cut(f->detail, 1023)) + (f->warning ? 2 : 0);
+}
+
+/* Finish the Response whose payload w holds (jsonw_init(w, PB_HEAD), the
+ * report written, not finished): r->body is w's buffer. v: its findings
+ * (NULL: none). Frees w's buffer on failure. */
+static void send_response(const struct service *s, struct jsonw *w, int compatible, int status,
+			  const struct verdict *v, struct service_reply *r)
+{
+	int rc = jsonw_finish(w);
+	if (rc < 0)
+		return fail(r, rc == COMPAT_ENOMEM ? GRPC_RESOURCE_EXHAUSTED : GRPC_INTERNAL,
+			    rc == COMPAT_ENOMEM ? "out of memory" : "cannot encode the report (not UTF-8)");
+	size_t jl = w->len - PB_HEAD, head = 1 + varint_size(jl), size = head + jl;
+	size += compatible ? 2 : 0;
+	size += status ? 1 + varint_size((uint64_t)status) : 0;
+	for (size_t i = 0; v && i < v->nfindings; i++) {
+		size_t fs = finding_size(&v->findings[i]);
+		size += 1 + varint_size(fs) + fs;
 	}
-	return true;
-}
-
-static char *error_payload(const char *msg)
-{
-	json_t *o = json_pack("{s:s}", "error", msg);
-	char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
-	json_decref(o);
-	return s;
-}
-
-/* Encode resp with out as its JSON payload; out NULL means we ran out of
- * memory building it. */
-static void send_response(const struct service *s, convergedcomputing_org_grpc_v1_Response *resp, char *out,
-			  struct service_reply *r)
-{
-	if (!out)
+	if (s->max_reply && size > s->max_reply) {
+		char m[160];
+		jsonw_free(w);
+		snprintf(m, sizeof m, "the reply would be %zu bytes, over this server's limit of %zu "
+			 "(compat serve --max-reply)", size, s->max_reply);
+		return fail(r, GRPC_RESOURCE_EXHAUSTED, m);
+	}
+	uint8_t *b = (uint8_t *)w->p;
+	if (size > w->cap && !(b = realloc(w->p, size))) {
+		jsonw_free(w);
 		return fail(r, GRPC_RESOURCE_EXHAUSTED, "out of memory");
-	resp->payload.funcs.encode = pbstr_write;
-	resp->payload.arg = out;
-	encode(s, convergedcomputing_org_grpc_v1_Response_fields, resp, r);
+	}
+	memmove(b + head, b + PB_HEAD, jl);
+	b[0] = 0x0a;
+	put_varint(b + 1, jl);
+	uint8_t *p = b + head + jl;
+	if (compatible) {
+		*p++ = 0x10;
+		*p++ = 1;
+	}
+	if (status) {
+		*p++ = 0x18;
+		p = put_varint(p, (uint64_t)status);
+	}
+	for (size_t i = 0; v && i < v->nfindings; i++) {
+		const struct finding *f = &v->findings[i];
+		*p++ = 0x22;
+		p = put_varint(p, finding_size(f));
+		p = put_string_field(p, 0x0a, f->kind, cut(f->kind, 31));
+		p = put_string_field(p, 0x12, f->soname, cut(f->soname, 255));
+		p = put_string_field(p, 0x1a, f->detail, cut(f->detail, 1023));
+		if (f->warning) {
+			*p++ = 0x20;
+			*p++ = 1;
+		}
+	}
+	r->body = b;
+	r->len = (size_t)(p - b);
+	w->p = NULL;
 }
 
+#define RESULT_SUCCESS convergedcomputing_org_grpc_v1_Response_ResultType_SUCCESS
 #define RESULT_ERROR convergedcomputing_org_grpc_v1_Response_ResultType_ERROR
 #define RESULT_DENIED convergedcomputing_org_grpc_v1_Response_ResultType_DENIED
 
 /* A Response with status ERROR or DENIED and {"error": msg}. */
 static void refuse(const struct service *s, int status, const char *msg, struct service_reply *r)
 {
-	convergedcomputing_org_grpc_v1_Response resp = convergedcomputing_org_grpc_v1_Response_init_zero;
-	char *out = error_payload(msg);
-	resp.status = status;
+	struct jsonw w;
+	jsonw_init(&w, PB_HEAD);
+	jsonw_object_begin(&w);
+	jsonw_key(&w, "error");
+	jsonw_string(&w, msg);
+	jsonw_object_end(&w);
 	r->verdict = status == RESULT_DENIED ? SERVICE_DENIED : SERVICE_ERROR;
-	send_response(s, &resp, out, r);
-	free(out);
+	send_response(s, &w, 0, status, NULL, r);
 }
 
 /* An error of ours as the client should see it: a bound is a gRPC
@@ -184,6 +263,11 @@ struct service_work {
 	struct service_dirs lists[2];	/* the artifact's rpath, runpath */
 	struct dirscan_limits lim;
 	struct host_index *extra_idx;
+	/* The memo's key: library_path (its count, then each entry and a
+	 * NUL), then the payload, kept until the answer is memoised. */
+	uint8_t *key;
+	size_t keylen;
+	int keep_payload;
 	/* The allow-lists the worker reads: copies of the pointer arrays, so
 	 * that a worker the server stopped waiting for never reads freed
 	 * memory (the strings are the command line's). */
@@ -203,31 +287,75 @@ void service_work_free(struct service_work *w)
 		index_free(w->lists[i].idx);
 	}
 	free(w->ref);
+	free(w->key);
 	free(w->allow_copy);
 	index_free(w->extra_idx);
 	free(w);
 }
 
-/* Judge against the host index and the request's directories. */
-static void judge(struct service *s, struct service_work *w, const struct host_index *extra,
-		  const struct host_index *const lists[2], struct service_reply *r)
+/* The first part of w's memo key (library_path), made once. 0 or
+ * COMPAT_ENOMEM. */
+static int memo_key(struct service_work *w)
 {
-	convergedcomputing_org_grpc_v1_Response resp = convergedcomputing_org_grpc_v1_Response_init_zero;
+	if (w->key)
+		return 0;
+	size_t n = 1;
+	for (size_t i = 0; i < w->dirs.n; i++)
+		n += strlen(w->dirs.v[i]) + 1;
+	if (!(w->key = malloc(n)))
+		return COMPAT_ENOMEM;
+	uint8_t *p = w->key;
+	*p++ = (uint8_t)w->dirs.n;	/* at most PBSTR_LIST_MAX */
+	for (size_t i = 0; i < w->dirs.n; i++) {
+		size_t l = strlen(w->dirs.v[i]) + 1;
+		memcpy(p, w->dirs.v[i], l);
+		p += l;
+	}
+	w->keylen = n;
+	return 0;
+}
+
+/* Judge against the host index and the request's directories; keep the
+ * answer in the memo until `until` (ms; NO_MEMO: not at all). */
+#define NO_MEMO INT64_MIN
+static void judge(struct service *s, struct service_work *w, const struct host_index *extra,
+		  const struct host_index *const lists[2], int64_t until, struct service_reply *r)
+{
 	struct verdict v;
 	struct cerr err;
 	struct verdict_opts vo = { .extra_index = extra, .rpath_index = lists[0], .runpath_index = lists[1] };
 	int rc = verdict_check(s->idx, &w->a, &vo, &v, &err);
 	if (rc < 0)
 		return answer_error(s, rc, err.msg, r);
-	resp.status = convergedcomputing_org_grpc_v1_Response_ResultType_SUCCESS;
-	resp.compatible = v.compatible;
 	r->verdict = v.compatible ? SERVICE_COMPATIBLE : SERVICE_INCOMPATIBLE;
-	resp.findings.funcs.encode = write_findings;
-	resp.findings.arg = &v;
-	char *out = verdict_to_json(&v, NULL);
-	send_response(s, &resp, out, r);
-	free(out);
+	struct jsonw jw;
+	jsonw_init(&jw, PB_HEAD);
+	verdict_write_json(&v, &jw);
+	send_response(s, &jw, v.compatible, RESULT_SUCCESS, &v, r);
 	verdict_free(&v);
+	if (r->body && until != NO_MEMO && s->memo && w->key && w->payload.p)
+		memo_put(s->memo, w->key, w->keylen, w->payload.p, w->payload.n, r->body, r->len, r->verdict, until);
+}
+
+/* An answer memoised for the same request (library_path and payload) on
+ * the same index: 1 answered, 0 not kept. */
+static int from_memo(struct service *s, struct service_work *w, struct service_reply *r)
+{
+	size_t len;
+	int note;
+	if (!s->memo || !w->payload.p || memo_key(w) < 0)
+		return 0;
+	const uint8_t *a = memo_get(s->memo, w->key, w->keylen, w->payload.p, w->payload.n, MEMO_NOW, &len, &note);
+	if (!a)
+		return 0;
+	if (!(r->body = malloc(len ? len : 1))) {
+		fail(r, GRPC_RESOURCE_EXHAUSTED, "out of memory");
+		return 1;
+	}
+	memcpy(r->body, a, len);
+	r->len = len;
+	r->verdict = note;
+	return 1;
 }
 
 /* A copy of an allow-list's pointers (n == 0: NULL, nothing allowed-listed). */
@@ -311,6 +439,8 @@ static void prepare(struct service *s, struct service_work *w, struct service_re
 {
 	struct cerr err;
 	int rc;
+	if (from_memo(s, w, r))
+		goto done;
 	if ((rc = needs_bound(s, &w->payload, &err)) < 0) {
 		answer_error(s, rc, err.msg, r);
 		goto done;
@@ -320,8 +450,11 @@ static void prepare(struct service *s, struct service_work *w, struct service_re
 		goto done;
 	}
 	w->have_artifact = 1;
-	free(w->payload.p);	/* parsed: the text is no longer needed */
-	w->payload.p = NULL;
+	/* Parsed: the text is needed only as the memo's key, if it can be kept. */
+	if (!w->key || w->keylen + w->payload.n > s->memo_bytes / 4) {
+		free(w->payload.p);
+		w->payload.p = NULL;
+	}
 	if ((rc = within_bounds(s, &w->a, &err)) < 0) {
 		answer_error(s, rc, err.msg, r);
 		goto done;
@@ -350,19 +483,25 @@ static void prepare(struct service *s, struct service_work *w, struct service_re
 				answer_error(s, rc, err.msg, r);
 				goto done;
 			}
-	int64_t now = now_ms();
+	int64_t now = now_ms(), until = INT64_MAX, t;
 	struct host_index *extra = NULL;
 	const struct host_index *found[2] = { NULL, NULL };
 	int missing = 0;
+	/* An answer that used request-named directories is kept no longer
+	 * than the directory cache keeps them. */
 	if (w->dirs.n) {
-		extra = s->dirs ? dircache_get(s->dirs, (const char *const *)w->dirs.v, w->dirs.n, now) : NULL;
+		extra = s->dirs ? dircache_lookup(s->dirs, (const char *const *)w->dirs.v, w->dirs.n, now, &t) : NULL;
 		missing |= !extra;
+		if (extra && t < until)
+			until = t;
 	}
 	for (int l = 0; l < 2; l++) {
 		if (!w->lists[l].has)
 			continue;
-		found[l] = s->dirs ? dircache_get(s->dirs, (const char *const *)w->lists[l].dirs.v, w->lists[l].dirs.n, now) : NULL;
+		found[l] = s->dirs ? dircache_lookup(s->dirs, (const char *const *)w->lists[l].dirs.v, w->lists[l].dirs.n, now, &t) : NULL;
 		missing |= !found[l];
+		if (found[l] && t < until)
+			until = t;
 	}
 	if (missing) {
 		/* Reading the directories may block: off the loop. */
@@ -378,7 +517,7 @@ static void prepare(struct service *s, struct service_work *w, struct service_re
 		r->stage = SERVICE_SCAN;
 		return;
 	}
-	judge(s, w, extra, found, r);
+	judge(s, w, extra, found, until, r);
 done:
 	service_work_free(w);
 }
@@ -420,7 +559,8 @@ void service_work_finish(struct service *s, struct service_work *w, struct servi
 		return;
 	}
 	const struct host_index *lists[2] = { w->lists[0].idx, w->lists[1].idx };
-	judge(s, w, w->extra_idx, lists, r);
+	/* read just now: the directory cache keeps them for its ttl */
+	judge(s, w, w->extra_idx, lists, s->dirs ? now_ms() + dircache_ttl(s->dirs) : NO_MEMO, r);
 	/* Keep the indexes for the next request naming the same directories. */
 	int64_t now = now_ms();
 	if (s->dirs && w->extra_idx)
@@ -452,6 +592,11 @@ static void check(struct service *s, const uint8_t *msg, size_t len, struct serv
 	pb_istream_t is = pb_istream_from_buffer(msg, len);
 	if (!pb_decode(&is, convergedcomputing_org_grpc_v1_CompatRequest_fields, &req)) {
 		char m[200];
+		if (w->payload.nomem || w->dirs.nomem) {
+			fail(r, GRPC_RESOURCE_EXHAUSTED, "out of memory");
+			service_work_free(w);
+			return;
+		}
 		snprintf(m, sizeof m, "malformed CompatRequest: %s", PB_GET_ERROR(&is));
 		fail(r, GRPC_INVALID_ARGUMENT, m);
 		service_work_free(w);
@@ -563,10 +708,48 @@ static void reflect(struct service *s, const uint8_t *msg, size_t len, struct se
 	}
 }
 
+int service_open(struct service *s, const struct service *tmpl)
+{
+	*s = *tmpl;
+	s->dirs = NULL;
+	s->memo = NULL;
+	if (s->slot)
+		s->idx = index_slot_acquire(s->slot, &s->gen);
+	if (dircache_new(&s->dirs, 16, 20000, 30000) < 0 ||
+	    (s->memo_entries && memo_new(&s->memo, s->memo_entries, s->memo_bytes) < 0)) {
+		service_close(s);
+		return COMPAT_ENOMEM;
+	}
+	return 0;
+}
+
+void service_close(struct service *s)
+{
+	dircache_free(s->dirs);
+	s->dirs = NULL;
+	memo_free(s->memo);
+	s->memo = NULL;
+	if (s->slot)
+		index_release(s->idx);
+	s->idx = NULL;
+}
+
+void service_refresh(struct service *s)
+{
+	if (!s->slot || index_slot_generation(s->slot) == s->gen)
+		return;
+	index_release(s->idx);
+	s->idx = index_slot_acquire(s->slot, &s->gen);
+	if (s->dirs)
+		dircache_clear(s->dirs);
+	memo_clear(s->memo);	/* its answers were the old index's */
+}
+
 void service_call(struct service *s, const char *path, const uint8_t *msg, size_t len,
 		  struct service_reply *r)
 {
 	memset(r, 0, sizeof *r);
+	service_refresh(s);
 	if (strcmp(path, PATH_CHECK) == 0)
 		check(s, msg, len, r);
 	else if (strcmp(path, PATH_LOCATE) == 0)

@@ -21,17 +21,35 @@
 #define SERVICE_NAME "convergedcomputing.org.grpc.v1.CompatibilityService"
 
 struct service {
-	struct host_index *idx;		/* owned by the caller; may be replaced on reload */
+	struct host_index *idx;		/* the index judged against: the caller's, or (with
+					 * slot) a reference to the slot's current one */
+	struct index_slot *slot;	/* shared by the server's loops; NULL: idx is fixed */
+	unsigned long gen;		/* the slot's generation idx is of */
 	const char *const *allow;	/* registry hosts allowed in uri requests (and their redirects) */
 	size_t nallow;
 	struct dirscan_limits scan;	/* request-named directories, --allow-path */
 	struct dircache *dirs;		/* indexes of request-named directories; NULL: not kept */
+	struct memo *memo;		/* CheckCompatibility answers by request (memo.h); NULL: none */
+	size_t memo_entries, memo_bytes;	/* its bounds, per loop (service_open); 0: no memo */
 	size_t max_needs;		/* host needs per artifact (RESOURCE_EXHAUSTED beyond); 0: any */
 	size_t max_symbols;		/* symbols per artifact; 0: any */
 	size_t max_reply;		/* encoded Response bytes; 0: any */
 	int fetch_timeout_ms;		/* per registry request; 0: 10 s */
 	int serving;			/* health: 1 SERVING, 0 NOT_SERVING (draining) */
 };
+
+/* A service for one loop (thread) from a template: the same settings, its
+ * own directory cache and memo of answers, and its own reference to the slot's index when the
+ * template has a slot. Returns 0 or COMPAT_ENOMEM. service_close frees
+ * what it took. */
+int service_open(struct service *s, const struct service *tmpl);
+void service_close(struct service *s);
+
+/* Take the slot's index if a newer one was published since (dropping the
+ * caches of the old one); one atomic load when not. service_call does it
+ * first; a loop's timer does it too, so that an idle loop lets an old
+ * index go. */
+void service_refresh(struct service *s);
 
 /* Where a piece of work runs: registry fetches and directory reads have
  * their own workers, so that a slow registry does not hold up the rest. */

@@ -1092,76 +1092,125 @@ out:
 
 /* ---- the JSON report ---- */
 
-static json_t *str_array(char *const *v, size_t n)
+static void str_array(struct jsonw *w, char *const *v, size_t n)
 {
-	json_t *arr = json_array();
-	for (size_t i = 0; arr && i < n; i++)
-		if (json_array_append_new(arr, json_string(v[i])) < 0) {
-			json_decref(arr);
-			return NULL;
-		}
-	return arr;
-}
-
-/* obj[key] = val (stolen); returns -1 when val is NULL or on error. */
-static int put(json_t *obj, const char *key, json_t *val)
-{
-	return val ? json_object_set_new(obj, key, val) : -1;
-}
-
-static json_t *finding_json(const struct finding *f)
-{
-	/* inserted in key order: jansson keeps it, so no sorting on dump */
-	json_t *o = json_object();
-	if (!o || put(o, "detail", json_string(f->detail)) < 0 ||
-	    (f->nfolded && put(o, "folded", str_array(f->folded, f->nfolded)) < 0) ||
-	    (f->host_newest && put(o, "host_newest", json_string(f->host_newest)) < 0) ||
-	    put(o, "kind", json_string(f->kind)) < 0 || put(o, "soname", json_string(f->soname)) < 0 ||
-	    (f->nsymbols && put(o, "symbols", str_array(f->symbols, f->nsymbols)) < 0) ||
-	    (f->version && put(o, "version", json_string(f->version)) < 0) ||
-	    put(o, "warning", json_boolean(f->warning)) < 0) {
-		json_decref(o);
-		return NULL;
+	jsonw_array_begin(w);
+	for (size_t i = 0; i < n; i++) {
+		if (!v[i])
+			w->err = w->err ? w->err : COMPAT_EINVAL;
+		jsonw_string(w, v[i]);
 	}
-	return o;
+	jsonw_array_end(w);
+}
+
+static void finding_json(struct jsonw *w, const struct finding *f)
+{
+	/* in key order, as the jansson tree this replaces printed them */
+	jsonw_object_begin(w);
+	jsonw_key(w, "detail");
+	jsonw_string(w, f->detail ? f->detail : "");
+	if (!f->detail)
+		w->err = w->err ? w->err : COMPAT_EINVAL;
+	if (f->nfolded) {
+		jsonw_key(w, "folded");
+		str_array(w, f->folded, f->nfolded);
+	}
+	if (f->host_newest) {
+		jsonw_key(w, "host_newest");
+		jsonw_string(w, f->host_newest);
+	}
+	jsonw_key(w, "kind");
+	jsonw_string(w, f->kind);
+	jsonw_key(w, "soname");
+	jsonw_string(w, f->soname);
+	if (f->nsymbols) {
+		jsonw_key(w, "symbols");
+		str_array(w, f->symbols, f->nsymbols);
+	}
+	if (f->version) {
+		jsonw_key(w, "version");
+		jsonw_string(w, f->version);
+	}
+	jsonw_key(w, "warning");
+	jsonw_bool(w, f->warning);
+	jsonw_object_end(w);
+}
+
+int verdict_write_json(const struct verdict *v, struct jsonw *w)
+{
+	jsonw_object_begin(w);
+	jsonw_key(w, "compatible");
+	jsonw_bool(w, v->compatible);
+	jsonw_key(w, "findings");
+	jsonw_array_begin(w);
+	for (size_t i = 0; i < v->nfindings; i++) {
+		if (!v->findings[i].kind || !v->findings[i].soname)
+			w->err = w->err ? w->err : COMPAT_EINVAL;
+		finding_json(w, &v->findings[i]);
+	}
+	jsonw_array_end(w);
+	/* An object keeps a key once, where it was first set, with the value
+	 * set last (as jansson's did): the minimum families are few; resolved
+	 * is sorted, so equal sonames are neighbours. */
+	jsonw_key(w, "minimum");
+	jsonw_object_begin(w);
+	for (size_t i = 0; i < v->nminimum; i++) {
+		size_t k, last = i;
+		for (k = 0; k < i && strcmp(v->minimum[k].family, v->minimum[i].family) != 0; k++)
+			;
+		if (k < i)
+			continue;
+		for (k = i + 1; k < v->nminimum; k++)
+			if (strcmp(v->minimum[k].family, v->minimum[i].family) == 0)
+				last = k;
+		jsonw_key(w, v->minimum[i].family);
+		jsonw_string(w, v->minimum[last].version);
+		if (!v->minimum[last].version)
+			w->err = w->err ? w->err : COMPAT_EINVAL;
+	}
+	jsonw_object_end(w);
+	jsonw_key(w, "notes");
+	str_array(w, v->notes, v->nnotes);
+	jsonw_key(w, "resolved");
+	jsonw_object_begin(w);
+	for (size_t i = 0; i < v->nresolved;) {
+		size_t last = i;
+		while (last + 1 < v->nresolved && strcmp(v->resolved[last + 1].soname, v->resolved[i].soname) == 0)
+			last++;
+		jsonw_key(w, v->resolved[i].soname);
+		jsonw_string(w, v->resolved[last].path);	/* NULL: null */
+		i = last + 1;
+	}
+	jsonw_object_end(w);
+	jsonw_key(w, "searched");
+	jsonw_array_begin(w);
+	for (size_t i = 0; i < v->nsearched; i++) {
+		jsonw_object_begin(w);
+		jsonw_key(w, "dir");
+		jsonw_string(w, v->searched[i].dir ? v->searched[i].dir : "");
+		jsonw_key(w, "why");
+		jsonw_string(w, v->searched[i].why ? v->searched[i].why : "");
+		if (!v->searched[i].dir || !v->searched[i].why)
+			w->err = w->err ? w->err : COMPAT_EINVAL;
+		jsonw_object_end(w);
+	}
+	jsonw_array_end(w);
+	jsonw_key(w, "summary");
+	jsonw_string(w, v->summary);	/* NULL: null */
+	jsonw_object_end(w);
+	return w->err;
 }
 
 char *verdict_to_json(const struct verdict *v, size_t *len)
 {
-	json_t *root = json_object(), *fs = json_array(), *res = json_object(), *mins = json_object();
-	json_t *searched = json_array();
-	char *out = NULL;
-	if (!root || !fs || !res || !mins || !searched)
-		goto out;
-	for (size_t i = 0; i < v->nfindings; i++)
-		if (json_array_append_new(fs, finding_json(&v->findings[i])) < 0)
-			goto out;
-	for (size_t i = 0; i < v->nresolved; i++)
-		if (json_object_set_new(res, v->resolved[i].soname,
-					v->resolved[i].path ? json_string(v->resolved[i].path) : json_null()) < 0)
-			goto out;
-	for (size_t i = 0; i < v->nminimum; i++)
-		if (json_object_set_new(mins, v->minimum[i].family, json_string(v->minimum[i].version)) < 0)
-			goto out;
-	for (size_t i = 0; i < v->nsearched; i++)
-		if (json_array_append_new(searched, json_pack("{s:s, s:s}", "dir", v->searched[i].dir, "why",
-							      v->searched[i].why)) < 0)
-			goto out;
-	if (put(root, "compatible", json_boolean(v->compatible)) < 0 || json_object_set(root, "findings", fs) < 0 ||
-	    json_object_set(root, "minimum", mins) < 0 || put(root, "notes", str_array(v->notes, v->nnotes)) < 0 ||
-	    json_object_set(root, "resolved", res) < 0 || json_object_set(root, "searched", searched) < 0 ||
-	    put(root, "summary", v->summary ? json_string(v->summary) : json_null()) < 0)
-		goto out;
-	out = json_dumps(root, JSON_COMPACT);
-	if (out && len)
-		*len = strlen(out);
-out:
-	json_decref(fs);
-	json_decref(res);
-	json_decref(mins);
-	json_decref(searched);
-	json_decref(root);
-	return out;
+	struct jsonw w;
+	jsonw_init(&w, 0);
+	verdict_write_json(v, &w);
+	if (jsonw_finish(&w) < 0)
+		return NULL;
+	if (len)
+		*len = w.len;
+	return w.p;
 }
 
 static int strs_from(json_t *arr, char ***out, size_t *n)

@@ -7,6 +7,7 @@
 
 #include "artifact.h"
 #include "hostindex.h"
+#include "jsonw.h"
 
 /* Finding kinds (DESIGN §4), as they appear on the wire. */
 #define FINDING_WRONG_ARCH "wrong-arch"
@@ -99,6 +100,12 @@ int verdict_check(const struct host_index *idx, const struct artifact *a,
  * "notes": [...], "resolved": {soname: path|null}, "searched": [{"dir",
  * "why"}], "summary": TEXT|null}; caller frees. NULL when out of memory. */
 char *verdict_to_json(const struct verdict *v, size_t *len);
+
+/* The same report appended to a JSON writer (jsonw.h) at its current
+ * place, with no tree and no allocation but the writer's buffer. Returns
+ * the writer's error (0, COMPAT_ENOMEM, COMPAT_EINVAL: a string that is
+ * not UTF-8, which jansson refused too). */
+int verdict_write_json(const struct verdict *v, struct jsonw *w);
 
 /* The inverse of verdict_to_json (what check --host reads from a server).
  * Unknown fields are ignored; missing optional ones stay empty. Returns 0,

@@ -1,6 +1,7 @@
 /* libFuzzer: the artifact reader, its writer on what it accepted, and
- * the verdict's reading of the attributes (without a host index: the
- * attribute parsing paths up to the first lookup). */
+ * its two readers against each other: what the flat reader accepts,
+ * jansson's reads to the same artifact; what jansson refuses, the flat
+ * reader does not accept. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -12,7 +13,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct artifact a, b;
+	struct artifact a, b, f;
+	int flat = artifact_parse_flat((const char *)data, size, &f);
+	int any = artifact_parse_json((const char *)data, size, "fuzz", &b, NULL);
+	if (flat == 0) {
+		if (any != 0 || f.nattrs != b.nattrs || strcmp(f.version, b.version) != 0)
+			abort();
+		for (size_t i = 0; i < f.nattrs; i++)
+			if (strcmp(f.attrs[i].key, b.attrs[i].key) != 0 || strcmp(f.attrs[i].value, b.attrs[i].value) != 0)
+				abort();
+		artifact_free(&f);
+	} else if (flat != 1) {
+		abort();	/* out of memory does not happen here */
+	}
+	if (any == 0)
+		artifact_free(&b);
 	if (artifact_parse((const char *)data, size, "fuzz", &a, NULL) < 0)
 		return 0;
 	size_t len;

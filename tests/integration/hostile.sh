@@ -122,6 +122,15 @@ kill $P1 $P2 2> /dev/null
 #     message, a stream never ended, bursts of tiny requests never read.
 serve stream --request-timeout 2000 --max-stream-messages 1024 && hostile stream rt=2000 maxmsg=1024 && stop stream
 
+# 11. Issue 15: SIGHUP rebuilds under load from 8 connections on 2 loops.
+mkdir -p "$TMP/hup"
+if cc -shared -fPIC -Wl,-soname,libhup.so.1 -o "$TMP/libhup.so" -x c - <<< 'int hup(void) { return 1; }'; then
+	serve reload --threads 2 --library-path "$TMP/hup" &&
+		hostile reload loops=2 libdir="$TMP/hup" lib="$TMP/libhup.so" err="$TMP/reload.err" && stop reload
+else
+	nok "reload: cannot build the fixture library with cc"
+fi
+
 # 9. A connection storm under a 64-descriptor limit, --max-connections 1024.
 FDLIMIT=64 serve emfile --handshake-timeout 1000 &&
 	t "emfile: --max-connections is lowered to fit the descriptor limit" grep -q 'max-connections 1024 lowered to' "$TMP/emfile.err" &&

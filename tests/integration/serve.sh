@@ -122,7 +122,7 @@ else
 fi
 
 # The server under valgrind: requests, bad input, SIGTERM; no errors, no leaks.
-if command -v valgrind > /dev/null && [ "${SANITIZE:-}" != 1 ]; then
+if command -v valgrind > /dev/null && [ "${SANITIZE:-0}" = 0 ]; then
 	valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=99 \
 		"$COMPAT" serve --listen 127.0.0.1:0 > "$TMP/vg.out" 2> "$TMP/vg.err" &
 	VPID=$!

@@ -83,6 +83,69 @@ static void test_size_limit(void)
 	CHECK_INT(artifact_parse("{}", ARTIFACT_MAX_BYTES + 1, "big", &a, &err), COMPAT_ELIMIT);
 }
 
+/* The flat reader against jansson's on inputs at the edges of its shape:
+ * where it accepts, the same artifact; where jansson refuses, it declines. */
+static void test_flat_reader_agrees(void)
+{
+	static const char *const cases[] = {
+		"{\"version\": \"0.1.0\", \"attributes\": {\"b\": \"2\", \"a\": \"1\"}}",
+		" \n{\"attributes\":{},\"version\":\"x\"}\r\n\t",
+		"{\"version\": \"v\", \"attributes\": {\"k\": \"\\u00e9\\ud83d\\ude00\\n\\t\\\"\\\\\\/ \\b\\f\\r\"}}",
+		"{\"version\": \"v\", \"other\": \"s\", \"attributes\": {\"k\": \"\xc3\xa9\xe2\x82\xac\"}}",
+		/* declined: jansson decides (some accept, some refuse) */
+		"{\"version\": \"v\", \"attributes\": {\"k\": 1}}",
+		"{\"version\": \"v\", \"attributes\": {\"llnl.compatlib.k\": 1}}",
+		"{\"version\": \"v\", \"attributes\": {\"k\": \"1\", \"k\": \"2\"}}",
+		"{\"version\": \"v\", \"version\": \"w\", \"attributes\": {}}",
+		"{\"version\": \"v\", \"attributes\": {\"k\": \"\\u0000\"}}",
+		"{\"version\": \"v\", \"attributes\": {\"k\": \"\\ud800\"}}",
+		"{\"version\": \"v\", \"attributes\": {\"k\": \"\\udc00\"}}",
+		"{\"version\": \"v\", \"attributes\": {\"k\": \"\xff\"}}",
+		"{\"version\": \"v\", \"attributes\": {\"k\": \"\xc0\x80\"}}",
+		"{\"version\": \"v\", \"attributes\": {\"k\": \"a\x01\"}}",
+		"{\"version\": \"v\", \"attributes\": {\"k\": \"\\x\"}}",
+		"{\"version\": \"v\", \"attributes\": {}} x",
+		"{\"version\": \"v\", \"attributes\": {},}",
+		"{\"version\": \"v\", \"attributes\": {\"k\": \"v\",}}",
+		"{\"version\": 1, \"attributes\": {}}",
+		"{\"attributes\": {}}",
+		"{\"version\": \"v\"}",
+		"{\"version\": \"v\", \"attributes\": {\"k\": \"v\"}, \"n\": [1, {\"x\": null}]}",
+		"{\"ver\\u0073ion\": \"v\", \"attributes\": {}}",
+		"[]",
+		"",
+	};
+	int accepted = 0, declined = 0;
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		struct artifact f, j;
+		int rf = artifact_parse_flat(cases[i], strlen(cases[i]), &f);
+		int rj = artifact_parse_json(cases[i], strlen(cases[i]), "t", &j, NULL);
+		CHECK(rf == 0 || rf == 1);
+		if (rf == 0) {
+			accepted++;
+			CHECK_INT(rj, 0);
+			if (rj == 0) {
+				CHECK_STR(f.version, j.version);
+				CHECK_INT(f.nattrs, j.nattrs);
+				for (size_t k = 0; k < f.nattrs && k < j.nattrs; k++) {
+					CHECK_STR(f.attrs[k].key, j.attrs[k].key);
+					CHECK_STR(f.attrs[k].value, j.attrs[k].value);
+				}
+			}
+			artifact_free(&f);
+		} else {
+			declined++;
+			CHECK_INT(f.nattrs, 0);
+		}
+		if (rj == 0)
+			artifact_free(&j);
+		if (rj != 0)
+			CHECK(rf != 0);
+	}
+	CHECK_INT(accepted, 4);
+	CHECK_INT(declined, (int)(sizeof cases / sizeof *cases) - 4);
+}
+
 int main(void)
 {
 	RUN(test_roundtrip_is_deterministic);
@@ -90,5 +153,6 @@ int main(void)
 	RUN(test_errors_name_file_and_field);
 	RUN(test_foreign_non_strings_skipped);
 	RUN(test_size_limit);
+	RUN(test_flat_reader_agrees);
 	return check_summary();
 }

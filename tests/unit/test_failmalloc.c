@@ -14,11 +14,17 @@
 
 #include "check.h"
 #include "core/artifact.h"
+#include "core/grpc.h"
+#include "core/jsonw.h"
 #include "core/describe.h"
 #include "core/hostindex.h"
 #include "core/oci.h"
 #include "core/ocicache.h"
 #include "core/resolve.h"
+#include "core/service.h"
+#include "compat.pb.h"
+#include <pb_encode.h>
+#include "core/pbstr.h"
 #include "core/verdict.h"
 #include "fixture.h"
 
@@ -268,6 +274,103 @@ static int op_oci(struct cerr *err)
 	return rc;
 }
 
+/* The artifact's own reader (not jansson's: artifact.c), on a text with
+ * escapes: the same attributes, or out of memory. */
+static const char escaped_text[] =
+	"{\"version\":\"0.1.0\",\"attributes\":{\"llnl.compatlib.executable-name\":\"x\\u00e9\\n\",\"k\":\"\\ud83d\\ude00\"},"
+	"\"other\":\"s\"}";
+static char *want_attrs;
+
+static int op_artifact(struct cerr *err)
+{
+	struct artifact a;
+	int rc = artifact_parse(escaped_text, sizeof escaped_text - 1, "t", &a, err);
+	if (rc == 0) {
+		char got[512];
+		size_t off = (size_t)snprintf(got, sizeof got, "%s;", a.version);
+		for (size_t i = 0; i < a.nattrs && off < sizeof got; i++)
+			off += (size_t)snprintf(got + off, sizeof got - off, "%s=%s;", a.attrs[i].key, a.attrs[i].value);
+		if (!want_attrs)
+			want_attrs = strdup(got);
+		else if (strcmp(got, want_attrs) != 0)
+			rc = cerr_set(err, COMPAT_EINVAL, "a different artifact: %.200s", got);
+		artifact_free(&a);
+	}
+	return rc;
+}
+
+/* The JSON report (jsonw): the same bytes, or out of memory, never a
+ * shortened document. */
+static struct verdict report_of;
+static char *want_json;
+
+static int op_report(struct cerr *err)
+{
+	size_t len;
+	char *j = verdict_to_json(&report_of, &len);
+	if (!j)
+		return COMPAT_ENOMEM;
+	int rc = 0;
+	if (!want_json)
+		want_json = strdup(j);
+	else if (strlen(j) != len || strcmp(j, want_json) != 0)
+		rc = cerr_set(err, COMPAT_EINVAL, "a different report: %.200s", j);
+	free(j);
+	return rc;
+}
+
+/* The server's CheckCompatibility on a full index built outside the sweep:
+ * a loop's service set up, the request answered twice (the second from the
+ * memo), torn down. Both answers the reference bytes, or
+ * RESOURCE_EXHAUSTED "out of memory". */
+static struct host_index *full_index;
+static const char service_text[] =	/* artifact_text without its runpath (no directory to read) */
+	"{\"version\":\"0.1.0\",\"attributes\":{"
+	"\"llnl.compatlib.executable-name\":\"x\",\"llnl.compatlib.elf.class\":\"ELF64\","
+	"\"llnl.compatlib.elf.machine\":\"x86_64\",\"llnl.compatlib.elf.interpreter\":\"/lib64/ld-linux-x86-64.so.2\","
+	"\"llnl.compatlib.needed.libc.so.6\":\"GLIBC_2.2.5 GLIBC_2.99\","
+	"\"llnl.compatlib.needed.libcompat-absent.so.1\":\"\","
+	"\"llnl.compatlib.symbols.libc.so.6\":\"printf@GLIBC_2.2.5 strlen nosuchfn\"}}";
+static uint8_t request_msg[4096];
+static size_t request_len;
+static uint8_t *want_body;
+static size_t want_body_len;
+
+static int answer_ok(const struct service_reply *r, struct cerr *err)
+{
+	if (r->status == GRPC_RESOURCE_EXHAUSTED && strcmp(r->message, "out of memory") == 0)
+		return COMPAT_ENOMEM;
+	if (r->status != 0 || !r->body)
+		return cerr_set(err, COMPAT_EINVAL, "status %d: %s", r->status, r->message);
+	if (!want_body) {
+		want_body = __libc_malloc(r->len);
+		memcpy(want_body, r->body, r->len);
+		want_body_len = r->len;
+		return 0;
+	}
+	if (r->len != want_body_len || memcmp(r->body, want_body, r->len) != 0)
+		return cerr_set(err, COMPAT_EINVAL, "a different answer (%zu bytes)", r->len);
+	return 0;
+}
+
+static int op_service(struct cerr *err)
+{
+	struct service tmpl = { .idx = full_index, .max_needs = 1024, .max_symbols = 65536, .max_reply = 1u << 20,
+				.memo_entries = 8, .memo_bytes = 1u << 16 };
+	struct service s;
+	if (service_open(&s, &tmpl) < 0)
+		return COMPAT_ENOMEM;
+	int rc = 0;
+	for (int i = 0; i < 2 && rc == 0; i++) {
+		struct service_reply r;
+		service_call(&s, "/" SERVICE_NAME "/CheckCompatibility", request_msg, request_len, &r);
+		rc = answer_ok(&r, err);
+		free(r.body);
+	}
+	service_close(&s);
+	return rc;
+}
+
 /* Run op with every allocation failing in turn. */
 static void sweep(const char *what, int (*op)(struct cerr *))
 {
@@ -329,6 +432,49 @@ static void test_verdict(void)
 	free(want_report);
 	artifact_free(&judged);
 }
+static void test_artifact_reader(void)
+{
+	SKIP_UNDER_ASAN();
+	sweep("artifact reader", op_artifact);
+	CHECK(want_attrs && strstr(want_attrs, "k=\xf0\x9f\x98\x80;") && strstr(want_attrs, "x\xc3\xa9\n;"));
+	free(want_attrs);
+}
+
+static void test_report_writer(void)
+{
+	SKIP_UNDER_ASAN();
+	struct host_index *idx = NULL;
+	struct index_opts io = { .lazy = 1 };
+	struct cerr err;
+	CHECK_INT(artifact_parse(artifact_text, sizeof artifact_text - 1, "t", &judged, &err), 0);
+	CHECK_INT(index_build(&io, &idx, &err), 0);
+	CHECK_INT(verdict_check(idx, &judged, NULL, &report_of, &err), 0);
+	sweep("report writer", op_report);
+	CHECK(want_json && strstr(want_json, "\"kind\":\"missing-soname\"") && strstr(want_json, "nosuchfn"));
+	free(want_json);
+	verdict_free(&report_of);
+	index_free(idx);
+	artifact_free(&judged);
+}
+
+static void test_service_answer(void)
+{
+	SKIP_UNDER_ASAN();
+	struct index_opts io = { 0 };
+	struct cerr err;
+	CHECK_INT(index_build(&io, &full_index, &err), 0);
+	convergedcomputing_org_grpc_v1_CompatRequest req = convergedcomputing_org_grpc_v1_CompatRequest_init_zero;
+	req.payload.funcs.encode = pbstr_write;
+	req.payload.arg = (void *)service_text;
+	pb_ostream_t os = pb_ostream_from_buffer(request_msg, sizeof request_msg);
+	CHECK(pb_encode(&os, convergedcomputing_org_grpc_v1_CompatRequest_fields, &req));
+	request_len = os.bytes_written;
+	sweep("server answer", op_service);
+	CHECK(want_body && want_body_len > 100);
+	__libc_free(want_body);
+	index_free(full_index);
+}
+
 static void test_oci_cache(void)
 {
 	SKIP_UNDER_ASAN();
@@ -350,6 +496,9 @@ int main(void)
 	RUN(test_resolve);
 	RUN(test_verdict);
 	RUN(test_oci_cache);
+	RUN(test_artifact_reader);
+	RUN(test_report_writer);
+	RUN(test_service_answer);
 	fx_cleanup();
 	return check_summary();
 }

@@ -36,9 +36,10 @@ static void run(void *arg, const int *cancelled)
 static void done(void *arg, int cancelled)
 {
 	struct job *j = arg;
-	j->done_calls++;
 	j->done_cancelled = cancelled;
 	j->done_on_loop = pthread_equal(pthread_self(), loop_thread);
+	/* last, and atomic: a worker may run this while the test reads it */
+	__atomic_add_fetch(&j->done_calls, 1, __ATOMIC_SEQ_CST);
 	if (j->finished && ++*j->finished == j->stop_at)
 		ev_stop(j->l);
 }
