@@ -779,11 +779,23 @@ def case_reload():
     cpu0 = loop_cpu()
     for w in workers:
         w.start()
-    for _ in range(10):
-        time.sleep(0.2)
+    def rebuilt_count():
+        with open(OPTS["err"]) as f:
+            return f.read().count("index rebuilt")
+
+    def hup_and_wait():
+        # Signals that arrive during a rebuild coalesce (one pending
+        # SIGHUP), so each one waits for its rebuild before the next.
+        n = rebuilt_count()
         os.kill(PID, signal.SIGHUP)
+        deadline = time.time() + 5 * SLOW
+        while rebuilt_count() == n and time.time() < deadline:
+            time.sleep(0.02)
+    for _ in range(10):
+        time.sleep(0.1)
+        hup_and_wait()
     shutil.copy(OPTS["lib"], os.path.join(OPTS["libdir"], "libhup.so.1"))
-    os.kill(PID, signal.SIGHUP)
+    hup_and_wait()
     deadline, flipped = time.time() + 5 * SLOW, False
     while time.time() < deadline and not flipped:
         code, r, det, _ = call(hup)
@@ -801,8 +813,7 @@ def case_reload():
     note("CPU per loop during the load: %s" % ", ".join("%s %.2f s" % kv for kv in sorted(used.items())))
     t("%d loops, each served (CPU > 0 in every one)" % loops,
       len(used) == loops and all(v > 0 for v in used.values()), used)
-    with open(OPTS["err"]) as f:
-        rebuilt = f.read().count("index rebuilt")
+    rebuilt = rebuilt_count()
     t("11 rebuilds done (%d)" % rebuilt, rebuilt >= 11)
     p.finish("during the rebuilds")
     after(p, fd0)
