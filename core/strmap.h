@@ -4,15 +4,19 @@
 #define COMPAT_STRMAP_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct strmap_slot {
 	char *key;
 	void *value;
+	uint64_t hash;	/* of key: compared before the key, kept when growing */
 };
 
 struct strmap {
 	struct strmap_slot *slots;
 	size_t cap, n;
+	int borrowed;	/* set before the first put: keys are not copied (nor
+			 * freed); each must outlive the map */
 };
 
 /* Value for key, or NULL. */

@@ -1047,6 +1047,9 @@ int verdict_check(const struct host_index *idx, const struct artifact *a,
 	struct judge j = { .idx = idx, .a = a, .o = o, .v = v };
 	int rc;
 
+	/* Every key is the artifact's or an index's, both outliving j. */
+	j.need_of.borrowed = j.loaded_paths.borrowed = j.loaded_names.borrowed = 1;
+
 	memset(v, 0, sizeof *v);
 	v->compatible = 1;
 	unsigned long idx_before = index_failures(idx);
