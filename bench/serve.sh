@@ -53,35 +53,8 @@ HALF_LOAD=0 run_compare new-no-memo "$top/bin/compat serve --listen 127.0.0.1:$P
 # llnl.compatlib.library-name.N only: the check the peer does), "nosym"
 # (compat gen --no-symbols: needs, versions, the ELF header) and "full"
 # (compat gen: symbols too).
-mkdir -p "$work/art"
-i=0
-for f in /usr/bin/*; do
-	[ "$i" -lt "$ARTIFACTS" ] || break
-	[ -f "$f" ] && [ ! -L "$f" ] || continue
-	readelf -lW "$f" 2>/dev/null | grep -q ' DYNAMIC ' || continue
-	"$top/bin/compat" gen -o "$work/art/$i.full.json" "$f" 2>/dev/null || continue
-	"$top/bin/compat" gen --no-symbols -o "$work/art/$i.nosym.json" "$f" 2>/dev/null || continue
-	i=$((i + 1))
-done
-nart=$i
-python3 - "$work/art" "$nart" <<'PY'
-import json, struct, sys
-d, n = sys.argv[1], int(sys.argv[2])
-def body(p):
-    m, v = len(p), b''
-    while m > 127:
-        v += bytes([m & 127 | 128]); m >>= 7
-    msg = b'\x0a' + v + bytes([m]) + p     # CompatRequest{payload}
-    return b'\x00' + struct.pack('>I', len(msg)) + msg   # gRPC: flag 0, length
-for i in range(n):
-    a = json.load(open('%s/%d.full.json' % (d, i)))['attributes']
-    ns = sorted(k[len('llnl.compatlib.needed.'):] for k in a if k.startswith('llnl.compatlib.needed.'))
-    attrs = {'llnl.compatlib.executable-name': a.get('llnl.compatlib.executable-name', 'x')}
-    attrs.update(('llnl.compatlib.library-name.%d' % j, s) for j, s in enumerate(ns))
-    open('%s/%d.proto.json' % (d, i), 'w').write(json.dumps({'version': '0.0.1', 'attributes': attrs}, indent=2))
-    for form in ('proto', 'nosym', 'full'):
-        open('%s/%d.%s.body' % (d, i, form), 'wb').write(body(open('%s/%d.%s.json' % (d, i, form), 'rb').read()))
-PY
+. bench/lib.sh
+bench_artifacts "$work/art" "$ARTIFACTS"
 [ "$nart" -ge 50 ] || echo "bench/serve.sh: only $nart distinct artifacts could be made (the budget asks for >= 50)"
 sizes() { cat "$work"/art/*."$1".json | wc -c | awk -v n="$nart" '{printf "%.0f", $1 / n}'; }
 
