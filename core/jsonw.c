@@ -15,6 +15,11 @@ void jsonw_init(struct jsonw *w, size_t reserve)
 	}
 }
 
+void jsonw_set_indent(struct jsonw *w, unsigned indent)
+{
+	w->indent = indent > JSONW_MAX_INDENT ? JSONW_MAX_INDENT : indent;
+}
+
 /* Room for n more bytes (and a NUL). */
 static int reserve(struct jsonw *w, size_t n)
 {
@@ -48,6 +53,17 @@ static void put(struct jsonw *w, const char *s, size_t n)
 	}
 }
 
+/* With an indent: a line break and depth levels of it. */
+static void newline(struct jsonw *w, unsigned depth)
+{
+	size_t n = (size_t)w->indent * depth;
+	if (reserve(w, n + 1) == 0) {
+		w->p[w->len++] = '\n';
+		memset(w->p + w->len, ' ', n);
+		w->len += n;
+	}
+}
+
 /* Before a value (or a key): the comma between members. */
 static void member(struct jsonw *w)
 {
@@ -61,6 +77,8 @@ static void member(struct jsonw *w)
 	if (w->depth && (w->has_items & bit))
 		put(w, ",", 1);
 	w->has_items |= bit;
+	if (w->indent && w->depth)
+		newline(w, w->depth);
 }
 
 static void open_level(struct jsonw *w, char c)
@@ -85,6 +103,8 @@ static void close_level(struct jsonw *w, char c)
 		w->err = COMPAT_EINVAL;
 		return;
 	}
+	if (w->indent && (w->has_items & (1u << w->depth)))
+		newline(w, w->depth - 1);
 	w->depth--;
 	put(w, &c, 1);
 }
@@ -213,7 +233,7 @@ void jsonw_key(struct jsonw *w, const char *key)
 {
 	member(w);
 	quoted(w, key);
-	put(w, ":", 1);
+	put(w, ": ", w->indent ? 2 : 1);
 	if (!w->err)
 		w->after_key = 1;
 }

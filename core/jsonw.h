@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #define JSONW_MAX_DEPTH 32
+#define JSONW_MAX_INDENT 31	/* jansson's JSON_MAX_INDENT */
 
 struct jsonw {
 	char *p;		/* malloc'd (the caller's after jsonw_finish) */
@@ -26,11 +27,17 @@ struct jsonw {
 	unsigned depth;
 	uint32_t has_items;	/* per depth: a member was written at this level */
 	int after_key;		/* a key was written: its value comes next */
+	unsigned indent;	/* 0: compact; else jansson's JSON_INDENT(indent) */
 };
 
 /* Start empty, with room reserved: the document begins at offset
  * reserve (the caller writes a header there later, e.g. a protobuf tag). */
 void jsonw_init(struct jsonw *w, size_t reserve);
+
+/* Write as json_dumps(JSON_INDENT(indent)) does instead: every member on
+ * a line of its own, indent spaces a level, ": " after keys; empty
+ * objects and arrays stay "{}" and "[]". Set before the first value. */
+void jsonw_set_indent(struct jsonw *w, unsigned indent);
 
 void jsonw_object_begin(struct jsonw *w);
 void jsonw_object_end(struct jsonw *w);

@@ -72,7 +72,9 @@ static void test_strings_as_jansson(void)
 	CHECK(same > 10000 && refused > 10000);
 }
 
-static void test_structure_as_jansson(void)
+/* The same document by jansson and by the writer, compact (indent 0) and
+ * indented. */
+static void structure_as_jansson(unsigned indent)
 {
 	json_t *root = json_object(), *arr = json_array(), *inner = json_object();
 	json_object_set_new(root, "b", json_true());
@@ -85,11 +87,12 @@ static void test_structure_as_jansson(void)
 	json_object_set_new(inner, "k\t", json_false());
 	json_object_set_new(inner, "\xc3\xa9", json_string("\xe2\x82\xac"));
 	json_object_set_new(root, "e", json_object());
-	char *want = json_dumps(root, JSON_COMPACT);
+	char *want = json_dumps(root, indent ? JSON_INDENT(indent) : JSON_COMPACT);
 	json_decref(root);
 
 	struct jsonw w;
 	jsonw_init(&w, 0);
+	jsonw_set_indent(&w, indent);
 	jsonw_object_begin(&w);
 	jsonw_key(&w, "b");
 	jsonw_bool(&w, 1);
@@ -117,6 +120,13 @@ static void test_structure_as_jansson(void)
 	CHECK_INT(w.len, strlen(want));
 	free(w.p);
 	free(want);
+}
+
+static void test_structure_as_jansson(void)
+{
+	structure_as_jansson(0);
+	structure_as_jansson(2);
+	structure_as_jansson(31);
 }
 
 static void test_reserve_and_errors(void)
