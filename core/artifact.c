@@ -481,36 +481,34 @@ int artifact_load(const char *path, struct artifact *a, struct cerr *err)
 
 char *artifact_to_json(const struct artifact *a, size_t *len)
 {
-	json_t *root = json_object(), *attrs = json_object();
-	char *out = NULL;
-
-	if (!root || !attrs)
-		goto out;
-	for (size_t i = 0; i < a->nattrs; i++)
-		if (json_object_set_new(attrs, a->attrs[i].key, json_string(a->attrs[i].value)) < 0)
-			goto out;
-	if (json_object_set(root, "attributes", attrs) < 0)
-		goto out;
-	if (json_object_set_new(root, "version",
-				json_string(a->version ? a->version : ARTIFACT_VERSION)) < 0)
-		goto out;
-	/* attrs are kept sorted and jansson keeps insertion order, so the
-	 * output is sorted without JSON_SORT_KEYS (a measurable cost). */
-	char *s = json_dumps(root, JSON_INDENT(2));
-	if (!s)
-		goto out;
-	size_t n = strlen(s);
-	out = malloc(n + 2);
-	if (out) {
-		memcpy(out, s, n);
-		out[n] = '\n';
-		out[n + 1] = '\0';
-		if (len)
-			*len = n + 1;
+	/* Written as jansson's json_dumps(JSON_INDENT(2)) wrote it (the files
+	 * earlier versions made are byte for byte the same), without building
+	 * its tree: attrs are kept sorted, so the output is too. */
+	struct jsonw w;
+	jsonw_init(&w, 0);
+	jsonw_set_indent(&w, 2);
+	jsonw_object_begin(&w);
+	jsonw_key(&w, "attributes");
+	jsonw_object_begin(&w);
+	for (size_t i = 0; i < a->nattrs; i++) {
+		jsonw_key(&w, a->attrs[i].key);
+		jsonw_string(&w, a->attrs[i].value);
 	}
-	free(s);
-out:
-	json_decref(attrs);
-	json_decref(root);
+	jsonw_object_end(&w);
+	jsonw_key(&w, "version");
+	jsonw_string(&w, a->version ? a->version : ARTIFACT_VERSION);
+	jsonw_object_end(&w);
+	if (jsonw_finish(&w) < 0)
+		return NULL;
+	/* and a final newline */
+	char *out = realloc(w.p, w.len + 2);
+	if (!out) {
+		free(w.p);
+		return NULL;
+	}
+	out[w.len] = '\n';
+	out[w.len + 1] = '\0';
+	if (len)
+		*len = w.len + 1;
 	return out;
 }

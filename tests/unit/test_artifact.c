@@ -1,4 +1,6 @@
+#include <jansson.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "check.h"
 #include "core/artifact.h"
@@ -146,6 +148,38 @@ static void test_flat_reader_agrees(void)
 	CHECK_INT(declined, (int)(sizeof cases / sizeof *cases) - 4);
 }
 
+/* The file gen writes is what jansson's json_dumps(JSON_INDENT(2)) wrote
+ * before the writer replaced it, and a final newline: escapes, UTF-8,
+ * an empty value, many keys. A string that is not UTF-8 is refused. */
+static void test_written_as_jansson_did(void)
+{
+	struct artifact a;
+	artifact_init(&a);
+	json_t *root = json_object(), *attrs = json_object();
+	const char *vals[] = { "", "a\"b\\c", "tab\there\nnl", "\x01\x1f", "caf\xc3\xa9 \xe2\x82\xac", "/usr/lib/x" };
+	for (int i = 0; i < 40; i++) {
+		char key[64];
+		snprintf(key, sizeof key, "llnl.compatlib.k%02d", i);
+		CHECK_INT(artifact_set(&a, key, vals[i % 6]), 0);
+		json_object_set_new(attrs, key, json_string(vals[i % 6]));
+	}
+	json_object_set_new(root, "attributes", attrs);
+	json_object_set_new(root, "version", json_string(ARTIFACT_VERSION));
+	char *want = json_dumps(root, JSON_INDENT(2));
+	json_decref(root);
+	size_t len = 0;
+	char *got = artifact_to_json(&a, &len);
+	CHECK(got && want && strlen(got) == strlen(want) + 1 && got[len - 1] == '\n');
+	if (got && want)
+		CHECK_INT(strncmp(got, want, strlen(want)), 0);
+	CHECK_INT(len, want ? strlen(want) + 1 : 0);
+	free(got);
+	free(want);
+	CHECK_INT(artifact_set(&a, "llnl.compatlib.bad", "\xff\xfe"), 0);
+	CHECK(artifact_to_json(&a, NULL) == NULL);
+	artifact_free(&a);
+}
+
 int main(void)
 {
 	RUN(test_roundtrip_is_deterministic);
@@ -154,5 +188,6 @@ int main(void)
 	RUN(test_foreign_non_strings_skipped);
 	RUN(test_size_limit);
 	RUN(test_flat_reader_agrees);
+	RUN(test_written_as_jansson_did);
 	return check_summary();
 }
