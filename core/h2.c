@@ -23,9 +23,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "buf.h"
+#include "clock.h"
 #include "err.h"
 #include "grpc.h"
 #include "h2.h"
@@ -78,18 +78,11 @@ struct h2_conn {
 	int64_t feed_now;	/* while h2_conn_feed runs: its time, read once */
 };
 
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 /* The time for c: one clock read for all the requests of one read from
  * the socket (a batch of 16 requests read three clocks each otherwise). */
 static int64_t conn_now(const struct h2_conn *c)
 {
-	return c->feed_now ? c->feed_now : now_ns();
+	return c->feed_now ? c->feed_now : clock_now_ns();
 }
 
 #define NV(n, v) { (uint8_t *)(n), (uint8_t *)(v), sizeof(n) - 1, strlen(v), NGHTTP2_NV_FLAG_NONE }
@@ -655,7 +648,7 @@ int h2_conn_new(struct h2_conn **out, const struct h2_limits *lim, const struct 
 		goto out;
 	c->lim = *lim;
 	c->h = *h;
-	c->idle_since_ns = now_ns();
+	c->idle_since_ns = clock_now_ns();
 	nghttp2_session_callbacks_set_on_begin_headers_callback(cb, on_begin_headers);
 	nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
 	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data_chunk);
@@ -692,7 +685,7 @@ int h2_conn_feed(struct h2_conn *c, const uint8_t *buf, size_t len)
 {
 	if (c->broken)
 		return COMPAT_EPROTO;
-	c->feed_now = now_ns();
+	c->feed_now = clock_now_ns();
 	ssize_t n = nghttp2_session_mem_recv(c->session, buf, len);
 	c->feed_now = 0;
 	if (n < 0) {
