@@ -207,6 +207,14 @@ check-fuzz:
 
 FUZZ_CHECK_SECONDS ?= 5
 
+# make check-threads: the server's tests (its loops, workers, control thread
+# and shared index) under ThreadSanitizer, built with clang in build/tsan;
+# bin/compat is the TSan build afterwards (`make` relinks the usual one).
+THREAD_TESTS := test_server|test_service|test_fetcher|test_h2|test_hostindex|test_ev|serve|hostile|reflection
+check-threads:
+	$(MAKE) CC=clang SANITIZE=thread units bin/compat
+	BUILD=build/tsan SUITE=check SANITIZE=thread TESTS='$(THREAD_TESTS)' bash tests/run.sh
+
 # The cross-release sweep (docs/cross-release.md): Debian 11, 12 and 13 trees,
 # each file judged by compat and by the other trees' own loaders. Root (chroot),
 # a few minutes, deb.debian.org the first time; not part of `make check`.
@@ -291,7 +299,7 @@ deps:
 clean:
 	rm -rf build bin
 
-.PHONY: man install FORCE depcheck all audit static static-link check check-host check-cross check-fuzz units fuzz fuzz-build demo bench install deps print-deps clean
+.PHONY: man install FORCE depcheck all audit static static-link check check-host check-cross check-fuzz check-threads units fuzz fuzz-build demo bench install deps print-deps clean
 # Generated protobuf code is kept (not deleted as an intermediate file).
 .SECONDARY: $(GEN_C) $(GEN_H)
 
