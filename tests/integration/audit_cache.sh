@@ -16,20 +16,6 @@ W=$TMP/w
 mkdir -p "$W"
 N=12
 
-# "ok failed" counts of library opens (a file name NAME.so or NAME.so.N) in
-# a jsonl trace, and the same for the failed ones only under a prefix.
-count() { $PY - "$1" <<'PY'
-import json, re, sys
-ok = failed = 0
-for l in open(sys.argv[1]):
-    e = json.loads(l)
-    if e["syscall"].startswith("open") and re.search(r"[^/]\.so(\.[0-9][^/]*)?$", e["path"]):
-        if e["result"] >= 0: ok += 1
-        else: failed += 1
-print(ok, failed)
-PY
-}
-
 # Every successful library open is the audit object or a file the map
 # names; prints how many, fails otherwise.
 opens_from_map() { $PY - "$1" "$2" <<'PY'
@@ -99,10 +85,10 @@ cached() {
 	local c=$W/cache-$kind
 	env "$@" $T "$COMPAT" trace -f jsonl -o "$W/$kind-before.jsonl" --cache "$c" -- "$prog"
 	local rc1=$?
-	read -r ok0 failed0 <<< "$(count "$W/$kind-before.jsonl")"
+	read -r ok0 failed0 <<< "$(lib_opens "$W/$kind-before.jsonl")"
 	env "$@" $T "$COMPAT" trace --from-cache "$c" -f jsonl -o "$W/$kind-after.jsonl" -- "$prog" 2> "$W/$kind-err"
 	local rc2=$?
-	read -r ok1 failed1 <<< "$(count "$W/$kind-after.jsonl")"
+	read -r ok1 failed1 <<< "$(lib_opens "$W/$kind-after.jsonl")"
 	t "$kind: both runs exit 0 ($rc1, $rc2)" test "$rc1 $rc2" = "0 0"
 	t "$kind: without the cache ld.so fails library opens ($failed0 failed, $ok0 ok)" test "$failed0" -ge "$N"
 	t "$kind: with the cache, 0 failed library opens ($failed1 failed, $ok1 ok)" \
@@ -139,7 +125,7 @@ for l in open(sys.argv[1]):
     elif pid is not None and e["pid"] == pid:
         print(l, end="")
 PY
-read -r ok2 failed2 <<< "$(count "$W/exec-prog.jsonl")"
+read -r ok2 failed2 <<< "$(lib_opens "$W/exec-prog.jsonl")"
 t "check --exec --cache: the program runs (exit $rc) with 0 failed library opens ($failed2 failed, $ok2 ok)" \
 	test "$rc $failed2" = "0 0" -a "$ok2" -gt "$N"
 t "check --exec --cache: it loads the audit object, and its libraries from the map" \
@@ -156,7 +142,7 @@ for l in open(sys.argv[1]):
         break
     print(l, end="")
 PY
-read -r okl failedl <<< "$(count "$W/exec-launcher.jsonl")"
+read -r okl failedl <<< "$(lib_opens "$W/exec-launcher.jsonl")"
 t "check --exec --cache: the launcher searches nothing for a covered program ($failedl failed library opens)" \
 	test "$failedl" = 0
 t "... and says nothing" test ! -s "$W/exec-err"

@@ -143,3 +143,17 @@ need_ptrace() {
 		exit 0
 	fi
 }
+
+# lib_opens TRACE.jsonl: "OK FAILED", the successful and failed opens of
+# library-looking names (NAME.so or NAME.so.N) in a compat trace.
+lib_opens() { /usr/bin/python3 - "$1" <<'PY'
+import json, re, sys
+ok = failed = 0
+for l in open(sys.argv[1]):
+    e = json.loads(l)
+    if e["syscall"].startswith("open") and re.search(r"[^/]\.so(\.[0-9][^/]*)?$", e["path"]):
+        if e["result"] >= 0: ok += 1
+        else: failed += 1
+print(ok, failed)
+PY
+}

@@ -27,23 +27,11 @@ done
 gcc -w -o "$W/main" "$W/main.c" $(for i in $(seq 0 19); do echo "-L$W/d$i -ll$i"; done)
 export LD_LIBRARY_PATH=$llp
 
-# Failed and successful opens of library-looking names, from a jsonl trace.
-count() { $PY - "$1" <<'PY'
-import json, re, sys
-ok = failed = 0
-for l in open(sys.argv[1]):
-    e = json.loads(l)
-    if e["syscall"].startswith("open") and re.search(r"[^/]\.so(\.[0-9][^/]*)?$", e["path"]):
-        if e["result"] >= 0: ok += 1
-        else: failed += 1
-print(ok, failed)
-PY
-}
 
 $T "$COMPAT" trace -f jsonl -o "$W/before.jsonl" --cache "$W/cache" -- "$W/main"
 rc=$?
 t "--cache run: the program runs (exit 0)" test "$rc" = 0
-read -r ok0 failed0 <<< "$(count "$W/before.jsonl")"
+read -r ok0 failed0 <<< "$(lib_opens "$W/before.jsonl")"
 t "before: ld.so fails many library opens along LD_LIBRARY_PATH ($failed0 failed, $ok0 ok)" \
 	test "$failed0" -ge 190
 t "the stats file records them" grep -qx "library-opens-failed $failed0" "$W/cache/compat-trace.stats"
@@ -57,7 +45,7 @@ t "and in the cache directory itself, for a CPU of a lower level" \
 $T "$COMPAT" trace --from-cache "$W/cache" -f jsonl -o "$W/after.jsonl" -- "$W/main" 2> "$W/err"
 rc=$?
 t "--from-cache run: the program runs (exit 0)" test "$rc" = 0
-read -r ok1 failed1 <<< "$(count "$W/after.jsonl")"
+read -r ok1 failed1 <<< "$(lib_opens "$W/after.jsonl")"
 t "after: no failed library opens ($failed1 failed, $ok1 ok)" test "$failed1" = 0 -a "$ok1" -ge 21
 t "after: every successful library open is the audit object or a file the cache map names" \
 	$PY -c '
@@ -77,7 +65,7 @@ sed 's/^/# /' "$W/err"
 
 # --loader-only sees the same library lookups as the full trace.
 $T "$COMPAT" trace --loader-only -f jsonl -o "$W/lo.jsonl" -- "$W/main"
-read -r ok2 failed2 <<< "$(count "$W/lo.jsonl")"
+read -r ok2 failed2 <<< "$(lib_opens "$W/lo.jsonl")"
 t "loader-only: the same library opens as the full trace ($ok2/$failed2 vs $ok0/$failed0)" \
 	test "$ok2 $failed2" = "$ok0 $failed0"
 
