@@ -1,5 +1,6 @@
 /* A small JSON writer for the reports compat sends (verdict_to_json, the
- * server's error payloads): values appended in order to one growing
+ * server's error payloads) and the artifacts gen writes (indented, see
+ * jsonw_set_indent): values appended in order to one growing
  * buffer, no tree. Its output is exactly what jansson's
  * json_dumps(JSON_COMPACT) prints for the same values inserted in the same
  * order: no spaces, '"' '\\' \b \f \n \r \t escaped as such, other bytes
