@@ -637,9 +637,29 @@ static int open_program(struct run *st, const char *path, struct cerr *err)
 		fd = errno == ENXIO ? cerr_set(err, COMPAT_EINVAL, "%s: not a regular file", path)
 				    : cerr_sys(err, COMPAT_EIO, "%s", path);
 	free(abs);
-	st->prog_fd = fd;
+	st->prog_fd = fd < 0 ? -1 : fd;
 	st->prog_path = path;
 	return fd;
+}
+
+/* Open the program and read it as the first object (cached under a key
+ * no loader path can have). 0 or an error. */
+static int main_object(struct run *st, const char *path, struct cached_obj **mainc, struct cerr *err)
+{
+	int fd = open_program(st, path, err);
+	if (fd < 0)
+		return fd;
+	char key[PATH_MAX + 8];
+	snprintf(key, sizeof key, "\001%s", path);
+	return object_get(st->rv, key, fd, st->rv->elf_flags, mainc, err);
+}
+
+/* The ABI of the program's loader, from its class and machine. */
+static void main_abi(struct run *st, const struct cached_obj *mainc)
+{
+	st->abi = ldso_abi_for(&st->rv->root, mainc->info.elf_class, mainc->info.machine);
+	if (!st->abi)
+		st->abi = ldso_generic_abi();
 }
 
 /* The program's $ORIGIN, computed on first use: the directory of the
@@ -766,14 +786,7 @@ int resolver_run(struct resolver *rv, const char *path, struct resolution *r, st
 
 	memset(r, 0, sizeof *r);
 	r->interp = -1;
-	int fd = open_program(&st, path, err);
-	if (fd < 0)
-		return fd;
-	/* The program is cached under a key no loader path can have. */
-	char key[PATH_MAX + 8];
-	snprintf(key, sizeof key, "\001%s", path);
-	rc = object_get(rv, key, fd, rv->elf_flags, &mainc, err);
-	if (rc < 0)
+	if ((rc = main_object(&st, path, &mainc, err)) < 0)
 		goto out;
 	if (mainc->info.type != ET_EXEC && mainc->info.type != ET_DYN) {
 		rc = cerr_set(err, COMPAT_EINVAL, "%s: not an executable or shared object", path);
@@ -790,9 +803,7 @@ int resolver_run(struct resolver *rv, const char *path, struct resolution *r, st
 	}
 	if (!mainc->info.dynamic || !mainc->info.nneeded)
 		goto out;
-	st.abi = ldso_abi_for(&rv->root, mainc->info.elf_class, mainc->info.machine);
-	if (!st.abi)
-		st.abi = ldso_generic_abi();
+	main_abi(&st, mainc);
 	if ((rc = load_interp(&st, mainc->info.interp ? mainc->info.interp : st.abi->interp)) < 0) {
 		cerr_set(err, rc, "out of memory");
 		goto out;
@@ -806,7 +817,8 @@ int resolver_run(struct resolver *rv, const char *path, struct resolution *r, st
 out:
 	strmap_free(&st.names);
 	free(st.main_origin);
-	close(st.prog_fd);
+	if (st.prog_fd >= 0)
+		close(st.prog_fd);
 	if (rc < 0)
 		resolution_free(r);
 	return rc;
@@ -822,13 +834,7 @@ int resolver_find(struct resolver *rv, const char *program, const char *name, ch
 
 	*path = NULL;
 	*via_origin = 0;
-	int fd = open_program(&st, program, err);
-	if (fd < 0)
-		return fd;
-	char key[PATH_MAX + 8];
-	snprintf(key, sizeof key, "\001%s", program);
-	rc = object_get(rv, key, fd, rv->elf_flags, &mainc, err);
-	if (rc < 0)
+	if ((rc = main_object(&st, program, &mainc, err)) < 0)
 		goto out;
 	struct rs_obj m = { .loader = -1, .how = RS_MAIN, .info = &mainc->info, .symtab = mainc->symtab };
 	struct rs_obj o = { .loader = 0, .how = RS_NOTFOUND };
@@ -837,9 +843,7 @@ int resolver_find(struct resolver *rv, const char *program, const char *name, ch
 		rc = cerr_set(err, COMPAT_ENOMEM, "out of memory");
 		goto out;
 	}
-	st.abi = ldso_abi_for(&rv->root, mainc->info.elf_class, mainc->info.machine);
-	if (!st.abi)
-		st.abi = ldso_generic_abi();
+	main_abi(&st, mainc);
 	int ofd = -1;
 	if (search(&st, 0, name, &o, &ofd) < 0) {
 		rc = cerr_set(err, COMPAT_ENOMEM, "out of memory");
@@ -855,6 +859,7 @@ int resolver_find(struct resolver *rv, const char *program, const char *name, ch
 out:
 	resolution_free(&r);
 	free(st.main_origin);
-	close(st.prog_fd);
+	if (st.prog_fd >= 0)
+		close(st.prog_fd);
 	return rc;
 }
