@@ -4,9 +4,9 @@
 #include <nghttp2/nghttp2.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "check.h"
+#include "core/clock.h"
 #include "core/err.h"
 #include "core/grpc.h"
 #include "core/h2.h"
@@ -296,71 +296,83 @@ static struct h2_limits limits(void)
 				   .max_output = 1 << 20, .max_conn_buffer = 4 << 20 };
 }
 
-static int64_t now_ns(void)
+/* One server connection (h2_conn over lim) and a client session on it
+ * (window: the client's initial stream window), with a handler that
+ * records into seen: unary, or with the streaming callbacks too. */
+struct pair {
+	struct seen seen;
+	struct h2_handler hd;
+	struct h2_conn *srv;
+	struct client cl;
+};
+
+enum { UNARY, STREAMING };
+
+static void pair_open(struct pair *p, const struct h2_limits *lim, int kind, uint32_t window)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+	if (kind == STREAMING)
+		p->hd = (struct h2_handler){ .request = on_stream_request, .cancel = on_cancel,
+					     .streaming = on_streaming, .done = on_done, .ctx = &p->seen };
+	else
+		p->hd = (struct h2_handler){ .request = on_request, .cancel = on_cancel, .ctx = &p->seen };
+	CHECK_INT(h2_conn_new(&p->srv, lim, &p->hd), 0);
+	client_new_window(&p->cl, p->srv, window);
+}
+
+static void pair_close(struct pair *p)
+{
+	nghttp2_session_del(p->cl.s);
+	h2_conn_free(p->srv);
 }
 
 static void test_request_answered_later(void)
 {
-	struct seen seen = { 0 };
+	struct pair p = { 0 };
 	struct h2_limits lim = limits();
-	struct h2_handler hd = { .request = on_request, .cancel = on_cancel, .ctx = &seen };
-	struct h2_conn *srv;
-	struct client cl;
 	size_t len;
 	uint8_t *body = grpc_msg("hello", &len);
-	CHECK_INT(h2_conn_new(&srv, &lim, &hd), 0);
-	client_new(&cl, srv);
-	struct cstream *x = request(&cl, body, len, len, 1, NULL);
-	pump(&cl);
-	CHECK_INT(seen.requests, 1);
-	CHECK_STR(seen.path, "/test.S/M");
-	CHECK_INT(seen.len, 5);
-	CHECK(memcmp(seen.msg, "hello", 5) == 0);
-	CHECK_INT(h2_conn_pending(srv), 1);
+	pair_open(&p, &lim, UNARY, 1 << 20);
+	struct cstream *x = request(&p.cl, body, len, len, 1, NULL);
+	pump(&p.cl);
+	CHECK_INT(p.seen.requests, 1);
+	CHECK_STR(p.seen.path, "/test.S/M");
+	CHECK_INT(p.seen.len, 5);
+	CHECK(memcmp(p.seen.msg, "hello", 5) == 0);
+	CHECK_INT(h2_conn_pending(p.srv), 1);
 	CHECK_INT(x->grpc_status, -1);	/* nothing yet: the handler answers later */
 	uint8_t *answer = malloc(5);
 	memcpy(answer, "world", 5);
-	CHECK_INT(h2_conn_reply(srv, x->id, 0, NULL, answer, 5), 0);
-	CHECK_INT(h2_conn_reply(srv, x->id, 0, NULL, NULL, 0), COMPAT_ENOTFOUND);	/* once */
-	pump(&cl);
+	CHECK_INT(h2_conn_reply(p.srv, x->id, 0, NULL, answer, 5), 0);
+	CHECK_INT(h2_conn_reply(p.srv, x->id, 0, NULL, NULL, 0), COMPAT_ENOTFOUND);	/* once */
+	pump(&p.cl);
 	CHECK_INT(x->grpc_status, 0);
 	CHECK_INT(x->data_len, 10);
 	CHECK(x->closed && x->close_code == 0);
-	CHECK_INT(h2_conn_pending(srv), 0);
-	CHECK_INT(h2_conn_streams(srv), 0);
-	CHECK(h2_conn_idle_since(srv) > 0);
-	CHECK_INT(seen.cancels, 0);
-	nghttp2_session_del(cl.s);
-	h2_conn_free(srv);
+	CHECK_INT(h2_conn_pending(p.srv), 0);
+	CHECK_INT(h2_conn_streams(p.srv), 0);
+	CHECK(h2_conn_idle_since(p.srv) > 0);
+	CHECK_INT(p.seen.cancels, 0);
+	pair_close(&p);
 	free(body);
 }
 
 static void test_reset_cancels(void)
 {
-	struct seen seen = { 0 };
+	struct pair p = { 0 };
 	struct h2_limits lim = limits();
-	struct h2_handler hd = { .request = on_request, .cancel = on_cancel, .ctx = &seen };
-	struct h2_conn *srv;
-	struct client cl;
 	size_t len;
 	uint8_t *body = grpc_msg("x", &len);
-	CHECK_INT(h2_conn_new(&srv, &lim, &hd), 0);
-	client_new(&cl, srv);
-	struct cstream *x = request(&cl, body, len, len, 1, NULL);
-	pump(&cl);
-	CHECK_INT(seen.requests, 1);
-	nghttp2_submit_rst_stream(cl.s, NGHTTP2_FLAG_NONE, x->id, NGHTTP2_CANCEL);
-	pump(&cl);
-	CHECK_INT(seen.cancels, 1);
-	CHECK_INT(seen.cancelled_id, x->id);
-	CHECK_INT(h2_conn_pending(srv), 0);
-	CHECK_INT(h2_conn_reply(srv, x->id, 0, NULL, malloc(1), 1), COMPAT_ENOTFOUND);
-	nghttp2_session_del(cl.s);
-	h2_conn_free(srv);
+	pair_open(&p, &lim, UNARY, 1 << 20);
+	struct cstream *x = request(&p.cl, body, len, len, 1, NULL);
+	pump(&p.cl);
+	CHECK_INT(p.seen.requests, 1);
+	nghttp2_submit_rst_stream(p.cl.s, NGHTTP2_FLAG_NONE, x->id, NGHTTP2_CANCEL);
+	pump(&p.cl);
+	CHECK_INT(p.seen.cancels, 1);
+	CHECK_INT(p.seen.cancelled_id, x->id);
+	CHECK_INT(h2_conn_pending(p.srv), 0);
+	CHECK_INT(h2_conn_reply(p.srv, x->id, 0, NULL, malloc(1), 1), COMPAT_ENOTFOUND);
+	pair_close(&p);
 	free(body);
 }
 
@@ -369,26 +381,21 @@ static void test_reset_cancels(void)
  * goes on. */
 static void test_connection_budget(void)
 {
-	struct seen seen = { 0 };
+	struct pair p = { 0 };
 	struct h2_limits lim = limits();
 	lim.max_conn_buffer = 100 << 10;
-	struct h2_handler hd = { .request = on_request, .cancel = on_cancel, .ctx = &seen };
-	struct h2_conn *srv;
-	struct client cl;
 	uint8_t *b1 = big(80 << 10), *b2 = big(40 << 10);
-	CHECK_INT(h2_conn_new(&srv, &lim, &hd), 0);
-	client_new(&cl, srv);
-	struct cstream *x1 = request(&cl, b1, 80 << 10, 80 << 10, 0, NULL);
-	pump(&cl);
-	struct cstream *x2 = request(&cl, b2, 40 << 10, 40 << 10, 0, NULL);	/* still sending */
-	pump(&cl);
+	pair_open(&p, &lim, UNARY, 1 << 20);
+	struct cstream *x1 = request(&p.cl, b1, 80 << 10, 80 << 10, 0, NULL);
+	pump(&p.cl);
+	struct cstream *x2 = request(&p.cl, b2, 40 << 10, 40 << 10, 0, NULL);	/* still sending */
+	pump(&p.cl);
 	CHECK_INT(x2->grpc_status, GRPC_RESOURCE_EXHAUSTED);
 	CHECK(strstr(x2->grpc_message, "this connection may buffer at most 102400 bytes") != NULL);
 	CHECK(x2->rst && x2->rst_code == NGHTTP2_NO_ERROR);
 	CHECK_INT(x1->grpc_status, -1);	/* still sending, untouched */
-	CHECK_INT(seen.requests, 0);
-	nghttp2_session_del(cl.s);
-	h2_conn_free(srv);
+	CHECK_INT(p.seen.requests, 0);
+	pair_close(&p);
 	free(b1);
 	free(b2);
 }
@@ -439,61 +446,51 @@ static void test_total_budget(void)
 /* The prefix says more than max_message: refused before the bytes come. */
 static void test_declared_length_over_limit(void)
 {
-	struct seen seen = { 0 };
+	struct pair p = { 0 };
 	struct h2_limits lim = limits();
 	lim.max_message = 1000;
-	struct h2_handler hd = { .request = on_request, .cancel = on_cancel, .ctx = &seen };
-	struct h2_conn *srv;
-	struct client cl;
 	uint8_t head[10] = { 0 };
 	grpc_prefix_encode(head, 5000);
-	CHECK_INT(h2_conn_new(&srv, &lim, &hd), 0);
-	client_new(&cl, srv);
-	struct cstream *x = request(&cl, head, 10, 10, 0, NULL);
-	pump(&cl);
+	pair_open(&p, &lim, UNARY, 1 << 20);
+	struct cstream *x = request(&p.cl, head, 10, 10, 0, NULL);
+	pump(&p.cl);
 	CHECK_INT(x->grpc_status, GRPC_RESOURCE_EXHAUSTED);
 	CHECK(strstr(x->grpc_message, "larger than 1000 bytes") != NULL);
 	CHECK(x->closed);
-	nghttp2_session_del(cl.s);
-	h2_conn_free(srv);
+	pair_close(&p);
 }
 
 /* A request that never completes meets request_ms; a complete one whose
  * grpc-timeout passes is reset (CANCEL) and cancelled in the handler. */
 static void test_deadlines(void)
 {
-	struct seen seen = { 0 };
+	struct pair p = { 0 };
 	struct h2_limits lim = limits();
 	lim.request_ms = 100;
-	struct h2_handler hd = { .request = on_request, .cancel = on_cancel, .ctx = &seen };
-	struct h2_conn *srv;
-	struct client cl;
 	size_t len;
 	uint8_t *body = grpc_msg("abc", &len);
-	CHECK_INT(h2_conn_new(&srv, &lim, &hd), 0);
-	client_new(&cl, srv);
-	struct cstream *half = request(&cl, body, len, 2, 0, NULL);
-	struct cstream *timed = request(&cl, body, len, len, 1, "50m");
-	pump(&cl);
-	CHECK_INT(seen.requests, 1);
-	CHECK_INT(h2_conn_streams(srv), 2);
-	CHECK(h2_conn_idle_since(srv) == 0);
-	h2_conn_tick(srv, now_ns() + 10 * 1000000LL);	/* neither due yet */
-	pump(&cl);
+	pair_open(&p, &lim, UNARY, 1 << 20);
+	struct cstream *half = request(&p.cl, body, len, 2, 0, NULL);
+	struct cstream *timed = request(&p.cl, body, len, len, 1, "50m");
+	pump(&p.cl);
+	CHECK_INT(p.seen.requests, 1);
+	CHECK_INT(h2_conn_streams(p.srv), 2);
+	CHECK(h2_conn_idle_since(p.srv) == 0);
+	h2_conn_tick(p.srv, clock_now_ns() + 10 * 1000000LL);	/* neither due yet */
+	pump(&p.cl);
 	CHECK_INT(half->grpc_status, -1);
 	CHECK(!timed->rst);
-	h2_conn_tick(srv, now_ns() + 500 * 1000000LL);
-	pump(&cl);
+	h2_conn_tick(p.srv, clock_now_ns() + 500 * 1000000LL);
+	pump(&p.cl);
 	CHECK_INT(half->grpc_status, GRPC_DEADLINE_EXCEEDED);
 	CHECK(strstr(half->grpc_message, "not complete within 100 ms") != NULL);
 	CHECK(half->rst && half->rst_code == NGHTTP2_NO_ERROR);
 	CHECK(timed->rst && timed->rst_code == NGHTTP2_CANCEL);
-	CHECK_INT(seen.cancels, 1);
-	CHECK_INT(seen.cancelled_id, timed->id);
-	CHECK_INT(h2_conn_streams(srv), 0);
-	CHECK(h2_conn_idle_since(srv) > 0);	/* half-open streams do not hold idleness off */
-	nghttp2_session_del(cl.s);
-	h2_conn_free(srv);
+	CHECK_INT(p.seen.cancels, 1);
+	CHECK_INT(p.seen.cancelled_id, timed->id);
+	CHECK_INT(h2_conn_streams(p.srv), 0);
+	CHECK(h2_conn_idle_since(p.srv) > 0);	/* half-open streams do not hold idleness off */
+	pair_close(&p);
 	free(body);
 }
 
@@ -501,41 +498,34 @@ static void test_deadlines(void)
  * still answered; a stream opened after it is refused. terminate cancels. */
 static void test_shutdown_and_terminate(void)
 {
-	struct seen seen = { 0 };
+	struct pair p = { 0 };
 	struct h2_limits lim = limits();
-	struct h2_handler hd = { .request = on_request, .cancel = on_cancel, .ctx = &seen };
-	struct h2_conn *srv;
-	struct client cl;
 	size_t len;
 	uint8_t *body = grpc_msg("abc", &len);
-	CHECK_INT(h2_conn_new(&srv, &lim, &hd), 0);
-	client_new(&cl, srv);
-	struct cstream *x = request(&cl, body, len, len, 1, NULL);
-	pump(&cl);
-	h2_conn_shutdown_notice(srv);
-	pump(&cl);
-	CHECK(cl.goaway && cl.goaway_code == NGHTTP2_NO_ERROR);
-	h2_conn_shutdown(srv);
-	pump(&cl);
-	CHECK_INT(h2_conn_reply(srv, x->id, 0, NULL, NULL, 0), 0);
-	pump(&cl);
+	pair_open(&p, &lim, UNARY, 1 << 20);
+	struct cstream *x = request(&p.cl, body, len, len, 1, NULL);
+	pump(&p.cl);
+	h2_conn_shutdown_notice(p.srv);
+	pump(&p.cl);
+	CHECK(p.cl.goaway && p.cl.goaway_code == NGHTTP2_NO_ERROR);
+	h2_conn_shutdown(p.srv);
+	pump(&p.cl);
+	CHECK_INT(h2_conn_reply(p.srv, x->id, 0, NULL, NULL, 0), 0);
+	pump(&p.cl);
 	CHECK_INT(x->grpc_status, 0);
-	CHECK(h2_conn_done(srv));
-	nghttp2_session_del(cl.s);
-	h2_conn_free(srv);
+	CHECK(h2_conn_done(p.srv));
+	pair_close(&p);
 
-	memset(&seen, 0, sizeof seen);
-	CHECK_INT(h2_conn_new(&srv, &lim, &hd), 0);
-	client_new(&cl, srv);
-	x = request(&cl, body, len, len, 1, NULL);
-	pump(&cl);
-	h2_conn_terminate(srv, NGHTTP2_ENHANCE_YOUR_CALM);
-	CHECK_INT(seen.cancels, 1);
-	pump(&cl);
-	CHECK(cl.goaway && cl.goaway_code == NGHTTP2_ENHANCE_YOUR_CALM);
-	CHECK(h2_conn_done(srv));
-	nghttp2_session_del(cl.s);
-	h2_conn_free(srv);
+	memset(&p.seen, 0, sizeof p.seen);
+	pair_open(&p, &lim, UNARY, 1 << 20);
+	x = request(&p.cl, body, len, len, 1, NULL);
+	pump(&p.cl);
+	h2_conn_terminate(p.srv, NGHTTP2_ENHANCE_YOUR_CALM);
+	CHECK_INT(p.seen.cancels, 1);
+	pump(&p.cl);
+	CHECK(p.cl.goaway && p.cl.goaway_code == NGHTTP2_ENHANCE_YOUR_CALM);
+	CHECK(h2_conn_done(p.srv));
+	pair_close(&p);
 	free(body);
 }
 
@@ -543,35 +533,30 @@ static void test_shutdown_and_terminate(void)
  * (RST_STREAM CANCEL) after request_ms, and its bytes given back. */
 static void test_zero_window_stall(void)
 {
-	struct seen seen = { 0 };
+	struct pair p = { 0 };
 	struct h2_budget budget = { .max = 1 << 20 };
 	struct h2_limits lim = limits();
 	lim.request_ms = 100;
 	lim.budget = &budget;
-	struct h2_handler hd = { .request = on_request, .cancel = on_cancel, .ctx = &seen };
-	struct h2_conn *srv;
-	struct client cl;
 	size_t len;
 	uint8_t *body = grpc_msg("abc", &len);
-	CHECK_INT(h2_conn_new(&srv, &lim, &hd), 0);
-	client_new_window(&cl, srv, 0);
-	struct cstream *x = request(&cl, body, len, len, 1, NULL);
-	pump(&cl);
+	pair_open(&p, &lim, UNARY, 0);
+	struct cstream *x = request(&p.cl, body, len, len, 1, NULL);
+	pump(&p.cl);
 	size_t n = 200 << 10;
-	CHECK_INT(h2_conn_reply(srv, x->id, 0, NULL, calloc(1, n), n), 0);
-	pump(&cl);
+	CHECK_INT(h2_conn_reply(p.srv, x->id, 0, NULL, calloc(1, n), n), 0);
+	pump(&p.cl);
 	CHECK_INT(x->data_len, 0);	/* no window: nothing could be sent */
 	CHECK(budget.used > 0);
-	h2_conn_tick(srv, now_ns() + 50 * 1000000LL);
-	pump(&cl);
+	h2_conn_tick(p.srv, clock_now_ns() + 50 * 1000000LL);
+	pump(&p.cl);
 	CHECK(!x->rst);
-	h2_conn_tick(srv, now_ns() + 500 * 1000000LL);
-	pump(&cl);
+	h2_conn_tick(p.srv, clock_now_ns() + 500 * 1000000LL);
+	pump(&p.cl);
 	CHECK(x->rst && x->rst_code == NGHTTP2_CANCEL);
-	CHECK_INT(h2_conn_streams(srv), 0);
+	CHECK_INT(h2_conn_streams(p.srv), 0);
 	CHECK_INT(budget.used, 0);
-	nghttp2_session_del(cl.s);
-	h2_conn_free(srv);
+	pair_close(&p);
 	free(body);
 }
 
@@ -580,54 +565,48 @@ static void test_zero_window_stall(void)
  * END_STREAM, done() sees it all, and every buffered byte is given back. */
 static void test_stream_answers_each_message(void)
 {
-	struct seen seen = { .sync = 1 };
+	struct pair p = { .seen = { .sync = 1 } };
 	struct h2_budget budget = { .max = 1 << 20 };
 	struct h2_limits lim = limits();
 	lim.budget = &budget;
-	struct h2_handler hd = { .request = on_stream_request, .cancel = on_cancel, .streaming = on_streaming,
-				 .done = on_done, .ctx = &seen };
-	struct h2_conn *srv;
-	struct client cl;
 	size_t len;
 	uint8_t *body = messages(3, &len);
-	CHECK_INT(h2_conn_new(&srv, &lim, &hd), 0);
-	client_new(&cl, srv);
-	struct cstream *x = request_to(&cl, "/test.S/Stream", body, len, 7 + 4, 0, NULL);
-	pump(&cl);
-	CHECK_INT(seen.requests, 1);
-	CHECK_INT(seen.len, 2);
-	CHECK(memcmp(seen.msg, "m0", 2) == 0);
+	pair_open(&p, &lim, STREAMING, 1 << 20);
+	struct cstream *x = request_to(&p.cl, "/test.S/Stream", body, len, 7 + 4, 0, NULL);
+	pump(&p.cl);
+	CHECK_INT(p.seen.requests, 1);
+	CHECK_INT(p.seen.len, 2);
+	CHECK(memcmp(p.seen.msg, "m0", 2) == 0);
 	CHECK_INT(x->data_len, GRPC_PREFIX + 5);	/* "re:m0", before the request ends */
 	CHECK_INT(x->grpc_status, -1);
 	CHECK(!x->closed);
-	allow(&cl, x, len, 1);
-	CHECK_INT(seen.requests, 3);
-	CHECK(memcmp(seen.msg, "m2", 2) == 0);
+	allow(&p.cl, x, len, 1);
+	CHECK_INT(p.seen.requests, 3);
+	CHECK(memcmp(p.seen.msg, "m2", 2) == 0);
 	CHECK_INT(x->data_len, 3 * (GRPC_PREFIX + 5));
 	CHECK_INT(x->grpc_status, 0);
 	CHECK(x->closed && !x->rst);
-	CHECK_INT(seen.dones, 1);
-	CHECK_INT(seen.last_call.status, 0);
-	CHECK_INT(seen.last_call.messages, 3);
-	CHECK_INT(seen.last_call.note, 7);
-	CHECK_INT(seen.last_call.http_status, 200);
-	CHECK_STR(seen.last_call_path, "/test.S/Stream");
-	CHECK_INT(h2_conn_pending(srv), 0);
+	CHECK_INT(p.seen.dones, 1);
+	CHECK_INT(p.seen.last_call.status, 0);
+	CHECK_INT(p.seen.last_call.messages, 3);
+	CHECK_INT(p.seen.last_call.note, 7);
+	CHECK_INT(p.seen.last_call.http_status, 200);
+	CHECK_STR(p.seen.last_call_path, "/test.S/Stream");
+	CHECK_INT(h2_conn_pending(p.srv), 0);
 	CHECK_INT(budget.used, 0);
 	/* A unary call on the same connection is unchanged. */
 	size_t ulen;
 	uint8_t *u = grpc_msg("unary", &ulen);
-	struct cstream *y = request(&cl, u, ulen, ulen, 1, NULL);
-	seen.sync = 0;
-	pump(&cl);
-	CHECK_INT(seen.requests, 4);
-	CHECK_INT(h2_conn_reply(srv, y->id, 0, NULL, NULL, 0), 0);
-	pump(&cl);
+	struct cstream *y = request(&p.cl, u, ulen, ulen, 1, NULL);
+	p.seen.sync = 0;
+	pump(&p.cl);
+	CHECK_INT(p.seen.requests, 4);
+	CHECK_INT(h2_conn_reply(p.srv, y->id, 0, NULL, NULL, 0), 0);
+	pump(&p.cl);
 	CHECK_INT(y->grpc_status, 0);
-	CHECK_INT(seen.dones, 2);
-	CHECK_INT(seen.last_call.messages, 1);
-	nghttp2_session_del(cl.s);
-	h2_conn_free(srv);
+	CHECK_INT(p.seen.dones, 2);
+	CHECK_INT(p.seen.last_call.messages, 1);
+	pair_close(&p);
 	free(body);
 	free(u);
 }
@@ -636,46 +615,40 @@ static void test_stream_answers_each_message(void)
  * to the first; a streaming call with no message ends OK. */
 static void test_stream_one_at_a_time(void)
 {
-	struct seen seen = { .sync = 0 };
+	struct pair p = { .seen = { .sync = 0 } };
 	struct h2_limits lim = limits();
-	struct h2_handler hd = { .request = on_stream_request, .cancel = on_cancel, .streaming = on_streaming,
-				 .ctx = &seen };
-	struct h2_conn *srv;
-	struct client cl;
 	size_t len;
 	uint8_t *body = messages(2, &len);
-	CHECK_INT(h2_conn_new(&srv, &lim, &hd), 0);
-	client_new(&cl, srv);
-	struct cstream *x = request_to(&cl, "/test.S/Stream", body, len, len, 1, NULL);
-	pump(&cl);
-	CHECK_INT(seen.requests, 1);
-	CHECK_INT(h2_conn_pending(srv), 1);
-	CHECK_INT(h2_conn_reply(srv, x->id, 0, NULL, malloc(1), 1), 0);
-	pump(&cl);
-	CHECK_INT(seen.requests, 2);
-	CHECK(memcmp(seen.msg, "m1", 2) == 0);
+	pair_open(&p, &lim, STREAMING, 1 << 20);
+	struct cstream *x = request_to(&p.cl, "/test.S/Stream", body, len, len, 1, NULL);
+	pump(&p.cl);
+	CHECK_INT(p.seen.requests, 1);
+	CHECK_INT(h2_conn_pending(p.srv), 1);
+	CHECK_INT(h2_conn_reply(p.srv, x->id, 0, NULL, malloc(1), 1), 0);
+	pump(&p.cl);
+	CHECK_INT(p.seen.requests, 2);
+	CHECK(memcmp(p.seen.msg, "m1", 2) == 0);
 	CHECK_INT(x->grpc_status, -1);	/* the second is not answered yet */
-	CHECK_INT(h2_conn_reply(srv, x->id, 0, NULL, NULL, 0), 0);	/* nothing to send for it */
-	pump(&cl);
+	CHECK_INT(h2_conn_reply(p.srv, x->id, 0, NULL, NULL, 0), 0);	/* nothing to send for it */
+	pump(&p.cl);
 	CHECK_INT(x->grpc_status, 0);
 	CHECK_INT(x->data_len, GRPC_PREFIX + 1);
-	struct cstream *e = request_to(&cl, "/test.S/Stream", NULL, 0, 0, 1, NULL);
-	pump(&cl);
+	struct cstream *e = request_to(&p.cl, "/test.S/Stream", NULL, 0, 0, 1, NULL);
+	pump(&p.cl);
 	CHECK_INT(e->grpc_status, 0);
 	CHECK(e->closed);
-	CHECK_INT(seen.requests, 2);
+	CHECK_INT(p.seen.requests, 2);
 	/* An error status ends the call, even with messages still to come. */
-	struct cstream *z = request_to(&cl, "/test.S/Stream", body, len, len, 0, NULL);
-	pump(&cl);
-	CHECK_INT(seen.requests, 3);
-	CHECK_INT(h2_conn_reply(srv, z->id, GRPC_NOT_FOUND, "no such thing", NULL, 0), 0);
-	pump(&cl);
+	struct cstream *z = request_to(&p.cl, "/test.S/Stream", body, len, len, 0, NULL);
+	pump(&p.cl);
+	CHECK_INT(p.seen.requests, 3);
+	CHECK_INT(h2_conn_reply(p.srv, z->id, GRPC_NOT_FOUND, "no such thing", NULL, 0), 0);
+	pump(&p.cl);
 	CHECK_INT(z->grpc_status, GRPC_NOT_FOUND);
 	CHECK_STR(z->grpc_message, "no such thing");
 	CHECK(z->rst && z->rst_code == NGHTTP2_NO_ERROR);
-	CHECK_INT(seen.requests, 3);
-	nghttp2_session_del(cl.s);
-	h2_conn_free(srv);
+	CHECK_INT(p.seen.requests, 3);
+	pair_close(&p);
 	free(body);
 }
 
@@ -684,52 +657,46 @@ static void test_stream_one_at_a_time(void)
  * never ends (its answers so far delivered first). */
 static void test_stream_bounds(void)
 {
-	struct seen seen = { .sync = 1 };
+	struct pair p = { .seen = { .sync = 1 } };
 	struct h2_budget budget = { .max = 1 << 20 };
 	struct h2_limits lim = limits();
 	lim.max_stream_messages = 2;
 	lim.max_message = 1000;
 	lim.request_ms = 100;
 	lim.budget = &budget;
-	struct h2_handler hd = { .request = on_stream_request, .cancel = on_cancel, .streaming = on_streaming,
-				 .done = on_done, .ctx = &seen };
-	struct h2_conn *srv;
-	struct client cl;
 	size_t len;
 	uint8_t *body = messages(5, &len);
-	CHECK_INT(h2_conn_new(&srv, &lim, &hd), 0);
-	client_new(&cl, srv);
-	struct cstream *x = request_to(&cl, "/test.S/Stream", body, len, len, 0, NULL);
-	pump(&cl);
-	CHECK_INT(seen.requests, 2);
+	pair_open(&p, &lim, STREAMING, 1 << 20);
+	struct cstream *x = request_to(&p.cl, "/test.S/Stream", body, len, len, 0, NULL);
+	pump(&p.cl);
+	CHECK_INT(p.seen.requests, 2);
 	CHECK_INT(x->data_len, 2 * (GRPC_PREFIX + 5));
 	CHECK_INT(x->grpc_status, GRPC_RESOURCE_EXHAUSTED);
 	CHECK_STR(x->grpc_message, "more than 2 request messages on one stream");
 	CHECK(x->rst && x->rst_code == NGHTTP2_NO_ERROR);
-	CHECK_INT(seen.last_call.status, GRPC_RESOURCE_EXHAUSTED);
+	CHECK_INT(p.seen.last_call.status, GRPC_RESOURCE_EXHAUSTED);
 
 	uint8_t head[GRPC_PREFIX + 7 + 10] = { 0 };
 	memcpy(head, body, GRPC_PREFIX + 2);
 	grpc_prefix_encode(head + GRPC_PREFIX + 2, 5000);
-	struct cstream *h = request_to(&cl, "/test.S/Stream", head, sizeof head, sizeof head, 0, NULL);
-	pump(&cl);
-	CHECK_INT(seen.requests, 3);	/* the first message, not the huge one */
+	struct cstream *h = request_to(&p.cl, "/test.S/Stream", head, sizeof head, sizeof head, 0, NULL);
+	pump(&p.cl);
+	CHECK_INT(p.seen.requests, 3);	/* the first message, not the huge one */
 	CHECK_INT(h->grpc_status, GRPC_RESOURCE_EXHAUSTED);
 	CHECK_STR(h->grpc_message, "request message larger than 1000 bytes");
 
-	struct cstream *n = request_to(&cl, "/test.S/Stream", body, len, GRPC_PREFIX + 2, 0, NULL);
-	pump(&cl);
-	CHECK_INT(seen.requests, 4);
-	h2_conn_tick(srv, now_ns() + 500 * 1000000LL);
-	pump(&cl);
+	struct cstream *n = request_to(&p.cl, "/test.S/Stream", body, len, GRPC_PREFIX + 2, 0, NULL);
+	pump(&p.cl);
+	CHECK_INT(p.seen.requests, 4);
+	h2_conn_tick(p.srv, clock_now_ns() + 500 * 1000000LL);
+	pump(&p.cl);
 	CHECK_INT(n->data_len, GRPC_PREFIX + 5);
 	CHECK_INT(n->grpc_status, GRPC_DEADLINE_EXCEEDED);
 	CHECK_STR(n->grpc_message, "request not complete within 100 ms");
 	CHECK(n->rst && n->rst_code == NGHTTP2_NO_ERROR);
-	CHECK_INT(h2_conn_streams(srv), 0);
+	CHECK_INT(h2_conn_streams(p.srv), 0);
 	CHECK_INT(budget.used, 0);
-	nghttp2_session_del(cl.s);
-	h2_conn_free(srv);
+	pair_close(&p);
 	free(body);
 }
 
@@ -737,33 +704,28 @@ static void test_stream_bounds(void)
  * its HEADERS; a stream cut off with its connection is reported. */
 static void test_stream_refused_and_cut_off(void)
 {
-	struct seen seen = { .sync = 1 };
+	struct pair p = { .seen = { .sync = 1 } };
 	struct h2_limits lim = limits();
-	struct h2_handler hd = { .request = on_stream_request, .cancel = on_cancel, .streaming = on_streaming,
-				 .done = on_done, .ctx = &seen };
-	struct h2_conn *srv;
-	struct client cl;
-	CHECK_INT(h2_conn_new(&srv, &lim, &hd), 0);
-	client_new(&cl, srv);
-	struct cstream *x = &cl.st[cl.nst++];
+	pair_open(&p, &lim, STREAMING, 1 << 20);
+	struct cstream *x = &p.cl.st[p.cl.nst++];
 	nghttp2_nv nva[] = { NV(":method", "POST"), NV(":scheme", "http"), NV(":path", "/test.S/Stream"),
 			     NV(":authority", "x"), NV("content-type", "text/plain") };
 	x->grpc_status = -1;
-	x->id = nghttp2_submit_request(cl.s, NULL, nva, 5, NULL, NULL);
-	pump(&cl);
-	CHECK_INT(seen.dones, 1);
-	CHECK_INT(seen.last_call.http_status, 415);
-	CHECK_INT(seen.last_call.status, -1);
+	x->id = nghttp2_submit_request(p.cl.s, NULL, nva, 5, NULL, NULL);
+	pump(&p.cl);
+	CHECK_INT(p.seen.dones, 1);
+	CHECK_INT(p.seen.last_call.http_status, 415);
+	CHECK_INT(p.seen.last_call.status, -1);
 	size_t len;
 	uint8_t *body = messages(1, &len);
-	request_to(&cl, "/test.S/Stream", body, len, len, 0, NULL);
-	pump(&cl);
-	CHECK_INT(seen.requests, 1);
-	h2_conn_free(srv);
-	CHECK_INT(seen.dones, 2);
-	CHECK_INT(seen.last_call.error_code, NGHTTP2_CANCEL);
-	CHECK_INT(seen.last_call.messages, 1);
-	nghttp2_session_del(cl.s);
+	request_to(&p.cl, "/test.S/Stream", body, len, len, 0, NULL);
+	pump(&p.cl);
+	CHECK_INT(p.seen.requests, 1);
+	h2_conn_free(p.srv);
+	CHECK_INT(p.seen.dones, 2);
+	CHECK_INT(p.seen.last_call.error_code, NGHTTP2_CANCEL);
+	CHECK_INT(p.seen.last_call.messages, 1);
+	nghttp2_session_del(p.cl.s);
 	free(body);
 }
 
