@@ -186,7 +186,7 @@ build/gen/%.pb.c build/gen/%.pb.h: proto/%.proto $(wildcard proto/*.options) | d
 	@mkdir -p build/gen
 	nanopb_generator.py -q -I proto -D build/gen $<
 
-$(BUILD)/tests/%: tests/unit/%.c $(CORE_OBJ) tests/unit/check.h
+$(BUILD)/tests/%: tests/unit/%.c $(CORE_OBJ) $(wildcard tests/unit/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(BUILD_CFLAGS) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(CORE_OBJ) $(LIBS)
 

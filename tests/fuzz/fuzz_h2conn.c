@@ -10,25 +10,11 @@
 #include "core/h2.h"
 #include "core/hostindex.h"
 #include "core/service.h"
+#include "tests/unit/h2service.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct host_index *idx;
-
-/* The service behind h2, answering at once: work that would go off the
- * loop (a registry, directories) is dropped here. */
-static void call_service(void *ctx, struct h2_conn *c, int32_t id, const char *path, const uint8_t *msg,
-			 size_t len)
-{
-	struct service_reply r;
-	service_call(ctx, path, msg, len, &r);
-	if (r.work) {
-		service_work_free(r.work);
-		h2_conn_reply(c, id, GRPC_UNAVAILABLE, "no workers here", NULL, 0);
-		return;
-	}
-	h2_conn_reply(c, id, r.status, r.message, r.body, r.len);
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -43,7 +29,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct h2_limits lim = { .max_message = 65536, .max_streams = 16, .max_header_list = 4096,
 				 .max_output = 1 << 16, .max_conn_buffer = 1 << 18, .budget = &budget,
 				 .request_ms = 1000 };
-	struct h2_handler hd = { .request = call_service, .ctx = &svc };
+	struct h2_handler hd = { .request = h2service_call, .ctx = &svc };
 	struct h2_conn *c;
 	if (h2_conn_new(&c, &lim, &hd) < 0)
 		return 0;

@@ -6,6 +6,7 @@
 #include "core/h2.h"
 #include "core/hostindex.h"
 #include "core/service.h"
+#include "h2service.h"
 
 static void test_prefix(void)
 {
@@ -72,20 +73,6 @@ static size_t frame(uint8_t *p, int type, int flags, int sid, const uint8_t *pl,
 	return 9 + n;
 }
 
-/* The service behind h2, answering at once (no off-loop work here). */
-static void call_service(void *ctx, struct h2_conn *c, int32_t id, const char *path, const uint8_t *msg,
-			 size_t len)
-{
-	struct service_reply r;
-	service_call(ctx, path, msg, len, &r);
-	if (r.work) {
-		service_work_free(r.work);
-		h2_conn_reply(c, id, GRPC_UNAVAILABLE, "no workers here", NULL, 0);
-		return;
-	}
-	h2_conn_reply(c, id, r.status, r.message, r.body, r.len);
-}
-
 static void test_health_call_without_socket(void)
 {
 	struct index_opts o = { 0 };
@@ -94,7 +81,7 @@ static void test_health_call_without_socket(void)
 	struct service svc = { .idx = idx, .serving = 1 };
 	struct h2_limits lim = { .max_message = 1 << 20, .max_streams = 10, .max_header_list = 8192,
 				 .max_output = 1 << 20, .max_conn_buffer = 2 << 20 };
-	struct h2_handler hd = { .request = call_service, .ctx = &svc };
+	struct h2_handler hd = { .request = h2service_call, .ctx = &svc };
 	struct h2_conn *c;
 	CHECK_INT(h2_conn_new(&c, &lim, &hd), 0);
 	uint8_t in[2048], hdr[512];
